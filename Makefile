@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   virtualenv, install, migrate an SQLite database, load the demo cohort, serve
+#   make test   virtualenv, install, lint, run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+REGISTRY := $(VENV)/bin/registry
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install demo test lint bench clean-demo
+
+$(VENV)/.installed: setup.cfg setup.py pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(REGISTRY) init
+	$(REGISTRY) demo
+	@echo
+	@echo "Serving the demo registry at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
+	$(REGISTRY) run --host $(HOST) --port $(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: lint
+	$(PY) -m pytest
+
+clean-demo:
+	rm -f instance/registry.sqlite3 instance/registry.sqlite3-wal instance/registry.sqlite3-shm

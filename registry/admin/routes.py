@@ -1,0 +1,129 @@
+"""Admin pages: sites and user accounts."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
+
+from registry.admin import bp
+from registry.admin.forms import SiteForm, UnlockForm, UserCreateForm, UserEditForm
+from registry.admin.services import create_site, update_site, update_user
+from registry.auth.services import AccountError, create_user, unlock
+from registry.authz import Permission, requires
+from registry.db import get_session
+from registry.forms import choices
+from registry.models import Site, User
+from registry.services import ConflictError
+
+
+def _site_choices() -> list[SelectChoice]:
+    return choices((site.id, str(site)) for site in
+                   get_session().scalars(select(Site).order_by(Site.code)))
+
+
+def _attach_error(form: object, error: AccountError) -> None:
+    field = getattr(form, error.field or "", None)
+    if field is not None:
+        field.errors = [*field.errors, str(error)]
+    else:
+        flash(str(error), "error")
+
+
+@bp.route("/sites", methods=["GET", "POST"])
+@requires(Permission.ADMIN)
+def sites() -> str | Response | tuple[str, int]:
+    form = SiteForm()
+    if form.validate_on_submit():
+        try:
+            site = create_site(get_session(), code=form.code.data or "", name=form.name.data or "",
+                               timezone=form.timezone.data)
+        except AccountError as error:
+            _attach_error(form, error)
+        else:
+            flash(f"Site {site.code} created.", "success")
+            return redirect(url_for("admin.sites"))
+    all_sites = get_session().scalars(select(Site).order_by(Site.code)).all()
+    status = 422 if form.errors else 200
+    return render_template("admin/sites.html", sites=all_sites, form=form), status
+
+
+@bp.route("/sites/<int:site_id>", methods=["GET", "POST"])
+@requires(Permission.ADMIN)
+def edit_site(site_id: int) -> str | Response | tuple[str, int]:
+    site = get_session().get(Site, site_id) or abort(404)
+    form = SiteForm(obj=site)
+    form.code.render_kw = {"readonly": True}
+    if form.validate_on_submit():
+        try:
+            update_site(get_session(), site, name=form.name.data or "",
+                        timezone=form.timezone.data, active=form.active.data,
+                        version=form.version.data, reason="site details updated by admin")
+        except ConflictError as error:
+            flash(str(error), "error")
+            return render_template("admin/site_edit.html", site=site, form=SiteForm(obj=site)), 409
+        except AccountError as error:
+            _attach_error(form, error)
+        else:
+            flash(f"Site {site.code} saved.", "success")
+            return redirect(url_for("admin.sites"))
+    status = 422 if form.errors else 200
+    return render_template("admin/site_edit.html", site=site, form=form), status
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@requires(Permission.ADMIN)
+def users() -> str | Response | tuple[str, int]:
+    form = UserCreateForm()
+    form.sites.choices = _site_choices()
+    if form.validate_on_submit():
+        db = get_session()
+        codes = [site.code for site in db.scalars(select(Site).where(
+            Site.id.in_(form.sites.data or [])))]
+        try:
+            user = create_user(db, email=form.email.data or "", full_name=form.full_name.data or "",
+                               role=form.role.data or "", password=form.password.data or "",
+                               site_codes=codes, must_change_password=True)
+        except AccountError as error:
+            _attach_error(form, error)
+        else:
+            flash(f"Account {user.email} created; they must change the password at first "
+                  "sign-in.", "success")
+            return redirect(url_for("admin.users"))
+    accounts = get_session().scalars(select(User).order_by(User.email)).all()
+    status = 422 if form.errors else 200
+    return render_template("admin/users.html", users=accounts, form=form), status
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@requires(Permission.ADMIN)
+def edit_user(user_id: int) -> str | Response | tuple[str, int]:
+    user = get_session().get(User, user_id) or abort(404)
+    form = UserEditForm(obj=user)
+    form.sites.choices = _site_choices()
+    if not form.is_submitted():
+        form.sites.data = sorted(user.site_ids)
+    if form.validate_on_submit():
+        try:
+            update_user(get_session(), user, full_name=form.full_name.data or "",
+                        role=form.role.data or "", site_ids=form.sites.data or [],
+                        active=form.active.data, reason=form.reason.data or "")
+        except AccountError as error:
+            _attach_error(form, error)
+        else:
+            flash(f"Account {user.email} saved.", "success")
+            return redirect(url_for("admin.users"))
+    status = 422 if form.errors else 200
+    return render_template("admin/user_edit.html", user=user, form=form,
+                           unlock_form=UnlockForm()), status
+
+
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@requires(Permission.ADMIN)
+def unlock_user(user_id: int) -> Response:
+    user = get_session().get(User, user_id) or abort(404)
+    if UnlockForm().validate_on_submit():
+        unlock(get_session(), user)
+        flash(f"Account {user.email} unlocked.", "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))

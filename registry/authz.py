@@ -1,0 +1,111 @@
+"""Authorization: the one place that decides who may do what, and at which sites.
+
+Views declare the permission they need with ``@requires(...)``; services that act on a
+patient call ``authorize(permission, site_id)``; queries restrict to
+``visible_site_ids(user)``.  Nothing else in the code compares roles.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import current_user
+
+from registry.models import Role, User
+
+
+class Permission(enum.StrEnum):
+    CLINICAL_READ = "clinical.read"  # patient pages, scores, adverse events
+    IDENTITY_READ = "identity.read"  # names, record numbers, contact details
+    CLINICAL_WRITE = "clinical.write"  # enrol, treatment, visits, adverse events
+    FOLLOWUP_MANAGE = "followup.manage"  # worklist, contacts, withdrawals
+    RESEARCH = "research"  # cohorts, de-identified exports, summaries
+    ADMIN = "admin"  # users, sites, protocols
+    AUDIT_READ = "audit.read"
+
+
+# Site-scoped permissions apply only to patients of the user's own sites.
+SITE_SCOPED = frozenset(
+    {Permission.CLINICAL_READ, Permission.IDENTITY_READ, Permission.CLINICAL_WRITE,
+     Permission.FOLLOWUP_MANAGE}
+)
+
+MATRIX: dict[Role, frozenset[Permission]] = {
+    Role.CLINICIAN: frozenset(
+        {Permission.CLINICAL_READ, Permission.IDENTITY_READ, Permission.CLINICAL_WRITE}
+    ),
+    Role.COORDINATOR: frozenset(
+        {Permission.CLINICAL_READ, Permission.IDENTITY_READ, Permission.CLINICAL_WRITE,
+         Permission.FOLLOWUP_MANAGE}
+    ),
+    Role.RESEARCHER: frozenset({Permission.RESEARCH}),
+    Role.ADMIN: frozenset(
+        {Permission.CLINICAL_READ, Permission.IDENTITY_READ, Permission.CLINICAL_WRITE,
+         Permission.FOLLOWUP_MANAGE, Permission.RESEARCH, Permission.ADMIN,
+         Permission.AUDIT_READ}
+    ),
+}
+
+
+def can(user: Any, permission: Permission, site_id: int | None = None) -> bool:
+    """Whether ``user`` holds ``permission`` (at ``site_id``, for site-scoped ones)."""
+    if not isinstance(user, User) or not user.is_active:
+        return False
+    if permission not in MATRIX.get(Role(user.role), frozenset()):
+        return False
+    if permission in SITE_SCOPED and site_id is not None:
+        return site_id in user.site_ids
+    return True
+
+
+def visible_site_ids(user: Any) -> frozenset[int]:
+    """Sites whose patients the user may see clinically (empty for researchers)."""
+    if can(user, Permission.CLINICAL_READ):
+        return frozenset(user.site_ids)
+    return frozenset()
+
+
+def authorize(permission: Permission, site_id: int | None = None) -> None:
+    """Abort with 403 unless the current user holds the permission (at the site)."""
+    if not can(current_user, permission, site_id):
+        abort(403)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def requires(permission: Permission) -> Callable[[F], F]:
+    """View decorator: sign-in required, then the permission (401 → login page, 403)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                from registry.extensions import login_manager
+
+                return login_manager.unauthorized()
+            authorize(permission)
+            return view(*args, **kwargs)
+
+        wrapped.required_permission = permission  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def patient_or_abort(session: Any, patient_id: int, permission: Permission) -> Any:
+    """Load a patient the current user may act on with ``permission``, else 404 / 403.
+
+    Researchers never reach a patient record: site-scoped permissions are not theirs.
+    """
+    from registry.models import Patient
+
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        abort(404)
+    authorize(permission, patient.site_id)
+    return patient

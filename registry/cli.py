@@ -1,0 +1,148 @@
+"""The ``registry`` command: Flask's commands plus the registry's own.
+
+``registry run``, ``registry shell`` and ``registry routes`` work as in ``flask``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from registry.db import get_session, writing
+
+
+def _create_app() -> Flask:
+    from registry import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main() -> None:
+    """The KOA outcomes registry."""
+
+
+@click.command("init")
+@with_appcontext
+def init_command() -> None:
+    """Create the database or upgrade it to the current schema."""
+    from registry import migrate
+
+    migrate.upgrade(current_app.config["DATABASE_URL"])
+    current_app.extensions.pop("registry.schema_ok", None)
+    click.echo(f"Database is at revision {migrate.head_revision()}.")
+
+
+@click.command("create-site")
+@click.option("--code", required=True, help="2–8 capital letters or digits (study ID prefix).")
+@click.option("--name", required=True)
+@click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Oslo.")
+@with_appcontext
+def create_site_command(code: str, name: str, timezone: str | None) -> None:
+    """Create a site."""
+    from registry.admin.services import create_site
+    from registry.auth.services import AccountError
+
+    with writing():
+        session = get_session()
+        try:
+            site = create_site(session, code=code, name=name, timezone=timezone)
+        except AccountError as error:
+            raise click.ClickException(str(error)) from error
+        session.commit()
+    click.echo(f"Created site {site.code}.")
+
+
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", "full_name", default="", help="Full name (default: the e-mail).")
+@click.option("--role", required=True,
+              type=click.Choice(["clinician", "coordinator", "researcher", "admin"]))
+@click.option("--site", "sites", multiple=True, help="Site code; repeat for several sites.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def create_user_command(email: str, full_name: str, role: str, sites: tuple[str, ...],
+                        password_stdin: bool) -> None:
+    """Create a user account (the first admin is created this way)."""
+    from registry.auth.services import AccountError, create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with writing():
+        session = get_session()
+        try:
+            user = create_user(session, email=email, full_name=full_name, role=role,
+                               password=password, site_codes=list(sites))
+        except AccountError as error:
+            raise click.ClickException(str(error)) from error
+        session.commit()
+    click.echo(f"Created {user.role} {user.email}.")
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Audit trail commands."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify_command() -> None:
+    """Check the audit trail's hash chain; exit 1 at the first broken row."""
+    from registry.audit import chain
+
+    result = chain.verify(get_session().connection(), current_app.config["AUDIT_KEY"].encode())
+    if result.ok:
+        click.echo(f"Audit trail intact: {result.rows_checked} rows, head {result.head_hash}.")
+        return
+    click.echo(
+        f"Audit trail BROKEN at row id {result.first_broken_id}: {result.problem} "
+        f"({result.rows_checked} rows before it are intact).",
+        err=True,
+    )
+    sys.exit(1)
+
+
+@click.command("score", context_settings={"ignore_unknown_options": True,
+                                          "allow_extra_args": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def score_command(args: tuple[str, ...]) -> None:
+    """Score a CSV of questionnaire answers (same as ``python -m scoring``)."""
+    from scoring.cli import main as scoring_main
+
+    sys.exit(scoring_main(list(args)))
+
+
+@click.command("demo")
+@click.option("--seed", default=20261124, show_default=True, help="Random seed.")
+@click.option("--patients", default=200, show_default=True)
+@with_appcontext
+def demo_command(seed: int, patients: int) -> None:
+    """Load a synthetic demo cohort with demo users (refuses a database with real data)."""
+    from registry.demo import DemoRefused, load_demo
+
+    with writing():
+        session = get_session()
+        try:
+            logins = load_demo(session, seed=seed, patients=patients)
+        except DemoRefused as error:
+            raise click.ClickException(str(error)) from error
+        session.commit()
+    click.echo("Demo cohort loaded. Demo sign-ins (e-mail / password):")
+    for email, role, password in logins:
+        click.echo(f"  {role:<12} {email:<32} {password}")
+
+
+def register_commands(app: Flask) -> None:
+    from registry.clinical.commands import COMMANDS as CLINICAL_COMMANDS
+    from registry.followup.commands import COMMANDS as FOLLOWUP_COMMANDS
+    from registry.research.commands import COMMANDS as RESEARCH_COMMANDS
+
+    for command in (init_command, create_site_command, create_user_command, audit_group,
+                    score_command, demo_command, *CLINICAL_COMMANDS, *FOLLOWUP_COMMANDS,
+                    *RESEARCH_COMMANDS):
+        app.cli.add_command(command)

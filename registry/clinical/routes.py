@@ -1,0 +1,3 @@
+"""Views of the clinical area."""
+
+from registry.clinical import bp  # noqa: F401

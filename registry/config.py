@@ -1,0 +1,78 @@
+"""Configuration read from the environment, with safe defaults.
+
+Every setting can be overridden by the environment (``REGISTRY_<NAME>``) or by the
+``config`` mapping given to :func:`registry.create_app` (tests do that).  Nothing secret
+lives in code: the secret key, when not given, is generated once and kept in the
+instance folder with owner-only permissions.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "REGISTRY_"
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(ENV_PREFIX + name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(ENV_PREFIX + name)
+    return int(value) if value else default
+
+
+def load_or_create_secret(instance_path: Path, filename: str) -> str:
+    """Return the secret kept in the instance folder, creating it on first use."""
+    path = instance_path / filename
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def settings_from_environment(instance_path: Path) -> dict[str, Any]:
+    """Build the configuration mapping from ``REGISTRY_*`` environment variables."""
+    database_url = os.environ.get(ENV_PREFIX + "DATABASE_URL") or (
+        "sqlite:///" + str(instance_path / "registry.sqlite3")
+    )
+    session_minutes = _env_int("SESSION_IDLE_MINUTES", 30)
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": os.environ.get(ENV_PREFIX + "SECRET_KEY"),
+        "AUDIT_KEY": os.environ.get(ENV_PREFIX + "AUDIT_KEY"),
+        "PSEUDONYM_KEY": os.environ.get(ENV_PREFIX + "PSEUDONYM_KEY"),
+        "SESSION_IDLE_TIMEOUT": timedelta(minutes=session_minutes),
+        "SESSION_ABSOLUTE_LIFETIME": timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12)),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12)),
+        "SESSION_COOKIE_SECURE": _env_bool("COOKIE_SECURE", False),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "registry_session",
+        "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
+        "WTF_CSRF_ENABLED": _env_bool("CSRF_ENABLED", True),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_FAILED_LOGINS": _env_int("MAX_FAILED_LOGINS", 5),
+        "LOCKOUT_MINUTES": _env_int("LOCKOUT_MINUTES", 15),
+        "SQLITE_BUSY_TIMEOUT_MS": _env_int("SQLITE_BUSY_TIMEOUT_MS", 10000),
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        "SMTP_HOST": os.environ.get(ENV_PREFIX + "SMTP_HOST", "localhost"),
+        "SMTP_PORT": _env_int("SMTP_PORT", 25),
+        "SMTP_SECURITY": os.environ.get(ENV_PREFIX + "SMTP_SECURITY", "none"),
+        "SMTP_USER": os.environ.get(ENV_PREFIX + "SMTP_USER"),
+        "SMTP_PASSWORD": os.environ.get(ENV_PREFIX + "SMTP_PASSWORD"),
+        "SMTP_SENDER": os.environ.get(ENV_PREFIX + "SMTP_SENDER", "registry@localhost"),
+        "TODAY": os.environ.get(ENV_PREFIX + "TODAY"),
+        "DEBUG": _env_bool("DEBUG", False),
+    }

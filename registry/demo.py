@@ -1,0 +1,211 @@
+"""A realistic synthetic demo cohort: 3 sites, ~200 patients, demo users for each role.
+
+Patients were treated over the last 15 months; their visits follow the default
+protocol, so some follow-ups are done (most in window, a few late), some due, some
+overdue or missed.  Answers follow a plausible course (improvement peaking at 6–12
+months, some non-responders, ~3 % items left blank).  Everything is written through the
+same services as the web forms, so scores come from ``scoring/`` and the audit trail
+records the load.  The data are invented; no real person is described.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import scoring
+from registry.admin.services import create_site
+from registry.audit import capture
+from registry.auth.services import create_user
+from registry.clock import today
+from registry.models import (
+    AdverseEvent,
+    IndexKnee,
+    Patient,
+    PatientIdentity,
+    Treatment,
+    User,
+    Visit,
+)
+from registry.scheduling import default_protocol, schedule_visits
+from registry.scores import save_response
+from registry.vocabularies import CELL_SOURCES, ELIGIBILITY_CRITERIA
+
+DEMO_DOMAIN = "demo.koa-registry.test"
+DEMO_SITES = (("OSL", "Oslo Knee Clinic", "Europe/Oslo"),
+              ("BGN", "Bergen Orthopaedics", "Europe/Oslo"),
+              ("TRD", "Trondheim Joint Centre", "Europe/Oslo"))
+# (e-mail local part, role, site codes, password).  Demo-only credentials, printed by
+# `registry demo`; the loader refuses any database that holds real accounts.
+DEMO_USERS = (
+    ("clinician", "clinician", ("OSL",), "demo clinician password"),
+    ("coordinator", "coordinator", ("OSL", "BGN"), "demo coordinator password"),
+    ("researcher", "researcher", (), "demo researcher password"),
+    ("admin", "admin", ("OSL", "BGN", "TRD"), "demo administrator password"),
+    ("clinician.bergen", "clinician", ("BGN",), "demo clinician password"),
+    ("clinician.trondheim", "clinician", ("TRD",), "demo clinician password"),
+)
+FAMILY_NAMES = ("Hansen", "Johansen", "Olsen", "Larsen", "Andersen", "Pedersen", "Nilsen",
+                "Kristiansen", "Jensen", "Karlsen", "Berg", "Haugen", "Hagen", "Eriksen")
+GIVEN_NAMES = ("Anne", "Inger", "Kari", "Marit", "Ingrid", "Liv", "Per", "Jan", "Bjørn",
+               "Ole", "Lars", "Kjell", "Knut", "Arne", "Eva", "Berit", "Hans", "Nils")
+PRODUCTS = {"bmac": "BMAC kit", "adipose": "Lipo-SVF", "allogeneic": "AlloCell-K",
+            "other": "Other product"}
+# Mean fraction of the baseline problem level left at each follow-up timepoint.
+COURSE = {"baseline": 1.0, "w2_6": 0.85, "m3": 0.7, "m6_12": 0.62}
+
+
+class DemoRefused(RuntimeError):
+    """The database already holds data that is not the demo's."""
+
+
+def _demo_logins() -> list[tuple[str, str, str]]:
+    return [(f"{local}@{DEMO_DOMAIN}", role, password)
+            for local, role, _sites, password in DEMO_USERS]
+
+
+def load_demo(session: Session, *, seed: int = 20261124,
+              patients: int = 200) -> list[tuple[str, str, str]]:
+    """Load the demo cohort; return (e-mail, role, password) of the demo accounts."""
+    users = session.scalar(select(func.count()).select_from(User)) or 0
+    demo_users = session.scalar(
+        select(func.count()).select_from(User).where(User.email.like(f"%@{DEMO_DOMAIN}"))
+    ) or 0
+    if users and demo_users == users:
+        return _demo_logins()  # already loaded
+    if users or session.scalar(select(func.count()).select_from(Patient)):
+        raise DemoRefused("This database already holds real data; the demo is only loaded "
+                          "into an empty database.")
+    capture.set_actor(session, None, "demo-loader")
+    rng = random.Random(seed)
+    sites = {code: create_site(session, code=code, name=name, timezone=zone)
+             for code, name, zone in DEMO_SITES}
+    for local, role, site_codes, password in DEMO_USERS:
+        create_user(session, email=f"{local}@{DEMO_DOMAIN}",
+                    full_name=f"Demo {local.replace('.', ' ').title()}", role=role,
+                    password=password, site_codes=list(site_codes))
+    reference_day = today()
+    for number in range(patients):
+        site = list(sites.values())[number % len(sites)]
+        _demo_patient(session, rng, site.id, site.code, number // len(sites) + 1,
+                      reference_day)
+    session.flush()
+    return _demo_logins()
+
+
+def _demo_patient(session: Session, rng: random.Random, site_id: int, site_code: str,
+                  sequence: int, reference_day: date) -> None:
+    treatment_date = reference_day - timedelta(days=rng.randint(5, 456))
+    kl_grade = rng.choices([1, 2, 3, 4], weights=[3, 45, 45, 7])[0]
+    height = rng.gauss(170, 9)
+    weight = rng.gauss(82, 13)
+    outside = kl_grade not in (2, 3)
+    patient = Patient(
+        study_id=f"{site_code}-{sequence:04d}", site_id=site_id, site_sequence=sequence,
+        protocol_id=default_protocol(session, site_id).id,
+        sex=rng.choice(["female", "female", "male"]),
+        birth_date=date(rng.randint(1945, 1985), rng.randint(1, 12), rng.randint(1, 28)),
+        height_cm=round(height, 1), weight_kg=round(weight, 1),
+        bmi=round(weight / (height / 100) ** 2, 1),
+        consent_date=treatment_date - timedelta(days=rng.randint(7, 40)),
+        outside_indication_justification=(
+            "Shared decision after MDT review; patient declines arthroplasty." if outside
+            else None),
+    )
+    family, given = rng.choice(FAMILY_NAMES), rng.choice(GIVEN_NAMES)
+    patient.identity = PatientIdentity(
+        site_id=site_id, family_name=family, given_name=given,
+        medical_record_number=f"{site_code}{rng.randint(100000, 999999)}",
+        phone=f"+47 9{rng.randint(1000000, 9999999)}",
+        email=f"{given}.{family}{sequence}@example.com".lower().replace("ø", "o"),
+        preferred_contact=rng.choice(["phone", "email", "sms"]),
+        email_reminders=rng.random() < 0.6,
+    )
+    patient.index_knee = IndexKnee(
+        laterality=rng.choice(["left", "right"]), kl_grade=kl_grade,
+        eligibility={code: expected for code, (_label, expected) in
+                     ELIGIBILITY_CRITERIA.items()},
+    )
+    session.add(patient)
+    session.flush()
+    source = rng.choices(list(CELL_SOURCES), weights=[45, 35, 15, 5])[0]
+    patient.treatment = Treatment(
+        treatment_date=treatment_date, cell_source=source, product_name=PRODUCTS[source],
+        lot_number=f"L{treatment_date:%y%m}-{rng.randint(100, 999)}",
+        cell_dose_million=round(rng.uniform(10, 100), 1), injections=rng.choice([1, 1, 2]),
+        co_interventions=rng.sample(["physiotherapy", "prp", "hyaluronic_acid"],
+                                    k=rng.randint(0, 2)),
+        operator="Dr Demo",
+    )
+    session.flush()
+    visits = schedule_visits(session, patient, treatment_date)
+    _demo_visits(session, rng, visits, reference_day)
+    _demo_adverse_events(session, rng, patient, treatment_date, reference_day)
+
+
+def _demo_visits(session: Session, rng: random.Random, visits: list[Visit],
+                 reference_day: date) -> None:
+    severity = min(3.6, max(0.8, rng.gauss(2.1, 0.5)))  # mean item answer at baseline
+    responder = rng.random() < 0.65
+    attends = rng.random() < 0.85  # some patients stop coming
+    for visit in visits:
+        code = visit.timepoint.code if visit.timepoint else "baseline"
+        if visit.window_start is None or visit.window_start > reference_day:
+            break
+        if code != "baseline" and not attends and rng.random() < 0.7:
+            continue
+        latest = min(visit.window_end or reference_day, reference_day)
+        if code != "baseline" and rng.random() < 0.25 and latest < reference_day:
+            continue  # missed
+        if code == "baseline":
+            visit_date = visit.target_date - timedelta(days=rng.randint(0, 20))
+        else:
+            visit_date = visit.target_date + timedelta(days=rng.randint(-10, 25))
+        if visit_date > reference_day:
+            continue  # due, not yet done
+        level = severity * (COURSE[code] if responder else 1 - (1 - COURSE[code]) / 3)
+        visit.visit_date = visit_date
+        visit.status = "done"
+        visit.out_of_window = not (visit.window_start <= visit_date <= visit.window_end)
+        for instrument in ("vas", "pga", "womac", "koos"):
+            save_response(session, visit, instrument, _answers(rng, instrument, level))
+
+
+def _answers(rng: random.Random, instrument: str, level: float) -> dict[str, int | None]:
+    definition = scoring.INSTRUMENTS[instrument]
+    answers: dict[str, int | None] = {}
+    for item in definition.items:
+        if item.options:
+            value = round(min(4, max(0, rng.gauss(level, 0.7))))
+            answers[item.code] = None if rng.random() < 0.03 else value
+        else:
+            answers[item.code] = round(min(100, max(0, rng.gauss(level * 25, 9))))
+    return answers
+
+
+def _demo_adverse_events(session: Session, rng: random.Random, patient: Patient,
+                         treatment_date: date, reference_day: date) -> None:
+    if rng.random() > 0.12:
+        return
+    onset = treatment_date + timedelta(days=rng.randint(0, 10))
+    if onset > reference_day:
+        return
+    serious = rng.random() < 0.12
+    category = "infection" if serious else rng.choice(["local_pain", "swelling", "stiffness",
+                                                       "flu_like", "fever"])
+    resolved = onset + timedelta(days=rng.randint(2, 20))
+    session.add(AdverseEvent(
+        patient_id=patient.id, onset_date=onset,
+        description="Post-injection knee reaction" if not serious
+        else "Septic arthritis, admitted for washout",
+        category=category, severity_grade=3 if serious else rng.choice([1, 1, 2]),
+        serious=serious, serious_criterion="hospitalisation" if serious else None,
+        relatedness=rng.choice(["possibly", "probably"]),
+        action_taken="hospitalisation" if serious else "medication",
+        outcome="resolved" if resolved <= reference_day else "ongoing",
+        resolution_date=resolved if resolved <= reference_day else None,
+    ))
+    session.flush()

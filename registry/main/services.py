@@ -1,0 +1,42 @@
+"""What the home page shows, by role (one query per panel, site-scoped)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from registry.authz import Permission, can, visible_site_ids
+from registry.models import AdverseEvent, Patient, Site
+
+
+@dataclass
+class HomeSummary:
+    sites: list[Site] = field(default_factory=list)
+    patients_by_site: dict[int, int] = field(default_factory=dict)
+    unreviewed_serious: list[AdverseEvent] = field(default_factory=list)
+    panels: dict[str, Any] = field(default_factory=dict)
+
+
+def home_summary(session: Session, user: Any) -> HomeSummary:
+    summary = HomeSummary()
+    site_ids = visible_site_ids(user)
+    if not site_ids:
+        return summary
+    summary.sites = list(session.scalars(select(Site).where(Site.id.in_(site_ids))
+                                         .order_by(Site.code)))
+    rows = session.execute(
+        select(Patient.site_id, func.count()).where(Patient.site_id.in_(site_ids))
+        .group_by(Patient.site_id)
+    )
+    summary.patients_by_site = {site_id: count for site_id, count in rows}
+    if can(user, Permission.CLINICAL_READ):
+        summary.unreviewed_serious = list(session.scalars(
+            select(AdverseEvent).join(Patient)
+            .where(Patient.site_id.in_(site_ids), AdverseEvent.serious.is_(True),
+                   AdverseEvent.reviewed_at.is_(None))
+            .order_by(AdverseEvent.onset_date)
+        ))
+    return summary

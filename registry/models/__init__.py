@@ -1,0 +1,36 @@
+"""The registry's data model (SQLAlchemy 2, typed).  Import models from here."""
+
+from registry.models.accounts import ROLE_LABELS, Role, Site, User, user_site
+from registry.models.audit import AuditEvent
+from registry.models.base import Audited, Base, Versioned, utcnow
+from registry.models.followup import ContactAttempt, Reminder
+from registry.models.patients import IndexKnee, Patient, PatientIdentity, Treatment
+from registry.models.protocol import Protocol, Timepoint
+from registry.models.research import Cohort
+from registry.models.visits import AdverseEvent, InstrumentResponse, ScoreValue, Visit
+
+__all__ = [
+    "ROLE_LABELS",
+    "AdverseEvent",
+    "AuditEvent",
+    "Audited",
+    "Base",
+    "Cohort",
+    "ContactAttempt",
+    "IndexKnee",
+    "InstrumentResponse",
+    "Patient",
+    "PatientIdentity",
+    "Protocol",
+    "Reminder",
+    "Role",
+    "ScoreValue",
+    "Site",
+    "Timepoint",
+    "Treatment",
+    "User",
+    "Versioned",
+    "Visit",
+    "user_site",
+    "utcnow",
+]

@@ -1,0 +1,71 @@
+"""Follow-up work: contact attempts and e-mail reminders."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.models.accounts import User
+from registry.models.base import Audited, Base, Versioned, intpk, utc_created
+from registry.vocabularies import CONTACT_METHODS, CONTACT_OUTCOMES, sql_in
+
+
+class ContactAttempt(Audited, Versioned, Base):
+    """A coordinator's attempt to reach a patient about a follow-up visit."""
+
+    __tablename__ = "contact_attempt"
+    __table_args__ = (
+        CheckConstraint(sql_in("method", CONTACT_METHODS), name="method_known"),
+        CheckConstraint(sql_in("outcome", CONTACT_OUTCOMES), name="outcome_known"),
+        CheckConstraint(
+            "outcome != 'appointment_booked' or appointment_date is not null",
+            name="booking_has_date",
+        ),
+    )
+
+    id: Mapped[intpk]
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), index=True
+    )
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="SET NULL"))
+    attempted_on: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(10))
+    outcome: Mapped[str] = mapped_column(String(20))
+    appointment_date: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[utc_created]
+
+    user: Mapped[User | None] = relationship()
+
+
+class Reminder(Base):
+    """An e-mail reminder, claimed before it is sent so it is never sent twice.
+
+    The unique constraints make the claim atomic across concurrent ``registry remind``
+    runs: a patient reminder is unique per visit and kind, a coordinator digest per user,
+    kind and day.  The body is never stored.
+    """
+
+    __tablename__ = "reminder"
+    __table_args__ = (
+        UniqueConstraint("visit_id", "kind"),
+        UniqueConstraint("user_id", "kind", "digest_date"),
+        CheckConstraint(
+            "kind in ('window_open', 'overdue', 'coordinator_digest')", name="kind_known"
+        ),
+        CheckConstraint("status in ('claimed', 'sent', 'failed')", name="status_known"),
+    )
+
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(24))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    digest_date: Mapped[date | None] = mapped_column(Date)
+    recipient: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(10), default="claimed", server_default="claimed")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[utc_created]
+    sent_at: Mapped[datetime | None]

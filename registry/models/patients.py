@@ -1,0 +1,183 @@
+"""Patients, their identifying details, index knee and treatment."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.models.base import Audited, Base, Versioned, intpk, utc_created
+from registry.vocabularies import (
+    CELL_SOURCES,
+    CONTACT_PREFERENCES,
+    LATERALITY,
+    PATIENT_STATUS,
+    SEX,
+    WITHDRAWAL_REASONS,
+    sql_in,
+)
+
+if TYPE_CHECKING:
+    from registry.models.accounts import Site
+    from registry.models.protocol import Protocol
+    from registry.models.visits import AdverseEvent, Visit
+
+
+class Patient(Audited, Versioned, Base):
+    """An enrolled patient, known to researchers only by a pseudonym of the study ID."""
+
+    __tablename__ = "patient"
+    __table_args__ = (
+        CheckConstraint(sql_in("sex", SEX), name="sex_known"),
+        CheckConstraint(sql_in("status", PATIENT_STATUS), name="status_known"),
+        CheckConstraint(
+            f"withdrawal_reason is null or {sql_in('withdrawal_reason', WITHDRAWAL_REASONS)}",
+            name="withdrawal_reason_known",
+        ),
+        CheckConstraint("height_cm is null or height_cm between 50 and 250", name="height_range"),
+        CheckConstraint("weight_kg is null or weight_kg between 20 and 350", name="weight_range"),
+        CheckConstraint("bmi is null or bmi between 10 and 80", name="bmi_range"),
+        UniqueConstraint("site_id", "site_sequence"),
+    )
+
+    id: Mapped[intpk]
+    study_id: Mapped[str] = mapped_column(String(20), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    site_sequence: Mapped[int] = mapped_column(Integer)
+    protocol_id: Mapped[int] = mapped_column(ForeignKey("protocol.id"))
+    sex: Mapped[str] = mapped_column(String(10))
+    birth_date: Mapped[date] = mapped_column(Date)
+    height_cm: Mapped[float | None] = mapped_column(Float)
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+    bmi: Mapped[float | None] = mapped_column(Float)
+    consent_date: Mapped[date] = mapped_column(Date)
+    outside_indication_justification: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="active", server_default="active")
+    withdrawn_on: Mapped[date | None] = mapped_column(Date)
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(24))
+    withdrawal_note: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[utc_created]
+
+    site: Mapped[Site] = relationship()
+    protocol: Mapped[Protocol] = relationship()
+    identity: Mapped[PatientIdentity | None] = relationship(
+        back_populates="patient", uselist=False, cascade="all, delete-orphan"
+    )
+    index_knee: Mapped[IndexKnee | None] = relationship(
+        back_populates="patient", uselist=False, cascade="all, delete-orphan"
+    )
+    treatment: Mapped[Treatment | None] = relationship(
+        back_populates="patient", uselist=False, cascade="all, delete-orphan"
+    )
+    visits: Mapped[list[Visit]] = relationship(
+        back_populates="patient", cascade="all, delete-orphan", order_by="Visit.target_date"
+    )
+    adverse_events: Mapped[list[AdverseEvent]] = relationship(
+        back_populates="patient", cascade="all, delete-orphan", order_by="AdverseEvent.onset_date"
+    )
+
+    @property
+    def audit_site_id(self) -> int:
+        return self.site_id
+
+
+class PatientIdentity(Audited, Versioned, Base):
+    """Identifying details, kept apart: only clinical staff of the patient's site read them."""
+
+    __tablename__ = "patient_identity"
+    __table_args__ = (
+        CheckConstraint(sql_in("preferred_contact", CONTACT_PREFERENCES), name="contact_known"),
+        UniqueConstraint("site_id", "medical_record_number"),
+    )
+
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Copied from the patient so that the record number is unique within a site.
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    family_name: Mapped[str] = mapped_column(String(120))
+    given_name: Mapped[str] = mapped_column(String(120))
+    medical_record_number: Mapped[str] = mapped_column(String(40))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    preferred_contact: Mapped[str] = mapped_column(
+        String(10), default="phone", server_default="phone"
+    )
+    email_reminders: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    patient: Mapped[Patient] = relationship(back_populates="identity")
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.family_name}, {self.given_name}"
+
+    @property
+    def audit_site_id(self) -> int:
+        return self.site_id
+
+
+class IndexKnee(Audited, Versioned, Base):
+    """The treated (index) knee with its radiographic grade and eligibility answers."""
+
+    __tablename__ = "index_knee"
+    __table_args__ = (
+        CheckConstraint(sql_in("laterality", LATERALITY), name="laterality_known"),
+        CheckConstraint("kl_grade between 0 and 4", name="kl_grade_range"),
+    )
+
+    id: Mapped[intpk]
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), unique=True
+    )
+    laterality: Mapped[str] = mapped_column(String(5))
+    kl_grade: Mapped[int] = mapped_column(Integer)
+    eligibility: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    patient: Mapped[Patient] = relationship(back_populates="index_knee")
+
+
+class Treatment(Audited, Versioned, Base):
+    """The cell-therapy treatment; its date is day 0 of follow-up."""
+
+    __tablename__ = "treatment"
+    __table_args__ = (
+        CheckConstraint(sql_in("cell_source", CELL_SOURCES), name="cell_source_known"),
+        CheckConstraint("injections between 1 and 10", name="injections_range"),
+        CheckConstraint("cell_dose_million is null or cell_dose_million > 0", name="dose_positive"),
+    )
+
+    id: Mapped[intpk]
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), unique=True
+    )
+    treatment_date: Mapped[date] = mapped_column(Date, index=True)
+    cell_source: Mapped[str] = mapped_column(String(16))
+    product_name: Mapped[str] = mapped_column(String(200))
+    lot_number: Mapped[str] = mapped_column(String(80))
+    cell_dose_million: Mapped[float | None] = mapped_column(Float)
+    injections: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    co_interventions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    operator: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    recorded_at: Mapped[utc_created]
+
+    patient: Mapped[Patient] = relationship(back_populates="treatment")
+
+
+__all__ = ["IndexKnee", "Patient", "PatientIdentity", "Treatment"]

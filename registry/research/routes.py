@@ -1,0 +1,3 @@
+"""Views of the research area."""
+
+from registry.research import bp  # noqa: F401

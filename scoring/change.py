@@ -1,0 +1,271 @@
+"""Change from baseline, MCII / MIC / PASS flags, with thresholds kept as cited data.
+
+One numpy implementation (``change_arrays``) serves the scalar ``change_from_baseline`` used by
+the patient page and the vectorised ``change_frame`` used by exports.
+
+Conventions (registry's documented choices):
+- ``absolute`` = follow-up - baseline; ``relative`` = absolute / baseline (a fraction, 0.25 =
+  25 %), None when the baseline is 0 or missing.
+- ``improvement`` is direction-aware, positive = better: +absolute for KOOS (higher = better),
+  -absolute for WOMAC, VAS and PGA (higher = worse); ``relative_improvement`` = improvement /
+  baseline (Tubach 2005 and Pham 2004 express relative improvement this way).
+- MCII (Tubach 2005) and MIC (Monticone 2013) are reached when the improvement is at least the
+  absolute threshold (``mcii_rule="absolute"``, default); ``"relative"``, ``"both"`` and
+  ``"either"`` use the relative threshold too. PASS (Tubach 2005) judges the follow-up state:
+  score <= cut-off on higher-is-worse scales (>= on higher-is-better ones).
+- Comparisons allow a 1e-9 tolerance so that e.g. 45.3 - 35.3 counts as 10 points.
+- A flag is None when it cannot be judged (no threshold for the score, or missing values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+from numpy.typing import ArrayLike, NDArray
+
+from scoring import citations
+from scoring.core import FloatArray
+from scoring.instruments import SCORES
+
+EPSILON = 1e-9
+ThresholdKind = Literal["mcii", "pass", "mic"]
+McIIRule = Literal["absolute", "relative", "both", "either"]
+BoolArray = NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A published threshold for one score.
+
+    For ``mcii``/``mic``: ``absolute`` is the improvement in score points (positive = better)
+    and ``relative_percent`` the relative improvement in percent of baseline (or None).
+    For ``pass``: ``absolute`` is the cut-off of the follow-up score on the score's own scale.
+    """
+
+    score_code: str
+    kind: ThresholdKind
+    absolute: float
+    relative_percent: float | None
+    citation: str
+    note: str = ""
+
+
+DEFAULT_THRESHOLDS: tuple[Threshold, ...] = (
+    # Tubach et al., Ann Rheum Dis 2005;64:29-33 (MCII, knee OA): decrease of 19.9 mm
+    # (40.8 %) in pain VAS, 18.3 mm (39.0 %) in PGA, 9.1 (26.0 %) in WOMAC function 0-100.
+    Threshold("vas_pain", "mcii", 19.9, 40.8, citations.TUBACH_MCII),
+    Threshold("pga", "mcii", 18.3, 39.0, citations.TUBACH_MCII),
+    Threshold("womac_function_norm", "mcii", 9.1, 26.0, citations.TUBACH_MCII),
+    # Tubach et al., Ann Rheum Dis 2005;64:34-37 (PASS, knee OA): follow-up state at most.
+    Threshold("vas_pain", "pass", 32.3, None, citations.TUBACH_ACCEPTABLE_STATE),
+    Threshold("pga", "pass", 32.0, None, citations.TUBACH_ACCEPTABLE_STATE),
+    Threshold("womac_function_norm", "pass", 31.0, None, citations.TUBACH_ACCEPTABLE_STATE),
+    # Monticone et al., Am J Phys Med Rehabil 2013;92:864 (KOOS MIC by subscale).
+    Threshold("koos_pain", "mic", 16.7, None, citations.MONTICONE_2013),
+    Threshold("koos_symptoms", "mic", 10.7, None, citations.MONTICONE_2013),
+    Threshold("koos_adl", "mic", 18.4, None, citations.MONTICONE_2013),
+    Threshold("koos_sport_rec", "mic", 12.5, None, citations.MONTICONE_2013),
+    Threshold("koos_qol", "mic", 15.6, None, citations.MONTICONE_2013),
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """Change of one score between baseline and follow-up (see the module docstring)."""
+
+    score_code: str
+    baseline: float | None
+    followup: float | None
+    absolute: float | None
+    relative: float | None
+    improvement: float | None
+    relative_improvement: float | None
+    mcii: bool | None
+    mic: bool | None
+    pass_: bool | None
+    undefined_reason: str | None
+
+
+def find_threshold(
+    thresholds: Sequence[Threshold], score_code: str, kind: ThresholdKind
+) -> Threshold | None:
+    """The threshold of this kind for this score; the LAST match wins, so appending overrides."""
+    found = None
+    for threshold in thresholds:
+        if threshold.score_code == score_code and threshold.kind == kind:
+            found = threshold
+    return found
+
+
+def as_float_array(values: ArrayLike | Sequence[float | None]) -> FloatArray:
+    """Float array with NaN for None/NA (accepts Series, lists, arrays)."""
+    if isinstance(values, pd.Series):
+        return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    return np.asarray(pd.array(values, dtype="Float64").to_numpy(np.float64, na_value=np.nan))
+
+
+REASONS = np.array(
+    [
+        None,
+        "no baseline and no follow-up value",
+        "no baseline value",
+        "no follow-up value",
+        "baseline is 0: relative change undefined",
+    ],
+    dtype=object,
+)
+
+
+@dataclass(frozen=True)
+class ChangeArrays:
+    """Vectorised results: floats with NaN; each flag as (value, known) boolean arrays."""
+
+    absolute: FloatArray
+    relative: FloatArray
+    improvement: FloatArray
+    relative_improvement: FloatArray
+    flags: dict[str, tuple[BoolArray, BoolArray]]
+    reason: NDArray[np.object_]
+
+
+def change_arrays(
+    score_code: str,
+    baseline: FloatArray,
+    followup: FloatArray,
+    thresholds: Sequence[Threshold] = DEFAULT_THRESHOLDS,
+    mcii_rule: McIIRule = "absolute",
+) -> ChangeArrays:
+    """The single implementation of change, improvement and threshold flags."""
+    if score_code not in SCORES:
+        raise ValueError(f"unknown score code {score_code!r}")
+    sign = 1.0 if SCORES[score_code].higher_is_better else -1.0
+    has_base = ~np.isnan(baseline)
+    has_follow = ~np.isnan(followup)
+    both = has_base & has_follow
+    absolute = followup - baseline
+    nonzero = both & (baseline != 0)
+    relative = np.divide(absolute, baseline, out=np.full(absolute.shape, np.nan), where=nonzero)
+    improvement = sign * absolute
+    relative_improvement = sign * relative
+    flags: dict[str, tuple[BoolArray, BoolArray]] = {}
+    for kind in ("mcii", "mic"):
+        found = find_threshold(thresholds, score_code, kind)
+        if found is None:
+            flags[kind] = (np.zeros(both.shape, bool), np.zeros(both.shape, bool))
+            continue
+        by_abs = (improvement >= found.absolute - EPSILON, both)
+        if found.relative_percent is None:
+            by_rel = (np.zeros(both.shape, bool), np.zeros(both.shape, bool))
+        else:
+            limit = found.relative_percent / 100.0 - EPSILON
+            by_rel = (relative_improvement >= limit, nonzero)
+        flags[kind] = combine(by_abs, by_rel, mcii_rule)
+    found_pass = find_threshold(thresholds, score_code, "pass")
+    if found_pass is None:
+        flags["pass_"] = (np.zeros(both.shape, bool), np.zeros(both.shape, bool))
+    elif sign > 0:
+        flags["pass_"] = (followup >= found_pass.absolute - EPSILON, has_follow)
+    else:
+        flags["pass_"] = (followup <= found_pass.absolute + EPSILON, has_follow)
+    which = np.select([~has_base & ~has_follow, ~has_base, ~has_follow, ~nonzero], [1, 2, 3, 4], 0)
+    reason = REASONS[which]
+    return ChangeArrays(absolute, relative, improvement, relative_improvement, flags, reason)
+
+
+def combine(
+    first: tuple[BoolArray, BoolArray], second: tuple[BoolArray, BoolArray], rule: McIIRule
+) -> tuple[BoolArray, BoolArray]:
+    """Three-valued (Kleene) combination of the absolute and relative criteria."""
+    (a, known_a), (b, known_b) = first, second
+    if rule == "absolute":
+        return a & known_a, known_a
+    if rule == "relative":
+        return b & known_b, known_b
+    true_a, false_a = a & known_a, ~a & known_a
+    true_b, false_b = b & known_b, ~b & known_b
+    if rule == "both":
+        value, decided_false = true_a & true_b, false_a | false_b
+    elif rule == "either":
+        value, decided_false = true_a | true_b, false_a & false_b
+    else:
+        raise ValueError(f"unknown MCII rule {rule!r}")
+    return value, value | decided_false
+
+
+def optional(value: float) -> float | None:
+    """NaN -> None for the scalar API."""
+    return None if np.isnan(value) else float(value)
+
+
+def change_from_baseline(
+    score_code: str,
+    baseline: float | None,
+    followup: float | None,
+    thresholds: Sequence[Threshold] = DEFAULT_THRESHOLDS,
+    *,
+    mcii_rule: McIIRule = "absolute",
+) -> Change:
+    """Change of one score for one patient; undefined parts are None with a reason."""
+    base = as_float_array([baseline])
+    follow = as_float_array([followup])
+    arrays = change_arrays(score_code, base, follow, thresholds, mcii_rule)
+    flag = {
+        name: (bool(value[0]) if known[0] else None)
+        for name, (value, known) in arrays.flags.items()
+    }
+    return Change(
+        score_code=score_code,
+        baseline=optional(base[0]),
+        followup=optional(follow[0]),
+        absolute=optional(arrays.absolute[0]),
+        relative=optional(arrays.relative[0]),
+        improvement=optional(arrays.improvement[0]),
+        relative_improvement=optional(arrays.relative_improvement[0]),
+        mcii=flag["mcii"],
+        mic=flag["mic"],
+        pass_=flag["pass_"],
+        undefined_reason=arrays.reason[0],
+    )
+
+
+def nullable_bool(value: BoolArray, known: BoolArray) -> pd.api.extensions.ExtensionArray:
+    """Boolean column with <NA> where the flag cannot be judged."""
+    return pd.arrays.BooleanArray(value & known, ~known)
+
+
+def change_frame(
+    score_code: str,
+    baseline: ArrayLike,
+    followup: ArrayLike,
+    thresholds: Sequence[Threshold] = DEFAULT_THRESHOLDS,
+    *,
+    mcii_rule: McIIRule = "absolute",
+) -> pd.DataFrame:
+    """Vectorised ``change_from_baseline`` for many patients (index from ``baseline`` if any).
+
+    Columns: absolute, relative, improvement, relative_improvement (float, NaN = undefined),
+    mcii, mic, pass_ (nullable boolean, <NA> = cannot be judged), undefined_reason (object).
+    """
+    base = as_float_array(baseline)
+    follow = as_float_array(followup)
+    if base.shape != follow.shape:
+        raise ValueError("baseline and follow-up must have the same length")
+    arrays = change_arrays(score_code, base, follow, thresholds, mcii_rule)
+    index = baseline.index if isinstance(baseline, pd.Series) else None
+    frame = pd.DataFrame(
+        {
+            "absolute": arrays.absolute,
+            "relative": arrays.relative,
+            "improvement": arrays.improvement,
+            "relative_improvement": arrays.relative_improvement,
+        },
+        index=index,
+    )
+    for name, (value, known) in arrays.flags.items():
+        frame[name] = nullable_bool(value, known)
+    frame["undefined_reason"] = arrays.reason
+    return frame

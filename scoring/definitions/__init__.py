@@ -1,0 +1,1 @@
+"""Instrument definitions as data, one module per instrument family."""

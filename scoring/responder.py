@@ -1,0 +1,211 @@
+"""OMERACT-OARSI 2004 responder classification (Pham et al., Osteoarthritis Cartilage 2004).
+
+On 0-100 scales where higher = worse, improvement = baseline - follow-up and relative
+improvement = improvement / baseline. A patient responds when
+1. pain or function improves by >= 50 % and >= 20 points, or
+2. at least two of pain, function and patient global improve by >= 20 % and >= 10 points.
+A baseline of 0 makes the relative change undefined: that criterion is then not met (Pham 2004).
+
+Sources per domain (registry's choice: the first whose baseline AND follow-up are both present):
+pain = vas_pain, else womac_pain_norm, else 100 - koos_womac_pain; function = womac_function_norm,
+else 100 - koos_womac_function (KOOS scales flipped as the criteria require); global = pga.
+The result is None (undefined) only when the missing domains could still change the answer.
+One numpy implementation serves the scalar and the frame versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+from numpy.typing import NDArray
+
+from scoring.change import EPSILON, BoolArray, as_float_array, optional
+from scoring.core import FloatArray
+
+#: Per domain: (score code, flip) in order of preference; flip = use 100 - score (KOOS).
+SOURCES: dict[str, tuple[tuple[str, bool], ...]] = {
+    "pain": (("vas_pain", False), ("womac_pain_norm", False), ("koos_womac_pain", True)),
+    "function": (("womac_function_norm", False), ("koos_womac_function", True)),
+    "global": (("pga", False),),
+}
+DOMAINS = ("pain", "function", "global")
+
+
+@dataclass(frozen=True)
+class DomainChange:
+    """One domain on the 0-100 higher-is-worse scale; None where undefined."""
+
+    source: str | None
+    baseline: float | None
+    followup: float | None
+    improvement: float | None
+    relative: float | None
+
+
+@dataclass(frozen=True)
+class Responder:
+    """Responder status (None = undefined) and the criterion met, or why not / undefined."""
+
+    responder: bool | None
+    criterion: str
+    pain: DomainChange
+    function: DomainChange
+    global_: DomainChange
+
+
+@dataclass(frozen=True)
+class DomainArrays:
+    """Vectorised values of one domain."""
+
+    source: NDArray[np.object_]
+    baseline: FloatArray
+    followup: FloatArray
+    improvement: FloatArray
+    relative: FloatArray
+    known: BoolArray
+    high: BoolArray
+    moderate: BoolArray
+
+
+def domain_arrays(
+    domain: str, baseline: Mapping[str, FloatArray], followup: Mapping[str, FloatArray], rows: int
+) -> DomainArrays:
+    """Pick each row's source for a domain and compute its improvement and criteria."""
+    base = np.full(rows, np.nan)
+    follow = np.full(rows, np.nan)
+    source = np.full(rows, None, dtype=object)
+    for code, flip in reversed(SOURCES[domain]):  # reversed: earlier sources overwrite later
+        b = baseline.get(code, np.full(rows, np.nan))
+        f = followup.get(code, np.full(rows, np.nan))
+        present = ~np.isnan(b) & ~np.isnan(f)
+        if flip:  # KOOS direction (100 = best) -> higher = worse, as Pham 2004 requires
+            b, f = 100.0 - b, 100.0 - f
+        base = np.where(present, b, base)
+        follow = np.where(present, f, follow)
+        source[present] = code
+    known = ~np.isnan(base)
+    improvement = base - follow
+    positive = known & (base > 0)
+    relative = np.divide(improvement, base, out=np.full(rows, np.nan), where=positive)
+    with_relative = positive & ~np.isnan(relative)
+    high = with_relative & (improvement >= 20 - EPSILON) & (relative >= 0.5 - EPSILON)
+    moderate = with_relative & (improvement >= 10 - EPSILON) & (relative >= 0.2 - EPSILON)
+    return DomainArrays(source, base, follow, improvement, relative, known, high, moderate)
+
+
+def lookup(table: list[str], code: NDArray[np.int64]) -> NDArray[np.object_]:
+    """Vectorised string lookup by integer code."""
+    return np.asarray(np.array(table, dtype=object)[code], dtype=object)
+
+
+def subsets(names: tuple[str, ...], joiner: str) -> list[str]:
+    """Text for every subset of ``names`` indexed by bit mask (bit i = names[i])."""
+    return [
+        joiner.join(name for i, name in enumerate(names) if mask >> i & 1)
+        for mask in range(2 ** len(names))
+    ]
+
+
+def responder_arrays(
+    baseline: Mapping[str, FloatArray], followup: Mapping[str, FloatArray], rows: int
+) -> tuple[BoolArray, BoolArray, NDArray[np.object_], dict[str, DomainArrays]]:
+    """The single implementation: (responder, known, criterion text, domain details)."""
+    d = {name: domain_arrays(name, baseline, followup, rows) for name in DOMAINS}
+    pain, function = d["pain"], d["function"]
+    high_code = pain.high.astype(np.int64) + 2 * function.high.astype(np.int64)
+    moderate_code = sum(
+        (2**i) * d[name].moderate.astype(np.int64) for i, name in enumerate(DOMAINS)
+    )
+    missing_code = sum(
+        (2**i) * (~d[name].known).astype(np.int64) for i, name in enumerate(DOMAINS)
+    )
+    zero_code = sum(
+        (2**i) * (d[name].known & (d[name].baseline == 0)).astype(np.int64)
+        for i, name in enumerate(DOMAINS)
+    )
+    moderate_count = sum(d[name].moderate.astype(np.int64) for name in DOMAINS)
+    unknown_count = sum((~d[name].known).astype(np.int64) for name in DOMAINS)
+    high = high_code > 0
+    two = moderate_count >= 2
+    responder = high | two
+    # Undefined when a missing pain/function could still be a high improvement, or missing
+    # domains could still make two moderate improvements.
+    undefined = ~responder & (
+        ~pain.known | ~function.known | (moderate_count + unknown_count >= 2)
+    )
+    known = ~undefined
+    high_text = lookup(
+        ["", "high improvement in pain", "high improvement in function",
+         "high improvement in pain and function"],
+        np.asarray(high_code, dtype=np.int64),
+    )
+    two_text = lookup(
+        [f"improvement of >= 20 % and >= 10 points in {bin(mask).count('1')} of 3: {names}"
+         for mask, names in enumerate(subsets(DOMAINS, ", "))],
+        np.asarray(moderate_code, dtype=np.int64),
+    )
+    missing_text = lookup(
+        ["undefined: no baseline and follow-up for " + s for s in subsets(DOMAINS, ", ")],
+        np.asarray(missing_code, dtype=np.int64),
+    )
+    zero_notes = ["", *(f" ({s}: baseline 0, relative change undefined)"
+                        for s in subsets(DOMAINS, ", ")[1:])]
+    not_met = "not met" + lookup(zero_notes, np.asarray(zero_code, dtype=np.int64))
+    criterion = np.where(
+        high, high_text, np.where(two, two_text, np.where(undefined, missing_text, not_met))
+    ).astype(object)
+    return responder, known, criterion, d
+
+
+def domain_change(arrays: DomainArrays) -> DomainChange:
+    """Scalar view of a one-row domain result."""
+    return DomainChange(
+        source=arrays.source[0],
+        baseline=optional(arrays.baseline[0]),
+        followup=optional(arrays.followup[0]),
+        improvement=optional(arrays.improvement[0]),
+        relative=optional(arrays.relative[0]),
+    )
+
+
+def omeract_oarsi(
+    baseline: Mapping[str, float | None], followup: Mapping[str, float | None]
+) -> Responder:
+    """Classify one patient from score dicts keyed by score code (vas_pain, pga, ...)."""
+    codes = {code for sources in SOURCES.values() for code, _ in sources}
+    base = {c: as_float_array([baseline.get(c)]) for c in codes}
+    follow = {c: as_float_array([followup.get(c)]) for c in codes}
+    responder, known, criterion, d = responder_arrays(base, follow, 1)
+    return Responder(
+        responder=bool(responder[0]) if known[0] else None,
+        criterion=str(criterion[0]),
+        pain=domain_change(d["pain"]),
+        function=domain_change(d["function"]),
+        global_=domain_change(d["global"]),
+    )
+
+
+def omeract_oarsi_frame(baseline_df: pd.DataFrame, followup_df: pd.DataFrame) -> pd.DataFrame:
+    """Vectorised classification; rows are matched by position (index from ``baseline_df``).
+
+    Absent score columns count as missing. Columns: responder (nullable boolean), criterion,
+    and per domain ``<domain>_source``, ``_improvement`` and ``_relative``.
+    """
+    if len(baseline_df) != len(followup_df):
+        raise ValueError("baseline and follow-up frames must have the same number of rows")
+    rows = len(baseline_df)
+    codes = {code for sources in SOURCES.values() for code, _ in sources}
+    base = {c: as_float_array(baseline_df[c]) for c in codes if c in baseline_df.columns}
+    follow = {c: as_float_array(followup_df[c]) for c in codes if c in followup_df.columns}
+    responder, known, criterion, d = responder_arrays(base, follow, rows)
+    frame = pd.DataFrame(index=baseline_df.index)
+    frame["responder"] = pd.arrays.BooleanArray(responder & known, ~known)
+    frame["criterion"] = criterion
+    for name in DOMAINS:
+        frame[f"{name}_source"] = d[name].source
+        frame[f"{name}_improvement"] = d[name].improvement
+        frame[f"{name}_relative"] = d[name].relative
+    return frame
