@@ -27,6 +27,7 @@ demo: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/bandit --quiet --recursive --severity-level medium registry scoring
 
 test: lint
 	$(PY) -m pytest

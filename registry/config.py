@@ -74,5 +74,8 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "SMTP_PASSWORD": os.environ.get(ENV_PREFIX + "SMTP_PASSWORD"),
         "SMTP_SENDER": os.environ.get(ENV_PREFIX + "SMTP_SENDER", "registry@localhost"),
         "TODAY": os.environ.get(ENV_PREFIX + "TODAY"),
+        # Research exports leave free-text fields out unless this is on (and then only
+        # administrators may choose to include them).
+        "EXPORT_ALLOW_FREE_TEXT": _env_bool("EXPORT_ALLOW_FREE_TEXT", False),
         "DEBUG": _env_bool("DEBUG", False),
     }

@@ -96,9 +96,7 @@ def reason(
 ) -> str:
     """Explain why ``score`` could not be computed, from the counts the core returned."""
     if answered is None:
-        failed = [
-            instrument.score(code).label for code in score.components if values[code] is None
-        ]
+        failed = [instrument.score(code).label for code in score.components if values[code] is None]
         return f"{score.label}: not computed because {' and '.join(failed)} could not be scored"
     size = len(score.items)
     if score.method == "direct":
@@ -107,10 +105,7 @@ def reason(
     need = score.required(koos_missing_rule)
     if need == size:
         return f"{score.label}: {missing} of {size} items missing; all {size} must be answered"
-    return (
-        f"{score.label}: {missing} of {size} items missing; "
-        f"at least {need} answered are needed"
-    )
+    return f"{score.label}: {missing} of {size} items missing; at least {need} answered are needed"
 
 
 def frame_matrix(instrument: Instrument, df: pd.DataFrame) -> FloatArray:
@@ -143,8 +138,10 @@ def invalid_at(df: pd.DataFrame, position: int, code: str, problem: str) -> Inva
     """InvalidAnswer naming the row (0-based position and index label) and the column."""
     label = df.index[position]
     return InvalidAnswer(
-        code, f"row {label!r} (position {position}), column {code}: {problem}",
-        row=position, label=label,
+        code,
+        f"row {label!r} (position {position}), column {code}: {problem}",
+        row=position,
+        label=label,
     )
 
 

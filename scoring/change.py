@@ -267,5 +267,5 @@ def change_frame(
     )
     for name, (value, known) in arrays.flags.items():
         frame[name] = nullable_bool(value, known)
-    frame["undefined_reason"] = arrays.reason
+    frame["undefined_reason"] = pd.Series(arrays.reason, index=frame.index, dtype=object)
     return frame

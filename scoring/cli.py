@@ -262,8 +262,13 @@ def output_file(output: str | None) -> Iterator[IO[str]]:
     target = os.path.abspath(output)
     try:
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed
-            "w", encoding="utf-8", newline="", dir=os.path.dirname(target),
-            prefix=f".{os.path.basename(target)}.", suffix=".tmp", delete=False,
+            "w",
+            encoding="utf-8",
+            newline="",
+            dir=os.path.dirname(target),
+            prefix=f".{os.path.basename(target)}.",
+            suffix=".tmp",
+            delete=False,
         )
     except OSError as exc:
         raise BadInput(f"{output}: cannot write: {exc.strerror}") from None
@@ -285,9 +290,7 @@ def current_umask() -> int:
     return mask
 
 
-def run(
-    instrument: Instrument, path: str, output: str | None, rule: str, chunk_rows: int
-) -> None:
+def run(instrument: Instrument, path: str, output: str | None, rule: str, chunk_rows: int) -> None:
     """Score ``path`` into ``output`` (or stdout); raises BadInput for bad input."""
     header = read_header(path)
     check_columns(instrument, header)

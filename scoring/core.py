@@ -79,7 +79,8 @@ def score_matrix(
     rows = matrix.shape[0]
     values = {code: np.empty(rows) for code in instrument.score_codes}
     answered = {
-        s.code: np.empty(rows, dtype=np.int64) for s in instrument.scores
+        s.code: np.empty(rows, dtype=np.int64)
+        for s in instrument.scores
         if s.method in ITEM_METHODS
     }
     for start in blocks(rows):

@@ -119,9 +119,7 @@ def responder_arrays(
     moderate_code = sum(
         (2**i) * d[name].moderate.astype(np.int64) for i, name in enumerate(DOMAINS)
     )
-    missing_code = sum(
-        (2**i) * (~d[name].known).astype(np.int64) for i, name in enumerate(DOMAINS)
-    )
+    missing_code = sum((2**i) * (~d[name].known).astype(np.int64) for i, name in enumerate(DOMAINS))
     zero_code = sum(
         (2**i) * (d[name].known & (d[name].baseline == 0)).astype(np.int64)
         for i, name in enumerate(DOMAINS)
@@ -133,26 +131,32 @@ def responder_arrays(
     responder = high | two
     # Undefined when a missing pain/function could still be a high improvement, or missing
     # domains could still make two moderate improvements.
-    undefined = ~responder & (
-        ~pain.known | ~function.known | (moderate_count + unknown_count >= 2)
-    )
+    undefined = ~responder & (~pain.known | ~function.known | (moderate_count + unknown_count >= 2))
     known = ~undefined
     high_text = lookup(
-        ["", "high improvement in pain", "high improvement in function",
-         "high improvement in pain and function"],
+        [
+            "",
+            "high improvement in pain",
+            "high improvement in function",
+            "high improvement in pain and function",
+        ],
         np.asarray(high_code, dtype=np.int64),
     )
     two_text = lookup(
-        [f"improvement of >= 20 % and >= 10 points in {bin(mask).count('1')} of 3: {names}"
-         for mask, names in enumerate(subsets(DOMAINS, ", "))],
+        [
+            f"improvement of >= 20 % and >= 10 points in {bin(mask).count('1')} of 3: {names}"
+            for mask, names in enumerate(subsets(DOMAINS, ", "))
+        ],
         np.asarray(moderate_code, dtype=np.int64),
     )
     missing_text = lookup(
         ["undefined: no baseline and follow-up for " + s for s in subsets(DOMAINS, ", ")],
         np.asarray(missing_code, dtype=np.int64),
     )
-    zero_notes = ["", *(f" ({s}: baseline 0, relative change undefined)"
-                        for s in subsets(DOMAINS, ", ")[1:])]
+    zero_notes = [
+        "",
+        *(f" ({s}: baseline 0, relative change undefined)" for s in subsets(DOMAINS, ", ")[1:]),
+    ]
     not_met = "not met" + lookup(zero_notes, np.asarray(zero_code, dtype=np.int64))
     criterion = np.where(
         high, high_text, np.where(two, two_text, np.where(undefined, missing_text, not_met))
@@ -203,9 +207,9 @@ def omeract_oarsi_frame(baseline_df: pd.DataFrame, followup_df: pd.DataFrame) ->
     responder, known, criterion, d = responder_arrays(base, follow, rows)
     frame = pd.DataFrame(index=baseline_df.index)
     frame["responder"] = pd.arrays.BooleanArray(responder & known, ~known)
-    frame["criterion"] = criterion
+    frame["criterion"] = pd.Series(criterion, index=frame.index, dtype=object)
     for name in DOMAINS:
-        frame[f"{name}_source"] = d[name].source
+        frame[f"{name}_source"] = pd.Series(d[name].source, index=frame.index, dtype=object)
         frame[f"{name}_improvement"] = d[name].improvement
         frame[f"{name}_relative"] = d[name].relative
     return frame

@@ -13,14 +13,15 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.orm.util import identity_key
 
 from registry.audit import chain
-from registry.models import Audited, Patient, utcnow
+from registry.models import Audited, Base, Patient, utcnow
 
 AUDIT_KEY = "audit_key"
 ACTOR = "audit_actor"
@@ -35,6 +36,18 @@ class ReasonRequired(ValueError):
         super().__init__(f"A reason is required to change the recorded {entity} {field}.")
         self.entity = entity
         self.field = field
+
+
+class BulkWriteRefused(RuntimeError):
+    """A bulk INSERT/UPDATE/DELETE statement aimed at an audited table."""
+
+    def __init__(self, kind: str, table: str) -> None:
+        super().__init__(
+            f"Bulk {kind} on the audited table {table} is refused: it would bypass the audit "
+            "trail. Load the records and change them through the session instead."
+        )
+        self.kind = kind
+        self.table = table
 
 
 def encode(value: Any) -> str | None:
@@ -199,7 +212,33 @@ def record(session: Session, action: str, *, entity_type: str | None = None,
     chain.append(session.connection(), session.info[AUDIT_KEY], [row])
 
 
+@cache
+def audited_tables() -> frozenset[str]:
+    """Names of the tables whose rows are audited (mapped by an ``Audited`` model)."""
+    return frozenset(
+        str(mapper.local_table.name)
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, Audited)
+    )
+
+
+def _refuse_bulk_writes(state: ORMExecuteState) -> None:
+    """Refuse INSERT/UPDATE/DELETE statements run through the session on audited tables.
+
+    Such statements (``session.execute(update(Patient)...)``, ORM bulk inserts) skip the
+    flush and therefore the audit hooks; the flush itself does not pass through here.
+    """
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None)
+    if name in audited_tables():
+        kind = "UPDATE" if state.is_update else "DELETE" if state.is_delete else "INSERT"
+        raise BulkWriteRefused(kind, str(name))
+
+
 def install(session_factory: Any) -> None:
     """Attach the audit hooks to a sessionmaker (or the Session class)."""
     event.listen(session_factory, "before_flush", _before_flush)
     event.listen(session_factory, "after_flush", _after_flush)
+    event.listen(session_factory, "do_orm_execute", _refuse_bulk_writes)

@@ -1,3 +1,344 @@
-"""Views of the clinical area."""
+"""Views of the clinical area: thin — validate the form, call one service, redirect.
 
-from registry.clinical import bp  # noqa: F401
+Every view names its permission (``@requires``) and, for a patient, checks it at the
+patient's site (``patient_or_abort``).  A form re-rendered with errors returns 422 and a
+stale save 409, so the request boundary rolls back and nothing is half-saved.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.wrappers import Response
+
+import scoring
+from registry import vocabularies
+from registry.authz import Permission, authorize, can, patient_or_abort, requires
+from registry.clinical import bp
+from registry.clinical.charts import render_svg
+from registry.clinical.forms import (
+    ActionForm,
+    AdverseEventForm,
+    EnrolForm,
+    TreatmentForm,
+    UnscheduledVisitForm,
+    VisitForm,
+)
+from registry.clinical.services import adverse_events as ae_services
+from registry.clinical.services import visits as visit_services
+from registry.clinical.services.enrolment import (
+    EnrolmentData,
+    enrol_patient,
+    indication_warnings,
+)
+from registry.clinical.services.search import search_patients
+from registry.clinical.services.summary import chart_series, patient_summary, visit_name
+from registry.clinical.services.treatment import TreatmentData, save_treatment
+from registry.db import get_session
+from registry.forms import choices
+from registry.models import AdverseEvent, Patient, Site
+from registry.services import ConflictError, ValidationFailed
+
+Page = str | Response | tuple[str, int]
+
+
+def attach_errors(form: object, errors: dict[str, str]) -> dict[str, str]:
+    """Put service errors next to their fields; return those that have no field."""
+    unplaced = {}
+    for name, message in errors.items():
+        target = getattr(form, name, None)
+        if target is not None and hasattr(target, "errors"):
+            target.errors = [*target.errors, message]
+        else:
+            unplaced[name] = message
+    return unplaced
+
+
+@bp.route("/")
+@requires(Permission.CLINICAL_READ)
+def patient_list() -> str:
+    query = request.args.get("q", "")
+    page = request.args.get("page", 1, type=int) or 1
+    result = search_patients(get_session(), current_user, query, page)
+    return render_template("clinical/patient_list.html", result=result, query=query,
+                           vocab=vocabularies)
+
+
+# --- enrolment ------------------------------------------------------------------------
+
+
+def _enrol_sites() -> list[Site]:
+    return sorted((s for s in current_user.sites if can(current_user, Permission.CLINICAL_WRITE,
+                                                          s.id)), key=lambda s: s.code)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Permission.CLINICAL_WRITE)
+def enrol() -> Page:
+    form = EnrolForm()
+    sites = _enrol_sites()
+    form.site_id.choices = choices((site.id, str(site)) for site in sites)
+    if not sites:
+        flash("You are not assigned to a site, so you cannot enrol patients.", "error")
+    warnings: list[str] = []
+    if form.is_submitted():
+        kl = None
+        try:
+            kl = int(str(form.kl_grade.data).strip())
+        except ValueError:
+            kl = None
+        answered = {code: f.data == "yes" for code, _l, _e, f in form.eligibility_fields()
+                    if f.data in ("yes", "no")}
+        warnings = indication_warnings(kl, answered)
+    if form.validate_on_submit():
+        authorize(Permission.CLINICAL_WRITE, form.site_id.data)
+        data = EnrolmentData(
+            site_id=form.site_id.data, family_name=form.family_name.data or "",
+            given_name=form.given_name.data or "",
+            medical_record_number=form.medical_record_number.data or "",
+            phone=form.phone.data, email=form.email.data,
+            preferred_contact=form.preferred_contact.data or "phone",
+            email_reminders=bool(form.email_reminders.data), sex=form.sex.data or "",
+            birth_date=form.birth_date.data, height_cm=form.height_cm.data,
+            weight_kg=form.weight_kg.data, laterality=form.laterality.data or "",
+            kl_grade=form.kl_grade_value, eligibility=form.eligibility_answers(),
+            outside_indication_justification=form.outside_indication_justification.data,
+            consent_date=form.consent_date.data, created_by_id=current_user.id)
+        try:
+            patient = enrol_patient(get_session(), data)
+        except ValidationFailed as error:
+            for message in attach_errors(form, error.errors).values():
+                flash(message, "error")
+        else:
+            flash(f"Patient {patient.study_id} enrolled. Record the treatment next.", "success")
+            return redirect(url_for("clinical.treatment", patient_id=patient.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("clinical/enrol.html", form=form, warnings=warnings), status
+
+
+# --- patient page and chart -----------------------------------------------------------
+
+
+@bp.route("/<int:patient_id>")
+@requires(Permission.CLINICAL_READ)
+def patient_page(patient_id: int) -> str:
+    session = get_session()
+    patient = patient_or_abort(session, patient_id, Permission.CLINICAL_READ)
+    summary = patient_summary(session, patient.id, show_identity=can(
+        current_user, Permission.IDENTITY_READ, patient.site_id))
+    return render_template("clinical/patient.html", summary=summary, patient=summary.patient,
+                           review_form=ActionForm(), unscheduled_form=UnscheduledVisitForm(),
+                           vocab=vocabularies,
+                           can_write=can(current_user, Permission.CLINICAL_WRITE,
+                                         patient.site_id))
+
+
+@bp.route("/<int:patient_id>/charts/<score_code>.svg")
+@requires(Permission.CLINICAL_READ)
+def score_chart(patient_id: int, score_code: str) -> Response:
+    if score_code not in scoring.SCORES:
+        abort(404)
+    session = get_session()
+    patient = patient_or_abort(session, patient_id, Permission.CLINICAL_READ)
+    svg = render_svg(chart_series(session, patient, score_code))
+    return Response(svg, mimetype="image/svg+xml")
+
+
+# --- treatment ------------------------------------------------------------------------
+
+
+@bp.route("/<int:patient_id>/treatment", methods=["GET", "POST"])
+@requires(Permission.CLINICAL_WRITE)
+def treatment(patient_id: int) -> Page:
+    session = get_session()
+    patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
+    existing = patient.treatment
+    form = TreatmentForm(obj=existing)
+    if form.validate_on_submit():
+        data = TreatmentData(
+            treatment_date=form.treatment_date.data, cell_source=form.cell_source.data or "",
+            product_name=form.product_name.data or "", lot_number=form.lot_number.data or "",
+            cell_dose_million=form.cell_dose_million.data, injections=form.injections.data,
+            co_interventions=list(form.co_interventions.data or []),
+            operator=form.operator.data or "", notes=form.notes.data)
+        try:
+            save_treatment(session, patient, data, version=form.version.data,
+                           reason=form.reason.data, recorded_by_id=current_user.id)
+        except ConflictError as error:
+            flash(str(error), "error")
+            fresh = TreatmentForm(obj=patient.treatment, formdata=None)
+            return render_template("clinical/treatment.html", patient=patient,
+                                   form=fresh), 409
+        except ValidationFailed as error:
+            for message in attach_errors(form, error.errors).values():
+                flash(message, "error")
+        else:
+            flash("Treatment saved; the follow-up schedule is set from the treatment date.",
+                  "success")
+            return redirect(url_for("clinical.patient_page", patient_id=patient.id))
+    status = 422 if form.errors else 200
+    return render_template("clinical/treatment.html", patient=patient, form=form), status
+
+
+# --- visits ---------------------------------------------------------------------------
+
+
+def _render_visit(patient: Patient, visit: object, form: VisitForm, values: dict[str, str],
+                  errors: dict[str, str], status: int) -> tuple[str, int]:
+    instruments = visit_services.visit_instruments(visit)  # type: ignore[arg-type]
+    return render_template(
+        "clinical/visit.html", patient=patient, visit=visit, form=form, values=values,
+        item_errors=errors, visit_name=visit_name(visit),  # type: ignore[arg-type]
+        sections=visit_services.instrument_sections(instruments, visit),  # type: ignore[arg-type]
+        field_name=visit_services.field_name), status
+
+
+@bp.route("/<int:patient_id>/visits/<int:visit_id>", methods=["GET", "POST"])
+@requires(Permission.CLINICAL_WRITE)
+def visit_entry(patient_id: int, visit_id: int) -> Page:
+    session = get_session()
+    patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
+    visit = visit_services.load_visit(session, patient, visit_id) or abort(404)
+    form = VisitForm(obj=visit)
+    saved_values = visit_services.form_values(visit_services.stored_answers(visit))
+    if not form.is_submitted():
+        return _render_visit(patient, visit, form, saved_values, {}, 200)
+    instruments = visit_services.visit_instruments(visit)
+    answers, parse_errors = visit_services.parse_answers(request.form, instruments)
+    typed = {key: value for key, value in request.form.items() if "-" in key}
+    if not form.validate():
+        return _render_visit(patient, visit, form, typed, parse_errors, 422)
+    try:
+        visit_services.save_visit(
+            session, visit, visit_date=form.visit_date.data, answers=answers,
+            version=form.version.data, reason=form.reason.data,
+            clinician_id=current_user.id, parse_errors=parse_errors)
+    except (ConflictError, StaleDataError):
+        session.expire_all()
+        visit = visit_services.load_visit(session, patient, visit_id) or abort(404)
+        flash("This visit was saved by someone else since you opened it. Your changes were "
+              "NOT saved; the values saved by the other person are shown below. Re-enter "
+              "your changes if they are still needed.", "error")
+        fresh = VisitForm(obj=visit, formdata=None)
+        current = visit_services.form_values(visit_services.stored_answers(visit))
+        return _render_visit(patient, visit, fresh, current, {}, 409)
+    except ValidationFailed as error:
+        item_errors = attach_errors(form, error.errors)
+        return _render_visit(patient, visit, form, typed, item_errors, 422)
+    message = f"{visit_name(visit)} visit saved."
+    if visit.out_of_window:
+        message += (f" Note: the visit date {visit.visit_date} is outside the window "
+                    f"({visit.window_start} to {visit.window_end}); it is flagged.")
+        flash(message, "warning")
+    else:
+        flash(message, "success")
+    return redirect(url_for("clinical.visit_entry", patient_id=patient.id, visit_id=visit.id))
+
+
+@bp.route("/<int:patient_id>/visits/unscheduled", methods=["POST"])
+@requires(Permission.CLINICAL_WRITE)
+def unscheduled_visit(patient_id: int) -> Response:
+    session = get_session()
+    patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
+    if not UnscheduledVisitForm().validate_on_submit():
+        abort(400)
+    if patient.treatment is None:
+        flash("Record the treatment before adding an unscheduled visit.", "error")
+        return redirect(url_for("clinical.patient_page", patient_id=patient.id))
+    visit = visit_services.add_unscheduled_visit(session, patient)
+    return redirect(url_for("clinical.visit_entry", patient_id=patient.id, visit_id=visit.id))
+
+
+# --- adverse events -------------------------------------------------------------------
+
+
+def _ae_data(form: AdverseEventForm) -> ae_services.AdverseEventData:
+    return ae_services.AdverseEventData(
+        onset_date=form.onset_date.data, description=form.description.data or "",
+        category=form.category.data or "", severity_grade=int(form.severity_grade.data),
+        serious=form.serious.data == "yes",
+        serious_criterion=(form.serious_criterion.data or None)
+        if form.serious.data == "yes" else None,
+        relatedness=form.relatedness.data or "", action_taken=form.action_taken.data or None,
+        outcome=form.outcome.data or "ongoing", resolution_date=form.resolution_date.data)
+
+
+@bp.route("/<int:patient_id>/adverse-events/new", methods=["GET", "POST"])
+@requires(Permission.CLINICAL_WRITE)
+def adverse_event_new(patient_id: int) -> Page:
+    session = get_session()
+    patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
+    form = AdverseEventForm()
+    if form.validate_on_submit():
+        try:
+            event = ae_services.record_adverse_event(session, patient, _ae_data(form),
+                                                     reported_by_id=current_user.id)
+        except ValidationFailed as error:
+            for message in attach_errors(form, error.errors).values():
+                flash(message, "error")
+        else:
+            flash("Adverse event recorded." + (" It is serious: it stays on the home page "
+                                               "until reviewed." if event.serious else ""),
+                  "success")
+            return redirect(url_for("clinical.patient_page", patient_id=patient.id,
+                                    _anchor="adverse-events"))
+    status = 422 if form.errors else 200
+    return render_template("clinical/adverse_event.html", patient=patient, form=form,
+                           event=None), status
+
+
+def _event_or_abort(patient: Patient, event_id: int) -> AdverseEvent:
+    event = get_session().get(AdverseEvent, event_id)
+    if event is None or event.patient_id != patient.id:
+        abort(404)
+    return event
+
+
+@bp.route("/<int:patient_id>/adverse-events/<int:event_id>", methods=["GET", "POST"])
+@requires(Permission.CLINICAL_WRITE)
+def adverse_event_edit(patient_id: int, event_id: int) -> Page:
+    session = get_session()
+    patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
+    event = _event_or_abort(patient, event_id)
+    form = AdverseEventForm(obj=event)
+    if not form.is_submitted():
+        form.serious.data = "yes" if event.serious else "no"
+        form.severity_grade.data = str(event.severity_grade)
+    if form.validate_on_submit():
+        try:
+            ae_services.update_adverse_event(session, event, _ae_data(form),
+                                             version=form.version.data, reason=form.reason.data)
+        except ConflictError as error:
+            flash(str(error), "error")
+            fresh = AdverseEventForm(obj=event, formdata=None)
+            fresh.serious.data = "yes" if event.serious else "no"
+            fresh.severity_grade.data = str(event.severity_grade)
+            return render_template("clinical/adverse_event.html", patient=patient, form=fresh,
+                                   event=event), 409
+        except ValidationFailed as error:
+            for message in attach_errors(form, error.errors).values():
+                flash(message, "error")
+        else:
+            flash("Adverse event saved.", "success")
+            return redirect(url_for("clinical.patient_page", patient_id=patient.id,
+                                    _anchor="adverse-events"))
+    status = 422 if form.errors else 200
+    return render_template("clinical/adverse_event.html", patient=patient, form=form,
+                           event=event), status
+
+
+@bp.route("/<int:patient_id>/adverse-events/<int:event_id>/review", methods=["POST"])
+@requires(Permission.CLINICAL_WRITE)
+def adverse_event_review(patient_id: int, event_id: int) -> Response:
+    session = get_session()
+    patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
+    event = _event_or_abort(patient, event_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if ae_services.mark_reviewed(session, event, current_user.id):
+        flash("Serious adverse event marked reviewed.", "success")
+    else:
+        flash("This event had already been reviewed.", "info")
+    return redirect(url_for("clinical.patient_page", patient_id=patient.id,
+                            _anchor="adverse-events"))

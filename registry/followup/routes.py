@@ -1,3 +1,216 @@
-"""Views of the followup area."""
+"""Views of the followup area: the worklist, its call list, contacts, withdrawal.
 
-from registry.followup import bp  # noqa: F401
+Every view needs ``Permission.FOLLOWUP_MANAGE``; rows and records are limited to the
+user's own sites (a visit or patient of another site answers 403).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from registry.audit import capture
+from registry.authz import Permission, patient_or_abort, requires
+from registry.clock import today
+from registry.db import get_session
+from registry.followup import bp
+from registry.followup.calllist import call_list_csv
+from registry.followup.forms import (
+    CallListForm,
+    ContactForm,
+    NotApplicableForm,
+    WithdrawalForm,
+    WorklistFilterForm,
+)
+from registry.followup.queries import (
+    filter_choices,
+    filters_from_form,
+    managed_site_ids,
+    visit_contacts,
+)
+from registry.followup.services import log_contact, mark_not_applicable, withdraw_patient
+from registry.followup.status import STATUS_LABELS, followup_status
+from registry.followup.worklist import load_worklist, worklist_rows
+from registry.forms import choices as select_choices
+from registry.models import Patient, Visit
+from registry.services import ConflictError, ValidationFailed
+from registry.vocabularies import CONTACT_METHODS, CONTACT_OUTCOMES, WITHDRAWAL_REASONS
+
+FILTER_FIELDS = ("site", "status", "timepoint", "clinician", "treated_from", "treated_to")
+
+
+def _filter_form(formdata: MultiDict[str, str]) -> tuple[WorklistFilterForm, Any]:
+    site_ids = managed_site_ids(current_user)
+    choices = filter_choices(get_session(), site_ids)
+    form = WorklistFilterForm(formdata=formdata)
+    form.site.choices = select_choices(choices.sites, blank="All my sites")
+    form.timepoint.choices = select_choices(choices.timepoints, blank="All timepoints")
+    form.clinician.choices = select_choices(choices.clinicians, blank="Any clinician")
+    return form, choices
+
+
+def _filter_args(form: WorklistFilterForm) -> dict[str, str]:
+    """The filters as query-string values (for pagination links and the CSV form)."""
+    args = {name: (form[name].raw_data or [""])[0] for name in FILTER_FIELDS}
+    return {name: value for name, value in args.items() if value}
+
+
+def _render_worklist(form: WorklistFilterForm, choices: Any, page: Any,
+                     status: int = 200) -> tuple[str, int]:
+    return render_template(
+        "followup/worklist.html", form=form, page=page, labels=STATUS_LABELS,
+        filter_args=_filter_args(form), call_list_form=CallListForm(),
+        methods=CONTACT_METHODS, outcomes=CONTACT_OUTCOMES, site_names=choices.site_names,
+        patient_endpoint=_patient_endpoint(),
+    ), status
+
+
+def _patient_endpoint() -> str | None:
+    endpoint = "clinical.patient_page"
+    return endpoint if endpoint in current_app.view_functions else None
+
+
+@bp.route("/")
+@requires(Permission.FOLLOWUP_MANAGE)
+def worklist() -> tuple[str, int]:
+    form, choices = _filter_form(request.args)
+    if not form.validate():
+        return _render_worklist(form, choices, None, 400)
+    filters = filters_from_form(form, choices.site_ids)
+    page = load_worklist(get_session(), filters, choices.todays, page=form.page.data or 1)
+    return _render_worklist(form, choices, page)
+
+
+@bp.route("/call-list.csv", methods=["POST"])
+@requires(Permission.FOLLOWUP_MANAGE)
+def call_list() -> Response | tuple[str, int]:
+    if not CallListForm().validate_on_submit():
+        abort(400)
+    form, choices = _filter_form(request.form)
+    if not form.validate():
+        return _render_worklist(form, choices, None, 400)
+    db = get_session()
+    filters = filters_from_form(form, choices.site_ids)
+    rows = worklist_rows(db, filters, choices.todays)
+    capture.record(db, "export", entity_type="worklist_call_list",
+                   site_id=next(iter(filters.site_ids)) if len(filters.site_ids) == 1 else None,
+                   new_value={"filters": _filter_args(form), "site_ids": sorted(filters.site_ids),
+                              "rows": len(rows), "identifying": True})
+    body = call_list_csv(rows, choices.site_names, STATUS_LABELS)
+    filename = f"call-list-{today().isoformat()}.csv"
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _visit_or_abort(visit_id: int) -> tuple[Visit, Patient]:
+    db = get_session()
+    visit = db.get(Visit, visit_id)
+    if visit is None:
+        abort(404)
+    patient = patient_or_abort(db, visit.patient_id, Permission.FOLLOWUP_MANAGE)
+    return visit, patient
+
+
+def _render_visit(visit: Visit, patient: Patient, *, contact_form: ContactForm | None = None,
+                  na_form: NotApplicableForm | None = None, status: int = 200) -> tuple[str, int]:
+    site_today = today(patient.site.timezone)
+    if contact_form is None:
+        contact_form = ContactForm(formdata=None, attempted_on=site_today)
+    if na_form is None:
+        na_form = NotApplicableForm(formdata=None, version=visit.version)
+    return render_template(
+        "followup/visit.html", visit=visit, patient=patient,
+        followup=followup_status(visit, patient.status, site_today),
+        labels=STATUS_LABELS, contacts=visit_contacts(get_session(), patient.id),
+        contact_form=contact_form, na_form=na_form, methods=CONTACT_METHODS,
+        outcomes=CONTACT_OUTCOMES, withdrawal_reasons=WITHDRAWAL_REASONS,
+        patient_endpoint=_patient_endpoint(),
+    ), status
+
+
+def _attach(form: Any, error: ValidationFailed) -> None:
+    for name, message in error.errors.items():
+        field = form._fields.get(name)
+        if field is None:
+            flash(message, "error")
+        else:
+            field.errors = [*field.errors, message]
+
+
+@bp.route("/visits/<int:visit_id>")
+@requires(Permission.FOLLOWUP_MANAGE)
+def visit_page(visit_id: int) -> tuple[str, int]:
+    visit, patient = _visit_or_abort(visit_id)
+    return _render_visit(visit, patient)
+
+
+@bp.route("/visits/<int:visit_id>/contact", methods=["POST"])
+@requires(Permission.FOLLOWUP_MANAGE)
+def record_contact(visit_id: int) -> Response | tuple[str, int]:
+    visit, patient = _visit_or_abort(visit_id)
+    form = ContactForm()
+    if form.validate_on_submit():
+        try:
+            log_contact(get_session(), visit, user_id=current_user.id,
+                        attempted_on=form.attempted_on.data, method=form.method.data or "",
+                        outcome=form.outcome.data or "",
+                        appointment_date=form.appointment_date.data, note=form.note.data,
+                        today=today(patient.site.timezone))
+        except ValidationFailed as error:
+            _attach(form, error)
+        else:
+            flash(f"Contact attempt recorded for {patient.study_id}.", "success")
+            return redirect(url_for("followup.visit_page", visit_id=visit.id))
+    return _render_visit(visit, patient, contact_form=form, status=422)
+
+
+@bp.route("/visits/<int:visit_id>/not-applicable", methods=["POST"])
+@requires(Permission.FOLLOWUP_MANAGE)
+def visit_not_applicable(visit_id: int) -> Response | tuple[str, int]:
+    visit, patient = _visit_or_abort(visit_id)
+    form = NotApplicableForm()
+    if form.validate_on_submit():
+        try:
+            mark_not_applicable(get_session(), visit, reason=form.reason.data or "",
+                                version=form.version.data)
+        except ConflictError as error:
+            flash(str(error), "error")
+            return _render_visit(visit, patient, status=409)
+        except ValidationFailed as error:
+            _attach(form, error)
+        else:
+            flash(f"Visit marked not applicable for {patient.study_id}.", "success")
+            return redirect(url_for("followup.visit_page", visit_id=visit.id))
+    return _render_visit(visit, patient, na_form=form, status=422)
+
+
+@bp.route("/patients/<int:patient_id>/withdraw", methods=["GET", "POST"])
+@requires(Permission.FOLLOWUP_MANAGE)
+def withdraw(patient_id: int) -> Response | tuple[str, int]:
+    db = get_session()
+    patient = patient_or_abort(db, patient_id, Permission.FOLLOWUP_MANAGE)
+    site_today = today(patient.site.timezone)
+    form = WithdrawalForm(version=patient.version, withdrawn_on=site_today)
+    if form.validate_on_submit():
+        try:
+            changed = withdraw_patient(db, patient, withdrawn_on=form.withdrawn_on.data,
+                                       reason=form.reason.data or "", note=form.note.data,
+                                       version=form.version.data, today=site_today)
+        except ConflictError as error:
+            flash(str(error), "error")
+            fresh = WithdrawalForm(formdata=None, version=patient.version,
+                                   withdrawn_on=site_today)
+            return render_template("followup/withdraw.html", patient=patient,
+                                   form=fresh), 409
+        except ValidationFailed as error:
+            _attach(form, error)
+        else:
+            flash(f"{patient.study_id} withdrawn from follow-up; {changed} visit(s) not yet "
+                  "done are now not applicable. Data already collected is kept.", "success")
+            return redirect(url_for("followup.worklist"))
+    status = 422 if form.errors else 200
+    return render_template("followup/withdraw.html", patient=patient, form=form), status

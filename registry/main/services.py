@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,6 +19,11 @@ class HomeSummary:
     patients_by_site: dict[int, int] = field(default_factory=dict)
     unreviewed_serious: list[AdverseEvent] = field(default_factory=list)
     panels: dict[str, Any] = field(default_factory=dict)
+    # Follow-up (users who manage it): visits per follow-up status, this week's bookings.
+    followup_counts: dict[str, int] | None = None
+    followup_labels: dict[str, str] = field(default_factory=dict)
+    week: tuple[date, date] | None = None
+    appointments: list[Any] = field(default_factory=list)
 
 
 def home_summary(session: Session, user: Any) -> HomeSummary:
@@ -39,4 +45,25 @@ def home_summary(session: Session, user: Any) -> HomeSummary:
                    AdverseEvent.reviewed_at.is_(None))
             .order_by(AdverseEvent.onset_date)
         ))
+    if can(user, Permission.FOLLOWUP_MANAGE):
+        _followup_panels(session, user, summary)
     return summary
+
+
+def _followup_panels(session: Session, user: Any, summary: HomeSummary) -> None:
+    """Counts per follow-up status and this week's booked appointments (own sites)."""
+    from registry.clock import today
+    from registry.followup.queries import managed_site_ids
+    from registry.followup.services import booked_appointments
+    from registry.followup.status import STATUS_LABELS, site_todays
+    from registry.followup.worklist import WorklistFilters, status_counts
+
+    site_ids = managed_site_ids(user)
+    if not site_ids:
+        return
+    summary.followup_counts = status_counts(session, WorklistFilters(site_ids=site_ids),
+                                            site_todays(session, site_ids))
+    summary.followup_labels = STATUS_LABELS
+    monday = today() - timedelta(days=today().weekday())
+    summary.week = (monday, monday + timedelta(days=6))
+    summary.appointments = booked_appointments(session, site_ids, *summary.week)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -52,6 +53,8 @@ class Patient(Audited, Versioned, Base):
         CheckConstraint("weight_kg is null or weight_kg between 20 and 350", name="weight_range"),
         CheckConstraint("bmi is null or bmi between 10 and 80", name="bmi_range"),
         UniqueConstraint("site_id", "site_sequence"),
+        # A site's patients still in follow-up, without reading the table (worklist).
+        Index("ix_patient_site_status", "site_id", "status", "id"),
     )
 
     id: Mapped[intpk]

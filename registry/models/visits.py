@@ -55,6 +55,10 @@ class Visit(Audited, Versioned, Base):
             "status != 'done' or visit_date is not null", name="done_has_date"
         ),
         Index("ix_visit_status_window", "status", "window_start", "window_end"),
+        # Follow-up status of a site's visits from the index alone (worklist counts and
+        # ranking, registry/followup/status.py): reached from patient by patient_id.
+        Index("ix_visit_followup", "patient_id", "status", "window_start", "window_end",
+              "grace_end", "timepoint_id", "id"),
     )
     audit_reason_exempt = frozenset(
         {"version", "updated_at", "status", "out_of_window", "target_date", "window_start",

@@ -1,7 +1,106 @@
-"""Command-line commands of the research area (added to the `registry` command)."""
+"""Command-line commands of the research area (added to the `registry` command).
+
+``registry export --cohort NAME|--all --format csv|xlsx|parquet|dta --shape long|wide
+[--items] [--adverse-events] [--project NAME] -o PATH``: the same de-identified export and
+the same audit row as the web page; the actor is the operating-system user ("cli:<user>").
+"""
 
 from __future__ import annotations
 
-import click
+import getpass
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
-COMMANDS: list[click.Command] = []
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
+
+from registry.audit import capture
+from registry.db import get_session, writing
+from registry.research import cohorts, writers
+from registry.research.export import ExportOptions, ExportResult, export_cohort
+from registry.services import ValidationFailed
+
+
+@click.command("export")
+@click.option("--cohort", "cohort_name", help="Name of a saved cohort.")
+@click.option("--all", "all_patients", is_flag=True, help="Every treated patient.")
+@click.option("--format", "fmt", required=True, help="csv, xlsx, parquet or dta.")
+@click.option("--shape", default="long", show_default=True, help="long or wide.")
+@click.option("--items", is_flag=True, help="Include item-level answers.")
+@click.option("--adverse-events", is_flag=True, help="Include the adverse-events table.")
+@click.option("--project", default=None,
+              help="Project name for project-stable pseudonyms (default: new per export).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (.zip, or .xlsx for Excel).")
+@with_appcontext
+def export_command(cohort_name: str | None, all_patients: bool, fmt: str, shape: str,
+                   items: bool, adverse_events: bool, project: str | None,
+                   output: Path) -> None:
+    """Write a de-identified export of a cohort (audited like the web page)."""
+    if bool(cohort_name) == all_patients:
+        raise click.UsageError("Give either --cohort NAME or --all.")
+    if fmt not in writers.FORMATS:
+        raise click.BadParameter(f"unknown format {fmt!r}; use one of "
+                                 f"{', '.join(writers.FORMATS)}.", param_hint="--format")
+    if shape not in writers.SHAPES:
+        raise click.BadParameter(f"unknown shape {shape!r}; use long or wide.",
+                                 param_hint="--shape")
+    with writing():
+        session = get_session()
+        capture.set_actor(session, None, f"cli:{getpass.getuser()}")
+        if all_patients:
+            name, definition = "All treated patients", {}
+        else:
+            saved = cohorts.find_cohort(session, cohort_name or "")
+            if saved is None:
+                known = ", ".join(c.name for c in cohorts.list_cohorts(session)) or "none saved"
+                raise click.ClickException(f"Unknown cohort {cohort_name!r} (known: {known}).")
+            try:
+                definition = cohorts.parse_definition(session, saved.definition or {},
+                                                      stored=True)
+            except ValidationFailed as failed:
+                raise click.ClickException(f"Cohort {saved.name!r}: {failed}") from failed
+            name = saved.name
+        total = cohorts.count_patients(session, definition)
+        options = ExportOptions(format=fmt, shape=shape, items=items,
+                                adverse_events=adverse_events, project=project)
+        with tempfile.TemporaryDirectory(prefix="registry-cli-export-") as folder:
+            target = Path(folder) / "export"
+            try:
+                result = _run(session, name, definition, options, target, total)
+            except ValidationFailed as failed:
+                raise click.ClickException(str(failed)) from failed
+            except writers.ExportTooLarge as error:
+                raise click.ClickException(str(error)) from error
+            output.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(target), output)
+        session.commit()
+    click.echo(f"Exported {name!r}: {total} patients, "
+               + ", ".join(f"{table} {rows} rows" for table, rows in result.row_counts.items())
+               + f" -> {output}")
+    click.echo(f"SHA-256 {result.sha256}")
+    if result.message:
+        click.echo(result.message)
+
+
+def _run(session: Session, name: str, definition: dict[str, Any], options: ExportOptions,
+         target: Path, total: int) -> ExportResult:
+    """The export, with a progress bar (rows read and written) when stderr is a terminal."""
+    arguments = {"cohort_name": name, "definition": definition, "options": options,
+                 "pseudonym_key": current_app.config.get("PSEUDONYM_KEY"),
+                 "free_text_allowed": False, "target": target}
+    if not sys.stderr.isatty():
+        return export_cohort(session, **arguments)
+    with click.progressbar(length=max(total, 1) * 200, label="Exporting", file=sys.stderr,
+                           show_pos=False) as bar:
+        result = export_cohort(session, progress=bar.update, **arguments)
+        bar.update(bar.length)
+        return result
+
+
+COMMANDS: list[click.Command] = [export_command]

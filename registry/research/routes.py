@@ -1,3 +1,227 @@
-"""Views of the research area."""
+"""Views of the research area: cohort builder, saved cohorts, exports, summaries, charts.
 
-from registry.research import bp  # noqa: F401
+Every view needs ``Permission.RESEARCH`` (researchers and admins).  Researchers see all
+sites but only de-identified data: nothing here reads identities, birth dates or dates.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+
+import scoring
+from registry.authz import Permission, can, requires
+from registry.db import get_session
+from registry.models import Cohort
+from registry.research import bp, charts, cohorts, summary, writers
+from registry.research.export import ExportOptions, export_cohort
+from registry.services import ValidationFailed
+
+ALL_KEY = "all"
+ALL_NAME = "All treated patients"
+
+
+def _free_text_allowed() -> bool:
+    return bool(current_app.config.get("EXPORT_ALLOW_FREE_TEXT")) and can(
+        current_user, Permission.ADMIN)
+
+
+def _filters_only(data: MultiDict[str, str]) -> MultiDict[str, str]:
+    return MultiDict([(k, v) for k, v in data.items(multi=True) if k in cohorts.FIELD_LABELS])
+
+
+def _builder(definition: dict[str, Any] | None, errors: dict[str, str], count: int | None,
+             status: int = 200, save_errors: dict[str, str] | None = None) -> tuple[str, int]:
+    session = get_session()
+    return render_template(
+        "research/cohorts.html", choices=cohorts.filter_choices(session),
+        values=request.args if request.method == "GET" else request.form,
+        definition=definition, errors=errors, count=count, save_errors=save_errors or {},
+        saved=cohorts.list_cohorts(session), field_labels=cohorts.FIELD_LABELS,
+        pairs=cohorts.as_query_pairs(definition or {}), describe=cohorts.describe,
+    ), status
+
+
+@bp.route("/", endpoint="cohorts")
+@requires(Permission.RESEARCH)
+def cohorts_page() -> tuple[str, int]:
+    """The builder (filters as query parameters) and the list of saved cohorts."""
+    session = get_session()
+    try:
+        definition = cohorts.parse_definition(session, _filters_only(request.args))
+    except ValidationFailed as failed:
+        return _builder(None, failed.errors, None, 422)
+    count = cohorts.count_patients(session, definition) if request.args else None
+    return _builder(definition, {}, count)
+
+
+@bp.route("/count")
+@requires(Permission.RESEARCH)
+def count() -> tuple[Response, int]:
+    """Live count for the builder: {"count": n} or 422 {"errors": {field: message}}."""
+    session = get_session()
+    try:
+        definition = cohorts.parse_definition(session, _filters_only(request.args))
+    except ValidationFailed as failed:
+        return jsonify({"errors": failed.errors}), 422
+    return jsonify({"count": cohorts.count_patients(session, definition),
+                    "description": cohorts.describe(definition)}), 200
+
+
+@bp.route("/cohorts", methods=["POST"])
+@requires(Permission.RESEARCH)
+def save_cohort() -> Response | tuple[str, int]:
+    session = get_session()
+    try:
+        definition = cohorts.parse_definition(session, _filters_only(request.form))
+    except ValidationFailed as failed:
+        return _builder(None, failed.errors, None, 422)
+    try:
+        cohort = cohorts.save_cohort(session, name=request.form.get("name", ""),
+                                     description=request.form.get("description"),
+                                     definition=definition, user_id=current_user.id)
+    except ValidationFailed as failed:
+        return _builder(definition, {}, cohorts.count_patients(session, definition), 422,
+                        save_errors=failed.errors)
+    flash(f"Cohort {cohort.name!r} saved.", "success")
+    return redirect(url_for("research.cohort", key=cohort.id))
+
+
+def _resolve(key: str) -> tuple[str, dict[str, Any], Cohort | None]:
+    """(name, definition, saved cohort) for ``all`` or a saved cohort's id; 404 otherwise."""
+    if key == ALL_KEY:
+        return ALL_NAME, {}, None
+    if not key.isdigit():
+        abort(404)
+    cohort = get_session().get(Cohort, int(key))
+    if cohort is None:
+        abort(404)
+    definition = cohorts.parse_definition(get_session(), cohort.definition or {}, stored=True)
+    return cohort.name, definition, cohort
+
+
+def _cohort_page(key: str, errors: dict[str, str] | None = None,
+                 status: int = 200) -> tuple[str, int]:
+    try:
+        name, definition, cohort = _resolve(key)
+    except ValidationFailed as failed:
+        return render_template("research/cohort.html", key=key, name=key, cohort=None,
+                               definition={}, count=None, errors=failed.errors,
+                               formats=writers.FORMATS, shapes=writers.SHAPES,
+                               free_text_allowed=False, form=request.form), 422
+    return render_template(
+        "research/cohort.html", key=key, name=name, cohort=cohort, definition=definition,
+        lines=cohorts.describe(definition), count=cohorts.count_patients(get_session(),
+                                                                         definition),
+        errors=errors or {}, formats=writers.FORMATS, shapes=writers.SHAPES,
+        free_text_allowed=_free_text_allowed(), form=request.form,
+        builder_url=url_for("research.cohorts") + "?" + urlencode(
+            [*cohorts.as_query_pairs(definition), ("count", "1")])), status
+
+
+@bp.route("/cohorts/<key>")
+@requires(Permission.RESEARCH)
+def cohort(key: str) -> tuple[str, int]:
+    return _cohort_page(key)
+
+
+@bp.route("/cohorts/<key>/export", methods=["POST"])
+@requires(Permission.RESEARCH)
+def export(key: str) -> Response | tuple[str, int]:
+    """Build the export and send it as a download (the request's transaction keeps the
+    audit row: it commits because the response succeeds)."""
+    form = request.form
+    try:
+        name, definition, _cohort = _resolve(key)
+    except ValidationFailed as failed:
+        return _cohort_page(key, failed.errors, 422)
+    project = form.get("project", "") if form.get("pseudonyms") == "project" else None
+    options = ExportOptions(format=form.get("format", ""), shape=form.get("shape", ""),
+                            items=bool(form.get("items")),
+                            adverse_events=bool(form.get("adverse_events")),
+                            free_text=bool(form.get("free_text")), project=project)
+    with tempfile.TemporaryDirectory(prefix="registry-download-") as folder:
+        target = Path(folder) / "export"
+        try:
+            result = export_cohort(get_session(), cohort_name=name, definition=definition,
+                                   options=options,
+                                   pseudonym_key=current_app.config.get("PSEUDONYM_KEY"),
+                                   free_text_allowed=_free_text_allowed(), target=target)
+        except ValidationFailed as failed:
+            return _cohort_page(key, failed.errors, 422)
+        except writers.ExportTooLarge as error:
+            return _cohort_page(key, {"format": str(error)}, 422)
+        content = target.read_bytes()
+    mimetype = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                if options.format == "xlsx" else "application/zip")
+    response = Response(content, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+    response.headers["X-Export-SHA256"] = result.sha256
+    if result.message:
+        response.headers["X-Export-Message"] = result.message
+    return response
+
+
+def _summary_args() -> tuple[str, str | None, dict[str, str]]:
+    score = request.args.get("score", "vas_pain")
+    group = request.args.get("group") or None
+    errors = {}
+    if score not in scoring.SCORES:
+        errors["score"] = f"Score: unknown score {score!r}; choose one from the list."
+    if group is not None and group not in summary.GROUPS:
+        errors["group"] = (f"Compare groups: unknown grouping {group!r}; use one of "
+                           f"{', '.join(summary.GROUPS)}.")
+    return score, group, errors
+
+
+@bp.route("/cohorts/<key>/summary")
+@requires(Permission.RESEARCH)
+def summary_page(key: str) -> tuple[str, int]:
+    try:
+        name, definition, cohort_row = _resolve(key)
+    except ValidationFailed as failed:
+        return _cohort_page(key, failed.errors, 422)
+    score, group, errors = _summary_args()
+    result = None if errors else summary.summarise(get_session(), definition, score=score,
+                                                    group_by=group)
+    return render_template("research/summary.html", key=key, name=name, cohort=cohort_row,
+                           result=result, errors=errors, score=score, group=group or "",
+                           scores=scoring.SCORES, groups=summary.GROUPS,
+                           chart_kinds=charts.CHART_KINDS), 422 if errors else 200
+
+
+@bp.route("/cohorts/<key>/charts/<kind>.<fmt>")
+@requires(Permission.RESEARCH)
+def chart(key: str, kind: str, fmt: str) -> Response:
+    if kind not in charts.CHART_KINDS or fmt not in charts.CHART_FORMATS:
+        abort(404)
+    try:
+        name, definition, _cohort = _resolve(key)
+    except ValidationFailed:
+        abort(422)
+    score, group, errors = _summary_args()
+    if errors:
+        return Response("; ".join(errors.values()), status=422, mimetype="text/plain")
+    result = summary.summarise(get_session(), definition, score=score, group_by=group)
+    response = Response(charts.render(result, kind, fmt), mimetype=charts.CHART_FORMATS[fmt])
+    if request.args.get("download"):
+        slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower())[:40]
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="{slug}-{kind}-{score}.{fmt}"')
+    return response

@@ -123,9 +123,13 @@ def koos_womac(code: str, label: str, items: tuple[str, ...], max_missing: int) 
     WOMAC normalised score computed from the same answers.
     """
     need = len(items) - max_missing
-    rule = "all items must be answered" if max_missing == 0 else (
-        f"at most {max_missing} of {len(items)} items may be missing, replaced by the mean "
-        "of the answered ones"
+    rule = (
+        "all items must be answered"
+        if max_missing == 0
+        else (
+            f"at most {max_missing} of {len(items)} items may be missing, replaced by the mean "
+            "of the answered ones"
+        )
     )
     return ScoreDef(
         code=code,

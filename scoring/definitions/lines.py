@@ -36,10 +36,18 @@ def line_instrument(
 
 
 VAS = line_instrument(
-    "vas", "VAS pain", "VAS", "Knee pain (0 = no pain, 100 = worst imaginable)", "vas_pain",
+    "vas",
+    "VAS pain",
+    "VAS",
+    "Knee pain (0 = no pain, 100 = worst imaginable)",
+    "vas_pain",
     citations.VAS,
 )
 PGA = line_instrument(
-    "pga", "Patient global assessment", "PGA",
-    "Global assessment of the knee (0 = very well, 100 = very poor)", "pga", citations.PGA,
+    "pga",
+    "Patient global assessment",
+    "PGA",
+    "Global assessment of the knee (0 = very well, 100 = very poor)",
+    "pga",
+    citations.PGA,
 )

@@ -108,5 +108,6 @@ def test_audit_page_filters_and_exports(auth, client, site_a):
     export = client.post("/admin/audit/export.csv", data={"action": "login"})
     assert export.status_code == 200
     lines = export.get_data(as_text=True).splitlines()
+    export.close()
     assert lines[0].startswith("id,occurred_at,actor_email,action")
     assert any(",login," in line for line in lines[1:])

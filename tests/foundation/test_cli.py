@@ -7,11 +7,10 @@ from sqlalchemy import func, select
 from registry import migrate
 from registry.db import make_engine
 from registry.models import Patient, User, Visit
-from tests.fixtures.app import make_app
 
 
-def test_init_migrates_an_empty_database(fresh_database_url, tmp_path):
-    app = make_app(fresh_database_url, tmp_path)
+def test_init_migrates_an_empty_database(fresh_database_url, tmp_path, app_factory):
+    app = app_factory(fresh_database_url, tmp_path)
     result = app.test_cli_runner().invoke(args=["init"])
     assert result.exit_code == 0, result.output
     engine = make_engine(fresh_database_url)

@@ -6,7 +6,6 @@ import pytest
 
 from registry.security import is_safe_redirect
 from tests.fixtures.accounts import PASSWORD
-from tests.fixtures.app import make_app
 
 
 class TestWithCsrf:
@@ -57,8 +56,8 @@ def test_session_cookie_flags(client, make_user):
     assert "SameSite=Lax" in cookie
 
 
-def test_secure_cookie_when_configured(tmp_path, database_url):
-    app = make_app(database_url, tmp_path, SESSION_COOKIE_SECURE=True)
+def test_secure_cookie_when_configured(tmp_path, database_url, app_factory):
+    app = app_factory(database_url, tmp_path, SESSION_COOKIE_SECURE=True)
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
 
@@ -68,8 +67,8 @@ def test_signed_out_visitor_is_sent_to_login(client):
     assert "/login" in response.headers["Location"]
 
 
-def test_unmigrated_database_gets_a_clear_page(fresh_database_url, tmp_path):
-    app = make_app(fresh_database_url, tmp_path)
+def test_unmigrated_database_gets_a_clear_page(fresh_database_url, tmp_path, app_factory):
+    app = app_factory(fresh_database_url, tmp_path)
     response = app.test_client().get("/login")
     assert response.status_code == 503
     assert b"registry init" in response.data
@@ -92,3 +91,19 @@ def test_debug_is_off_by_default(app):
 )
 def test_redirect_targets(target, safe):
     assert is_safe_redirect(target) is safe
+
+
+def test_unexpected_error_shows_a_generic_page_without_traceback(database_url, tmp_path,
+                                                                 app_factory):
+    app = app_factory(database_url, tmp_path, TESTING=False)
+
+    def explode() -> str:
+        raise RuntimeError("secret internal detail")
+
+    app.add_url_rule("/explode", "explode", explode)
+    response = app.test_client().get("/explode")
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "Something went wrong" in page
+    assert "secret internal detail" not in page
+    assert "Traceback" not in page

@@ -34,8 +34,9 @@ def test_valid_choice_answer(value):
     assert validate_answers("koos", {"P3": value}) == {}
 
 
-@pytest.mark.parametrize(("value", "ok"), [(0, True), (100, True), (101, False), (-1, False),
-                                           (50.5, False), (37, True)])
+@pytest.mark.parametrize(
+    ("value", "ok"), [(0, True), (100, True), (101, False), (-1, False), (50.5, False), (37, True)]
+)
 def test_vas_range(value, ok):
     assert (validate_answers("vas", {"VAS": value}) == {}) is ok
 

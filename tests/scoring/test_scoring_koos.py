@@ -31,7 +31,8 @@ def test_uniform_answers(answer, expected):
 def test_worked_example():
     answers = all_items(0)
     # Pain: P1..P9 = 1,2,3,0,0,1,2,0,1 -> sum 10, mean 10/9 -> 100 - 25*10/9 = 72.222...
-    answers.update(dict(zip([f"P{n}" for n in range(1, 10)], [1, 2, 3, 0, 0, 1, 2, 0, 1])))
+    pain = [1, 2, 3, 0, 0, 1, 2, 0, 1]
+    answers.update(dict(zip([f"P{n}" for n in range(1, 10)], pain, strict=True)))
     # Symptoms: S1=4, S4=2 (others 0) -> mean 6/7 -> 100 - 150/7 = 78.571...
     answers.update(S1=4, S4=2)
     # QOL: 3, 3, 2, 2 -> mean 2.5 -> 37.5

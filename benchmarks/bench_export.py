@@ -1,0 +1,307 @@
+"""Benchmark of research exports and the cohort count (run on demand; not part of the tests).
+
+    .venv/bin/python benchmarks/bench_export.py                   # full: 100,000 patients
+    .venv/bin/python benchmarks/bench_export.py --patients 2000 --no-write   # smoke run
+    .venv/bin/python benchmarks/bench_export.py --postgres-url postgresql://postgres@127.0.0.1/x
+
+1. A synthetic registry (N patients × 4 timepoints, VAS, PGA, WOMAC and KOOS at each visit,
+   i.e. 23 stored scores per visit, scored by ``scoring.score_frame`` from random answers) is
+   bulk-inserted with SQLAlchemy Core executemany (no ORM per row, no audit: synthetic data).
+2. A long-format export of all scores of all patients (``registry export --all``'s code path,
+   ``export_cohort``) to Parquet and to CSV, each run in a fresh subprocess so that its peak
+   RSS (``ru_maxrss``) is the export's own; median wall time of 3 runs.
+3. Cohort count latency (``count_patients``): median of 20, for all patients and for a
+   filtered cohort (site, KL grade, timepoint completed, no adverse event).
+Targets: export < 15 s median and < 2 GB peak; count < 500 ms.  Results go to
+benchmarks/results/export.txt (PostgreSQL: export_postgresql.txt) unless --no-write.
+PostgreSQL runs when --postgres-url or REGISTRY_TEST_POSTGRES_URL names a server (a
+throw-away database is created and dropped there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGET_EXPORT_SECONDS = 15.0
+TARGET_EXPORT_MB = 2048.0
+TARGET_COUNT_MS = 500.0
+INSTRUMENTS = ("vas", "pga", "womac", "koos")
+DERIVED = {"koos": ("koos", "koos12", "koosjr")}
+SETTINGS = {"SECRET_KEY": "bench", "AUDIT_KEY": "bench", "PSEUDONYM_KEY": "bench"}
+FILTERED = {"site": ["S02"], "kl_grade": [2, 3], "timepoint": ["m3"], "adverse_events": "none"}
+
+
+def make_app(url: str, instance: Path) -> Any:
+    from registry import create_app
+
+    return create_app({**SETTINGS, "DATABASE_URL": url, "INSTANCE_PATH": str(instance)})
+
+
+def visit_scores(rng: np.random.Generator, level: np.ndarray) -> dict[str, np.ndarray]:
+    """score code -> values for len(level) visits, from random answers scored by scoring/."""
+    import scoring
+
+    out: dict[str, np.ndarray] = {}
+    for instrument in INSTRUMENTS:
+        items = scoring.INSTRUMENTS[instrument].items
+        if items[0].options:
+            raw = np.clip(np.rint(rng.normal(level[:, None], 0.7, (len(level), len(items)))),
+                          0, 4)
+            raw[rng.random(raw.shape) < 0.03] = np.nan
+        else:
+            raw = np.clip(np.rint(rng.normal(level[:, None] * 25, 9, (len(level), 1))), 0, 100)
+        frame = pd.DataFrame(raw, columns=[item.code for item in items])
+        for code in DERIVED.get(instrument, (instrument,)):
+            scored = scoring.score_frame(code, frame)
+            for column in scored.columns:
+                out[column] = scored[column].to_numpy()
+    return out
+
+
+def populate(url: str, instance: Path, patients: int, seed: int = 20261124) -> float:
+    """Bulk-load the synthetic registry; return the seconds it took."""
+    from sqlalchemy import insert, select
+
+    import scoring
+    from registry import migrate
+    from registry.db import make_engine
+    from registry.models import (
+        AdverseEvent,
+        IndexKnee,
+        InstrumentResponse,
+        Patient,
+        PatientIdentity,
+        Protocol,
+        ScoreValue,
+        Site,
+        Timepoint,
+        Treatment,
+        Visit,
+    )
+    from registry.models.protocol import DEFAULT_TIMEPOINTS
+
+    codes_of = {instrument: [score.code for code in DERIVED.get(instrument, (instrument,))
+                             for score in scoring.INSTRUMENTS[code].scores]
+                for instrument in INSTRUMENTS}
+    started = time.perf_counter()
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    rng = np.random.default_rng(seed)
+    with engine.begin() as conn:
+        conn.execute(insert(Site.__table__), [{"id": n, "code": f"S0{n}", "name": f"Site {n}"}
+                                              for n in (1, 2, 3)])
+        conn.execute(insert(Protocol.__table__), [{"id": 1, "name": "Standard",
+                                                   "is_default": True}])
+        conn.execute(insert(Timepoint.__table__), [
+            {**spec, "protocol_id": 1, "sort_order": order, "grace_days": 14,
+             "instruments": list(INSTRUMENTS), "id": order + 1}
+            for order, spec in enumerate(DEFAULT_TIMEPOINTS)])
+        timepoints = conn.execute(select(Timepoint.id, Timepoint.target_day,
+                                         Timepoint.window_start_day, Timepoint.window_end_day,
+                                         Timepoint.code).order_by(Timepoint.sort_order)).all()
+    chunk = 10_000
+    base_day = dt.date(2023, 1, 1)
+    for start in range(0, patients, chunk):
+        ids = np.arange(start + 1, min(start + chunk, patients) + 1)
+        n = len(ids)
+        treated = [base_day + dt.timedelta(days=int(d)) for d in rng.integers(0, 900, n)]
+        born = [dt.date(int(y), int(m), int(d)) for y, m, d in
+                zip(rng.integers(1935, 1990, n), rng.integers(1, 13, n), rng.integers(1, 29, n),
+                    strict=True)]
+        sites = (ids % 3) + 1
+        kl = rng.choice([1, 2, 3, 4], n, p=[0.03, 0.45, 0.45, 0.07])
+        rows_patient = [{"id": int(i), "study_id": f"S0{s}-{i:07d}", "site_id": int(s),
+                         "site_sequence": int(i), "protocol_id": 1,
+                         "sex": ("female", "male")[int(i) % 2], "birth_date": b,
+                         "height_cm": 170.0, "weight_kg": 80.0, "bmi": float(bmi),
+                         "consent_date": t - dt.timedelta(days=20), "status": "active"}
+                        for i, s, b, t, bmi in zip(ids, sites, born, treated,
+                                                   np.round(rng.normal(28, 4, n).clip(15, 60), 1),
+                                                   strict=True)]
+        level = rng.normal(2.1, 0.5, n).clip(0.8, 3.6)
+        visits, responses, scores = [], [], []
+        for k, (tp_id, target, w_start, w_end, code) in enumerate(timepoints):
+            course = {"baseline": 1.0, "w2_6": 0.85, "m3": 0.7, "m6_12": 0.62}[code]
+            values = visit_scores(rng, level * course)
+            for row, (pid, t) in enumerate(zip(ids, treated, strict=True)):
+                visit_id = (int(pid) - 1) * 4 + k + 1
+                visits.append({"id": visit_id, "patient_id": int(pid), "timepoint_id": tp_id,
+                               "target_date": t + dt.timedelta(days=target),
+                               "window_start": t + dt.timedelta(days=w_start),
+                               "window_end": t + dt.timedelta(days=w_end),
+                               "visit_date": t + dt.timedelta(days=target), "status": "done"})
+                for j, instrument in enumerate(INSTRUMENTS):
+                    response_id = (visit_id - 1) * 4 + j + 1
+                    responses.append({"id": response_id, "visit_id": visit_id,
+                                      "instrument": instrument, "answers": {},
+                                      "scoring_version": "bench"})
+                    for score_code in codes_of[instrument]:
+                        value = values[score_code][row]
+                        scores.append({"response_id": response_id, "visit_id": visit_id,
+                                       "patient_id": int(pid), "score_code": score_code,
+                                       "value": None if np.isnan(value) else float(value),
+                                       "reason": None})
+        with engine.begin() as conn:
+            conn.execute(insert(Patient.__table__), rows_patient)
+            conn.execute(insert(PatientIdentity.__table__), [
+                {"patient_id": int(i), "site_id": int(s), "family_name": "Synthetic",
+                 "given_name": "Patient", "medical_record_number": f"M{i:08d}"}
+                for i, s in zip(ids, sites, strict=True)])
+            conn.execute(insert(IndexKnee.__table__), [
+                {"patient_id": int(i), "laterality": "left" if i % 2 else "right",
+                 "kl_grade": int(g), "eligibility": {}} for i, g in zip(ids, kl, strict=True)])
+            conn.execute(insert(Treatment.__table__), [
+                {"patient_id": int(i), "treatment_date": t, "cell_source": "bmac",
+                 "product_name": "BMAC kit", "lot_number": "L1", "injections": 1,
+                 "co_interventions": ["physiotherapy"] if i % 3 else [], "operator": "Dr B"}
+                for i, t in zip(ids, treated, strict=True)])
+            conn.execute(insert(Visit.__table__), visits)
+            conn.execute(insert(InstrumentResponse.__table__), responses)
+            for part in range(0, len(scores), 200_000):
+                conn.execute(insert(ScoreValue.__table__), scores[part:part + 200_000])
+            conn.execute(insert(AdverseEvent.__table__), [
+                {"patient_id": int(i), "onset_date": t + dt.timedelta(days=3),
+                 "description": "reaction", "category": "swelling", "severity_grade": 1,
+                 "serious": False, "relatedness": "possibly", "outcome": "resolved"}
+                for i, t in zip(ids, treated, strict=True) if i % 10 == 0])
+        print(f"  loaded {ids[-1]:,} patients", file=sys.stderr, flush=True)
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def child_export(url: str, instance: str, fmt: str, output: str) -> None:
+    """Run one export in this (fresh) process and print its timing and peak RSS as JSON."""
+    from registry.db import get_session
+    from registry.research.export import ExportOptions, export_cohort
+
+    app = make_app(url, Path(instance))
+    with app.app_context():
+        session = get_session()
+        started = time.perf_counter()
+        result = export_cohort(session, cohort_name="All treated patients", definition={},
+                               options=ExportOptions(format=fmt, shape="long"),
+                               pseudonym_key="bench", free_text_allowed=False,
+                               target=Path(output))
+        seconds = time.perf_counter() - started
+        session.rollback()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "rows": result.row_counts,
+                      "bytes": Path(output).stat().st_size}))
+
+
+def time_export(url: str, instance: Path, fmt: str, runs: int) -> dict[str, Any]:
+    results = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as folder:
+            out = subprocess.run(
+                [sys.executable, __file__, "--child-export", fmt, "--url", url,
+                 "--instance", str(instance), "--output", str(Path(folder) / "export")],
+                check=True, capture_output=True, text=True)
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {"median_s": statistics.median(r["seconds"] for r in results),
+            "all_s": [round(r["seconds"], 2) for r in results],
+            "peak_mb": max(r["peak_mb"] for r in results), "rows": results[0]["rows"],
+            "bytes": results[0]["bytes"]}
+
+
+def time_counts(url: str, instance: Path, repeats: int = 20) -> dict[str, float]:
+    from registry.db import get_session
+    from registry.research.cohorts import count_patients
+
+    app = make_app(url, instance)
+    out = {}
+    with app.app_context():
+        session = get_session()
+        for label, definition in (("all", {}), ("filtered", FILTERED)):
+            timings, count = [], 0
+            for _ in range(repeats):
+                started = time.perf_counter()
+                count = count_patients(session, definition)
+                timings.append((time.perf_counter() - started) * 1000)
+            out[f"{label}_ms"] = statistics.median(timings)
+            out[f"{label}_count"] = count
+    return out
+
+
+def run(url: str, label: str, patients: int, runs: int) -> list[str]:
+    with tempfile.TemporaryDirectory() as instance_dir:
+        instance = Path(instance_dir)
+        print(f"[{label}] loading {patients:,} patients …", file=sys.stderr, flush=True)
+        load_seconds = populate(url, instance, patients)
+        exports = {fmt: time_export(url, instance, fmt, runs) for fmt in ("parquet", "csv")}
+        counts = time_counts(url, instance)
+    lines = [f"## {label}: {patients:,} patients × 4 timepoints × 23 scores "
+             f"(load {load_seconds:.0f} s, bulk Core executemany)"]
+    for fmt, result in exports.items():
+        ok = (result["median_s"] < TARGET_EXPORT_SECONDS and result["peak_mb"] < TARGET_EXPORT_MB)
+        lines.append(f"export long {fmt:<8} median {result['median_s']:.2f} s "
+                     f"(runs {result['all_s']}), peak RSS {result['peak_mb']:.0f} MB, "
+                     f"file {result['bytes'] / 1e6:.0f} MB, rows {result['rows']} "
+                     f"-> {'OK' if ok else 'MISSED'} (targets < {TARGET_EXPORT_SECONDS:.0f} s, "
+                     f"< {TARGET_EXPORT_MB:.0f} MB)")
+    for kind in ("all", "filtered"):
+        ms = counts[f"{kind}_ms"]
+        lines.append(f"cohort count {kind:<8} median {ms:.1f} ms over 20 "
+                     f"({counts[f'{kind}_count']:,} patients) -> "
+                     f"{'OK' if ms < TARGET_COUNT_MS else 'MISSED'} (target < 500 ms)")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--postgres-url", default=os.environ.get("REGISTRY_TEST_POSTGRES_URL"))
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--child-export", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--instance", help=argparse.SUPPRESS)
+    parser.add_argument("--output", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_export:
+        child_export(args.url, args.instance, args.child_export, args.output)
+        return
+    header = [f"# bench_export {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+              f"# {platform.platform()}, Python {platform.python_version()}, "
+              f"{os.cpu_count()} CPUs (shared)"]
+    results_dir = ROOT / "benchmarks" / "results"
+    with tempfile.TemporaryDirectory() as folder:
+        lines = run(f"sqlite:///{folder}/bench.sqlite3", "SQLite", args.patients, args.runs)
+    print("\n".join(header + lines))
+    if not args.no_write:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        (results_dir / "export.txt").write_text("\n".join(header + lines) + "\n")
+    if args.postgres_url:
+        from tests.fixtures.database import create_postgres_database, drop_postgres_database
+
+        url = create_postgres_database(args.postgres_url)
+        try:
+            lines = run(url, "PostgreSQL", args.patients, args.runs)
+        finally:
+            drop_postgres_database(args.postgres_url, url)
+        print("\n".join(lines))
+        if not args.no_write:
+            (results_dir / "export_postgresql.txt").write_text(
+                "\n".join(header + lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""Benchmark: the coordinator worklist's first page on a large synthetic registry.
+
+Builds a registry of N patients (default 100,000) at 3 sites, treated over the last two
+years with the default 4-visit protocol (baseline, 2–6 weeks, 3 months, 6–12 months),
+bulk-inserted with SQLAlchemy Core ``executemany`` (synthetic data: no audit trail).
+Then, as a signed-in coordinator through the real Flask test client, requests the
+worklist's first page filtered to one site (counts + 50 rows) and reports the median of
+``--requests`` timed requests after ``--warmup`` untimed ones, plus the number of SQL
+statements per page (for a page of 50 rows and a page of a few rows: they must match).
+
+    .venv/bin/python benchmarks/bench_worklist.py                      # both backends
+    .venv/bin/python benchmarks/bench_worklist.py --patients 5000      # quick smoke run
+    .venv/bin/python benchmarks/bench_worklist.py --postgres-url postgresql://u@host/db
+
+PostgreSQL: the server URL comes from ``--postgres-url`` or REGISTRY_TEST_POSTGRES_URL;
+the benchmark creates its own database there and drops it at the end.  Without a URL,
+only SQLite runs.  Results are appended to ``benchmarks/results/worklist.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from registry import create_app, migrate  # noqa: E402
+from registry.auth.services import create_user  # noqa: E402
+from registry.db import get_session, writing  # noqa: E402
+from registry.models import (  # noqa: E402
+    ContactAttempt,
+    IndexKnee,
+    Patient,
+    PatientIdentity,
+    Site,
+    Treatment,
+    Visit,
+)
+from registry.scheduling import default_protocol, visit_dates  # noqa: E402
+from tests.fixtures.database import (  # noqa: E402
+    create_postgres_database,
+    drop_postgres_database,
+)
+
+TODAY = date(2026, 6, 1)
+SITES = (("OSL", "Oslo Knee Clinic"), ("BGN", "Bergen Orthopaedics"),
+         ("TRD", "Trondheim Joint Centre"))
+PASSWORD = "benchmark coordinator password"
+COORDINATOR = "coordinator@bench.example"
+CHUNK = 5000
+TARGET_MS = 300.0
+RESULTS = ROOT / "benchmarks" / "results" / "worklist.txt"
+
+
+def _patient_chunks(count: int, site_ids: list[int], protocol_id: int, timepoints: list[Any],
+                    seed: int) -> Iterator[dict[str, list[dict[str, Any]]]]:
+    """Rows for every table, CHUNK patients at a time (ids assigned here)."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    visit_id = 0
+    sequences = dict.fromkeys(site_ids, 0)
+    for start in range(0, count, CHUNK):
+        rows: dict[str, list[dict[str, Any]]] = {
+            "patient": [], "identity": [], "knee": [], "treatment": [], "visit": [],
+            "contact": []}
+        for patient_id in range(start + 1, min(start + CHUNK, count) + 1):
+            site_id = site_ids[patient_id % len(site_ids)]
+            sequences[site_id] += 1
+            treated = TODAY - timedelta(days=rng.randint(0, 730))
+            withdrawn = rng.random() < 0.03
+            withdrawn_on = treated + timedelta(days=rng.randint(20, 300)) if withdrawn else None
+            if withdrawn_on is not None and withdrawn_on > TODAY:
+                withdrawn, withdrawn_on = False, None
+            rows["patient"].append({
+                "id": patient_id, "study_id": f"P{patient_id:07d}", "site_id": site_id,
+                "site_sequence": sequences[site_id], "protocol_id": protocol_id,
+                "sex": rng.choice(("female", "male")), "birth_date": date(1960, 1, 1),
+                "consent_date": treated - timedelta(days=14),
+                "status": "withdrawn" if withdrawn else "active",
+                "withdrawn_on": withdrawn_on,
+                "withdrawal_reason": "lost_to_follow_up" if withdrawn else None,
+                "version": 1, "created_at": now})
+            rows["identity"].append({
+                "patient_id": patient_id, "site_id": site_id, "family_name": f"Family{patient_id}",
+                "given_name": "Given", "medical_record_number": f"MRN{patient_id}",
+                "phone": f"+47 9{patient_id:07d}", "email": f"p{patient_id}@example.org",
+                "preferred_contact": "phone", "email_reminders": rng.random() < 0.5,
+                "version": 1})
+            rows["knee"].append({"patient_id": patient_id, "laterality": "left", "kl_grade": 2,
+                                 "eligibility": {}, "version": 1})
+            rows["treatment"].append({
+                "patient_id": patient_id, "treatment_date": treated, "cell_source": "bmac",
+                "product_name": "BMAC", "lot_number": "L1", "injections": 1,
+                "co_interventions": [], "operator": "Dr Bench", "version": 1,
+                "recorded_at": now})
+            for timepoint in timepoints:
+                visit_id += 1
+                rows["visit"].append(_visit_row(rng, visit_id, patient_id, timepoint, treated,
+                                                withdrawn_on, now))
+                visit = rows["visit"][-1]
+                if visit["status"] == "scheduled" and rng.random() < 0.1:
+                    rows["contact"].append({
+                        "patient_id": patient_id, "visit_id": visit_id,
+                        "attempted_on": TODAY - timedelta(days=rng.randint(0, 20)),
+                        "method": "phone", "outcome": "no_answer", "version": 1,
+                        "created_at": now})
+        yield rows
+
+
+def _visit_row(rng: random.Random, visit_id: int, patient_id: int, timepoint: Any,
+               treated: date, withdrawn_on: date | None, now: datetime) -> dict[str, Any]:
+    dates = visit_dates(treated, timepoint)
+    status, visit_date, reason = "scheduled", None, None
+    if dates.window_start <= TODAY and rng.random() < 0.7:
+        visit_date = min(dates.target_date + timedelta(days=rng.randint(-10, 20)), TODAY)
+        status = "done"
+    if withdrawn_on is not None and status != "done" and dates.window_end >= withdrawn_on:
+        status, reason = "not_applicable", "Patient withdrawn"
+    appointment = (TODAY + timedelta(days=rng.randint(0, 10))
+                   if status == "scheduled" and rng.random() < 0.05 else None)
+    return {
+        "id": visit_id, "patient_id": patient_id, "timepoint_id": timepoint.id,
+        "target_date": dates.target_date, "window_start": dates.window_start,
+        "window_end": dates.window_end, "grace_end": dates.grace_end, "visit_date": visit_date,
+        "status": status, "not_applicable_reason": reason, "appointment_date": appointment,
+        "out_of_window": bool(visit_date and not (
+            dates.window_start <= visit_date <= dates.window_end)),
+        "version": 1, "created_at": now, "updated_at": now}
+
+
+def build_registry(app: Any, patients: int, seed: int) -> tuple[list[int], float]:
+    """Sites, a coordinator and the protocol through the app; patients in bulk."""
+    started = time.perf_counter()
+    with app.app_context(), writing():
+        session = get_session()
+        sites = [Site(code=code, name=name) for code, name in SITES]
+        session.add_all(sites)
+        session.flush()
+        create_user(session, email=COORDINATOR, full_name="Bench Coordinator",
+                    role="coordinator", password=PASSWORD, site_codes=[SITES[0][0]])
+        protocol = default_protocol(session)
+        timepoints = list(protocol.timepoints)
+        site_ids = [site.id for site in sites]
+        session.commit()
+        engine: Engine = app.extensions["registry.engine"]
+        tables = {"patient": Patient.__table__, "identity": PatientIdentity.__table__,
+                  "knee": IndexKnee.__table__, "treatment": Treatment.__table__,
+                  "visit": Visit.__table__, "contact": ContactAttempt.__table__}
+        with engine.begin() as connection:
+            for chunk in _patient_chunks(patients, site_ids, protocol.id, timepoints, seed):
+                for name, table in tables.items():
+                    if chunk[name]:
+                        connection.execute(table.insert(), chunk[name])
+            if engine.dialect.name == "postgresql":
+                for table in ("patient", "visit"):
+                    connection.execute(text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"))
+        # Statistics (and on PostgreSQL the visibility map for index-only scans), as the
+        # autovacuum daemon / a periodic ANALYZE would have them in production.
+        maintenance = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text(maintenance))
+    return site_ids, time.perf_counter() - started
+
+
+def measure(app: Any, site_id: int, requests: int, warmup: int) -> dict[str, Any]:
+    client = app.test_client()
+    response = client.post("/login", data={"email": COORDINATOR, "password": PASSWORD})
+    if response.status_code != 302:
+        raise RuntimeError(f"sign-in failed: {response.status_code}")
+    engine: Engine = app.extensions["registry.engine"]
+    url = f"/followup/?site={site_id}"
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    cpu: list[float] = []
+
+    def get(target: str) -> tuple[float, int, str]:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        page = client.get(target)
+        elapsed = (time.perf_counter() - start) * 1000
+        cpu.append((time.process_time() - start_cpu) * 1000)
+        event.remove(engine, "before_cursor_execute", count)
+        if page.status_code != 200:
+            raise RuntimeError(f"{target} answered {page.status_code}")
+        return elapsed, len(statements), page.get_data(as_text=True)
+
+    for _ in range(warmup):
+        get(url)
+    cpu.clear()
+    timings = []
+    for _ in range(requests):
+        elapsed, statement_count, html = get(url)
+        timings.append(elapsed)
+    rows = html.count("<tr data-visit=")
+    cpu_median = statistics.median(cpu)
+    few_url = f"/followup/?site={site_id}&page=1000000"  # clamped to the (short) last page
+    _elapsed, few_statements, few_html = get(few_url)
+    return {"median": statistics.median(timings), "p90": sorted(timings)[int(0.9 * len(timings))
+                                                                        - 1],
+            "min": min(timings), "max": max(timings), "statements": statement_count,
+            "cpu": cpu_median,
+            "rows": rows, "few_rows": few_html.count("<tr data-visit="),
+            "few_statements": few_statements}
+
+
+def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    migrate.upgrade(url)
+    instance = Path(tempfile.mkdtemp(prefix="bench-instance-"))
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance),
+                      "SECRET_KEY": "bench", "AUDIT_KEY": "bench", "PSEUDONYM_KEY": "bench",
+                      "WTF_CSRF_ENABLED": False, "TODAY": TODAY.isoformat()})
+    print(f"[{name}] building {args.patients:,} patients …", flush=True)
+    site_ids, build_seconds = build_registry(app, args.patients, args.seed)
+    print(f"[{name}] built in {build_seconds:.1f} s; measuring …", flush=True)
+    result = measure(app, site_ids[0], args.requests, args.warmup)
+    result["build_seconds"] = build_seconds
+    app.extensions["registry.engine"].dispose()
+    print(f"[{name}] median {result['median']:.1f} ms, {result['statements']} statements, "
+          f"{result['rows']} rows", flush=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=25, help="timed requests (≥ 20)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=20260601)
+    parser.add_argument("--postgres-url", default=os.environ.get("REGISTRY_TEST_POSTGRES_URL"))
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    results: dict[str, dict[str, Any]] = {}
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory(prefix="bench-worklist-") as folder:
+            results["sqlite"] = run_backend("sqlite", f"sqlite:///{folder}/bench.sqlite3", args)
+    if args.postgres_url:
+        url = create_postgres_database(args.postgres_url)
+        try:
+            results["postgresql"] = run_backend("postgresql", url, args)
+        finally:
+            drop_postgres_database(args.postgres_url, url)
+    report = _report(args, results)
+    print(report)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with args.output.open("a", encoding="utf-8") as handle:
+        handle.write(report + "\n")
+    slow = [name for name, result in results.items() if result["median"] >= TARGET_MS]
+    return 1 if slow else 0
+
+
+def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        f"## Worklist first page — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"{args.patients:,} patients at 3 sites ({args.patients * 4:,} visits), "
+        f"treated over two years; page filtered to one site; {args.requests} timed requests "
+        f"after {args.warmup} warm-up; {platform.python_version()} on "
+        f"{platform.machine()} ({os.cpu_count()} CPUs, shared; load average "
+        f"{' / '.join(f'{value:.1f}' for value in os.getloadavg())} at the end).",
+        "Client CPU = CPU time of the benchmark process per request (the whole request for "
+        "SQLite; PostgreSQL's server time is not in it).",
+        "",
+        "| backend | median ms | p90 ms | min ms | max ms | client CPU ms (median) "
+        "| statements / page (50 rows) "
+        "| statements / page (last page) | build s | target |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        verdict = "met" if r["median"] < TARGET_MS else "MISSED"
+        lines.append(
+            f"| {name} | {r['median']:.1f} | {r['p90']:.1f} | {r['min']:.1f} | {r['max']:.1f} "
+            f"| {r['cpu']:.1f} "
+            f"| {r['statements']} ({r['rows']} rows) | {r['few_statements']} "
+            f"({r['few_rows']} rows) | {r['build_seconds']:.0f} | {verdict} (< {TARGET_MS:.0f}) |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""Forms of the clinical area: enrolment, treatment, adverse events, visit header.
+
+Field-level rules live here (types, ranges, required); rules that need the database or
+other records (dates against the treatment, record-number uniqueness) are in services.
+Choices come from ``registry.vocabularies`` so the forms, the model constraints and the
+data dictionary never disagree.  The visit's questionnaire items are not WTForms fields:
+they are rendered from ``scoring.INSTRUMENTS`` and parsed by ``visit_answers``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    Field,
+    FloatField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from registry.clock import today
+from registry.forms import choices
+from registry.vocabularies import (
+    AE_ACTIONS,
+    AE_CATEGORIES,
+    AE_GRADES,
+    AE_OUTCOMES,
+    AE_RELATEDNESS,
+    AE_SERIOUS_CRITERIA,
+    CELL_SOURCES,
+    CO_INTERVENTIONS,
+    CONTACT_PREFERENCES,
+    ELIGIBILITY_CRITERIA,
+    KL_GRADES,
+    LATERALITY,
+    SEX,
+)
+
+YES_NO = choices({"yes": "Yes", "no": "No"})
+
+
+def not_in_future(_form: Any, field: Field) -> None:
+    """Dates of things that have happened cannot lie after today."""
+    if field.data is not None and field.data > today():
+        raise ValidationError(f"The date cannot be in the future (today is {today()}).")
+
+
+def one_of(vocabulary: dict[Any, str], what: str) -> Any:
+    """Validator: the submitted code must be one of the vocabulary's codes."""
+
+    def check(_form: Any, field: Field) -> None:
+        if field.data in (None, ""):
+            return
+        if str(field.data) not in {str(code) for code in vocabulary}:
+            allowed = ", ".join(str(code) for code in vocabulary)
+            raise ValidationError(f"{what} must be one of {allowed}.")
+
+    return check
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class EnrolForm(FlaskForm):
+    site_id = SelectField("Site", coerce=int, validate_choice=True)
+    family_name = StringField("Family name", validators=[DataRequired(), Length(max=120)])
+    given_name = StringField("Given name", validators=[DataRequired(), Length(max=120)])
+    medical_record_number = StringField("Medical record number",
+                                        validators=[DataRequired(), Length(max=40)])
+    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    email = EmailField("E-mail", validators=[
+        Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Invalid email address."),
+        Length(max=254)])
+    preferred_contact = SelectField("Preferred contact", choices=choices(CONTACT_PREFERENCES))
+    email_reminders = BooleanField("Send follow-up reminders by e-mail")
+    sex = SelectField("Sex", choices=choices(SEX, blank="Choose…"),
+                      validators=[DataRequired(message="Choose the patient's sex."),
+                                  one_of(SEX, "Sex")])
+    birth_date = DateField("Date of birth", validators=[InputRequired(
+        message="Enter the date of birth (YYYY-MM-DD)."), not_in_future])
+    height_cm = FloatField("Height (cm)", validators=[Optional(), NumberRange(
+        50, 250, message="Height must be between 50 and 250 cm.")])
+    weight_kg = FloatField("Weight (kg)", validators=[Optional(), NumberRange(
+        20, 350, message="Weight must be between 20 and 350 kg.")])
+    laterality = RadioField("Index knee", choices=choices(LATERALITY),
+                            validators=[InputRequired(message="Choose the index knee.")])
+    kl_grade = StringField("Kellgren–Lawrence grade (0–4)", validators=[InputRequired(
+        message="Enter the Kellgren–Lawrence grade (0–4).")])
+    outside_indication_justification = TextAreaField(
+        "Justification for treatment outside the usual indication",
+        validators=[Optional(), Length(max=2000)])
+    consent_date = DateField("Consent date", validators=[InputRequired(
+        message="Enter the date of consent (YYYY-MM-DD)."), not_in_future])
+    submit = SubmitField("Enrol patient")
+
+    def validate_kl_grade(self, field: Field) -> None:
+        try:
+            grade = int(str(field.data).strip())
+        except ValueError:
+            raise ValidationError("The Kellgren–Lawrence grade must be a whole number "
+                                  "from 0 to 4.") from None
+        if grade not in KL_GRADES:
+            raise ValidationError(f"The Kellgren–Lawrence grade must be 0 to 4, not {grade}.")
+
+    def validate_consent_date(self, field: Field) -> None:
+        if field.data and self.birth_date.data and field.data < self.birth_date.data:
+            raise ValidationError("The consent date cannot be before the date of birth.")
+
+    @property
+    def kl_grade_value(self) -> int:
+        return int(str(self.kl_grade.data).strip())
+
+    def eligibility_fields(self) -> list[tuple[str, str, bool, Field]]:
+        """(code, label, expected answer, field) for each checklist question."""
+        return [(code, label, expected, self[f"elig_{code}"])
+                for code, (label, expected) in ELIGIBILITY_CRITERIA.items()]
+
+    def eligibility_answers(self) -> dict[str, bool]:
+        return {code: field.data == "yes" for code, _label, _expected, field
+                in self.eligibility_fields()}
+
+
+for _code, (_label, _expected) in ELIGIBILITY_CRITERIA.items():
+    setattr(EnrolForm, f"elig_{_code}", RadioField(
+        _label, choices=YES_NO,
+        validators=[InputRequired(message=f"Answer the checklist question: {_label}.")]))
+
+
+class TreatmentForm(FlaskForm):
+    treatment_date = DateField("Treatment date (day 0)", validators=[InputRequired(
+        message="Enter the treatment date (YYYY-MM-DD)."), not_in_future])
+    cell_source = SelectField("Cell source", choices=choices(CELL_SOURCES, blank="Choose…"),
+                              validators=[DataRequired(message="Choose the cell source."),
+                                          one_of(CELL_SOURCES, "Cell source")])
+    product_name = StringField("Product name", validators=[DataRequired(
+        message="Enter the product name (traceability)."), Length(max=200)])
+    lot_number = StringField("Lot / batch number", validators=[DataRequired(
+        message="Enter the lot number: it is required for traceability."), Length(max=80)])
+    cell_dose_million = FloatField("Cell dose (million cells)", validators=[
+        Optional(), NumberRange(min=0.001, message="The dose must be greater than 0.")])
+    injections = IntegerField("Number of injections", default=1, validators=[
+        InputRequired(message="Enter the number of injections (1–10)."),
+        NumberRange(1, 10, message="The number of injections must be 1 to 10.")])
+    co_interventions = MultiCheckboxField("Co-interventions", choices=choices(CO_INTERVENTIONS))
+    operator = StringField("Operator", validators=[DataRequired(
+        message="Enter who performed the treatment."), Length(max=200)])
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=2000)])
+    reason = StringField("Reason for the change (required when correcting a saved treatment)",
+                         validators=[Optional(), Length(max=500)])
+    version = HiddenField()
+    submit = SubmitField("Save treatment")
+
+
+class VisitForm(FlaskForm):
+    """The visit header; the questionnaire items are parsed by ``services.visits``."""
+
+    visit_date = DateField("Visit date", validators=[InputRequired(
+        message="Enter the visit date (YYYY-MM-DD)."), not_in_future])
+    reason = StringField("Reason for the change (required when correcting saved answers)",
+                         validators=[Optional(), Length(max=500)])
+    version = HiddenField()
+    submit = SubmitField("Save visit")
+
+
+class UnscheduledVisitForm(FlaskForm):
+    submit = SubmitField("Add an unscheduled visit")
+
+
+class AdverseEventForm(FlaskForm):
+    onset_date = DateField("Onset date", validators=[InputRequired(
+        message="Enter the onset date (YYYY-MM-DD)."), not_in_future])
+    description = TextAreaField("Description", validators=[DataRequired(
+        message="Describe the event."), Length(max=4000)])
+    category = SelectField("Category", choices=choices(AE_CATEGORIES, blank="Choose…"),
+                           validators=[DataRequired(message="Choose a category."),
+                                       one_of(AE_CATEGORIES, "Category")])
+    severity_grade = SelectField("Severity (CTCAE grade)",
+                                 choices=choices(AE_GRADES, blank="Choose…"),
+                                 validators=[DataRequired(message="Choose the grade (1–5)."),
+                                             one_of(AE_GRADES, "Grade")])
+    serious = RadioField("Serious", choices=YES_NO,
+                         validators=[InputRequired(message="Say whether the event is serious.")])
+    serious_criterion = SelectField("Seriousness criterion",
+                                    choices=choices(AE_SERIOUS_CRITERIA, blank="— not serious —"),
+                                    validators=[one_of(AE_SERIOUS_CRITERIA, "Criterion")])
+    relatedness = SelectField("Relation to the treatment",
+                              choices=choices(AE_RELATEDNESS, blank="Choose…"),
+                              validators=[DataRequired(message="Choose the relation."),
+                                          one_of(AE_RELATEDNESS, "Relation")])
+    action_taken = SelectField("Action taken",
+                               choices=choices(AE_ACTIONS, blank="— none recorded —"),
+                               validators=[one_of(AE_ACTIONS, "Action")])
+    outcome = SelectField("Outcome", choices=choices(AE_OUTCOMES),
+                          validators=[DataRequired(), one_of(AE_OUTCOMES, "Outcome")])
+    resolution_date = DateField("Resolution date", validators=[Optional(), not_in_future])
+    reason = StringField("Reason for the change (required when correcting a saved event)",
+                         validators=[Optional(), Length(max=500)])
+    version = HiddenField()
+    submit = SubmitField("Save adverse event")
+
+    def validate_serious_criterion(self, field: Field) -> None:
+        if self.serious.data == "yes" and not field.data:
+            raise ValidationError("Choose the criterion that makes the event serious.")
+        if self.serious.data == "no" and field.data:
+            raise ValidationError("A criterion is only recorded for a serious event.")
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Field checks, then the resolution date against the outcome and onset.
+
+        (An inline ``validate_resolution_date`` would not run: ``Optional`` stops the chain
+        when the field is empty, which is exactly the case to catch.)
+        """
+        valid = super().validate(extra_validators)
+        field = self.resolution_date
+        if field.errors:
+            return valid
+        resolved = self.outcome.data in {"resolved", "resolved_sequelae"}
+        if resolved and field.data is None:
+            field.errors = [*field.errors, "Enter the resolution date of a resolved event."]
+        elif field.data and self.onset_date.data and field.data < self.onset_date.data:
+            field.errors = [*field.errors,
+                            "The resolution date cannot be before the onset date."]
+        return valid and not field.errors
+
+    def validate_severity_grade(self, field: Field) -> None:
+        if field.data == "5" and self.serious.data == "no":
+            raise ValidationError("A grade 5 event (death) is serious.")
+
+
+class ActionForm(FlaskForm):
+    """A button-only POST form (CSRF token), e.g. "mark reviewed"."""
+
+    submit = SubmitField("Mark reviewed")

@@ -1,0 +1,92 @@
+"""Adverse events: record, correct (with a reason) and mark serious ones reviewed.
+
+A serious event stays on the clinical home page (``registry.main.services``) until a
+member of the site's clinical staff marks it reviewed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from registry.audit import capture
+from registry.models import AdverseEvent, Patient, utcnow
+from registry.services import ValidationFailed, check_version
+
+
+@dataclass(frozen=True)
+class AdverseEventData:
+    onset_date: date
+    description: str
+    category: str
+    severity_grade: int
+    serious: bool
+    serious_criterion: str | None
+    relatedness: str
+    action_taken: str | None
+    outcome: str
+    resolution_date: date | None
+
+
+def _validate(patient: Patient, data: AdverseEventData) -> None:
+    errors: dict[str, str] = {}
+    treatment = patient.treatment
+    if treatment is not None and data.onset_date < treatment.treatment_date:
+        errors["onset_date"] = (f"The onset cannot be before the treatment date "
+                                f"({treatment.treatment_date}).")
+    elif treatment is None and data.onset_date < patient.consent_date:
+        errors["onset_date"] = f"The onset cannot be before consent ({patient.consent_date})."
+    if data.serious != (data.serious_criterion is not None):
+        errors["serious_criterion"] = "A serious event needs its criterion (and only then)."
+    if data.resolution_date is not None and data.resolution_date < data.onset_date:
+        errors["resolution_date"] = "The resolution date cannot be before the onset date."
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _values(data: AdverseEventData) -> dict[str, object]:
+    values = {f.name: getattr(data, f.name) for f in fields(data)}
+    values["description"] = data.description.strip()
+    return values
+
+
+def record_adverse_event(session: Session, patient: Patient, data: AdverseEventData, *,
+                         reported_by_id: int | None) -> AdverseEvent:
+    _validate(patient, data)
+    event = AdverseEvent(patient_id=patient.id, reported_by_id=reported_by_id, **_values(data))
+    patient.adverse_events.append(event)
+    session.flush()
+    return event
+
+
+def update_adverse_event(session: Session, event: AdverseEvent, data: AdverseEventData, *,
+                         version: str | None, reason: str | None) -> AdverseEvent:
+    """Correct a recorded event; a reason is required and audited with each field."""
+    check_version(event, version)
+    _validate(event.patient, data)
+    values = _values(data)
+    changed = {name for name, value in values.items() if getattr(event, name) != value}
+    if not changed:
+        return event
+    if not (reason or "").strip():
+        raise ValidationFailed({"reason": "Give a reason for correcting the recorded event "
+                                          "(it is kept in the audit trail)."})
+    with capture.reason(session, reason.strip()):
+        for name in changed:
+            setattr(event, name, values[name])
+        if "serious" in changed and data.serious:
+            event.reviewed_at = None  # newly serious: it needs a (new) review
+            event.reviewed_by_id = None
+    return event
+
+
+def mark_reviewed(session: Session, event: AdverseEvent, reviewer_id: int) -> bool:
+    """Record that a serious event has been reviewed; False when it already was."""
+    if event.reviewed_at is not None:
+        return False
+    event.reviewed_at = utcnow()
+    event.reviewed_by_id = reviewer_id
+    session.flush()
+    return True

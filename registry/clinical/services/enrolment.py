@@ -1,0 +1,141 @@
+"""Enrolling a patient: generated study ID, identity kept apart, eligibility checklist.
+
+The study ID is ``<SITE CODE>-<4-digit site sequence>``.  The next sequence number is
+max + 1 in the enrolling transaction; two enrolments racing for the same number meet the
+unique constraint (site_id, site_sequence): the loser's savepoint is rolled back and the
+number computed again, so the user never sees the race.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry.models import IndexKnee, Patient, PatientIdentity, Site
+from registry.scheduling import default_protocol
+from registry.services import ValidationFailed
+from registry.vocabularies import ELIGIBILITY_CRITERIA, KL_USUAL_INDICATION
+
+MAX_ATTEMPTS = 5
+BMI_RANGE = (10.0, 80.0)
+
+
+@dataclass(frozen=True)
+class EnrolmentData:
+    site_id: int
+    family_name: str
+    given_name: str
+    medical_record_number: str
+    phone: str | None
+    email: str | None
+    preferred_contact: str
+    email_reminders: bool
+    sex: str
+    birth_date: date
+    height_cm: float | None
+    weight_kg: float | None
+    laterality: str
+    kl_grade: int
+    eligibility: dict[str, bool]
+    outside_indication_justification: str | None
+    consent_date: date
+    created_by_id: int | None
+
+
+def compute_bmi(height_cm: float | None, weight_kg: float | None) -> float | None:
+    """Body-mass index (kg/m²) to one decimal, or None without both measurements."""
+    if not height_cm or not weight_kg:
+        return None
+    return round(weight_kg / (height_cm / 100.0) ** 2, 1)
+
+
+def indication_warnings(kl_grade: int | None, eligibility: dict[str, Any]) -> list[str]:
+    """Why a patient lies outside the usual indication (empty = typical candidate)."""
+    warnings = []
+    if kl_grade is not None and kl_grade not in KL_USUAL_INDICATION:
+        warnings.append(f"Kellgren–Lawrence grade {kl_grade} is outside the usual indication "
+                        "(grade II–III).")
+    for code, (label, expected) in ELIGIBILITY_CRITERIA.items():
+        answer = eligibility.get(code)
+        if answer is not None and bool(answer) != expected:
+            warnings.append(f"{label}: answered {'yes' if answer else 'no'} "
+                            f"(usual candidates: {'yes' if expected else 'no'}).")
+    return warnings
+
+
+def format_study_id(site_code: str, sequence: int) -> str:
+    return f"{site_code}-{sequence:04d}"
+
+
+def next_site_sequence(session: Session, site_id: int) -> int:
+    current = session.scalar(select(func.max(Patient.site_sequence))
+                             .where(Patient.site_id == site_id))
+    return int(current or 0) + 1
+
+
+def validate_enrolment(session: Session, data: EnrolmentData) -> float | None:
+    """Check the rules that need more than one field or the database; return the BMI."""
+    errors: dict[str, str] = {}
+    bmi = compute_bmi(data.height_cm, data.weight_kg)
+    if bmi is not None and not BMI_RANGE[0] <= bmi <= BMI_RANGE[1]:
+        errors["weight_kg"] = (f"Height and weight give a BMI of {bmi}, outside "
+                               f"{BMI_RANGE[0]:g}–{BMI_RANGE[1]:g}: check both values.")
+    warnings = indication_warnings(data.kl_grade, data.eligibility)
+    if warnings and not (data.outside_indication_justification or "").strip():
+        errors["outside_indication_justification"] = (
+            "This patient is outside the usual indication: give a justification.")
+    taken = session.scalar(select(PatientIdentity.patient_id).where(
+        PatientIdentity.site_id == data.site_id,
+        PatientIdentity.medical_record_number == data.medical_record_number.strip()))
+    if taken is not None:
+        errors["medical_record_number"] = ("A patient with this record number is already "
+                                           "enrolled at this site.")
+    if errors:
+        raise ValidationFailed(errors)
+    return bmi
+
+
+def enrol_patient(session: Session, data: EnrolmentData) -> Patient:
+    """Create the patient with identity, index knee and the site's follow-up protocol."""
+    site = session.get(Site, data.site_id)
+    if site is None:
+        raise ValidationFailed({"site_id": "Choose one of your sites."})
+    bmi = validate_enrolment(session, data)
+    protocol = default_protocol(session, site.id)
+    justification = (data.outside_indication_justification or "").strip() or None
+    if not indication_warnings(data.kl_grade, data.eligibility):
+        justification = None
+    for _attempt in range(MAX_ATTEMPTS):
+        sequence = next_site_sequence(session, site.id)
+        patient = Patient(
+            study_id=format_study_id(site.code, sequence), site_id=site.id,
+            site_sequence=sequence, protocol_id=protocol.id, sex=data.sex,
+            birth_date=data.birth_date, height_cm=data.height_cm, weight_kg=data.weight_kg,
+            bmi=bmi, consent_date=data.consent_date,
+            outside_indication_justification=justification, created_by_id=data.created_by_id,
+        )
+        patient.identity = PatientIdentity(
+            site_id=site.id, family_name=data.family_name.strip(),
+            given_name=data.given_name.strip(),
+            medical_record_number=data.medical_record_number.strip(),
+            phone=(data.phone or "").strip() or None, email=(data.email or "").strip() or None,
+            preferred_contact=data.preferred_contact, email_reminders=data.email_reminders,
+        )
+        patient.index_knee = IndexKnee(laterality=data.laterality, kl_grade=data.kl_grade,
+                                       eligibility=dict(data.eligibility))
+        savepoint = session.begin_nested()
+        try:
+            session.add(patient)
+            session.flush()
+        except IntegrityError:
+            savepoint.rollback()
+            continue
+        savepoint.commit()
+        return patient
+    raise ValidationFailed({"site_id": "Could not allocate a study ID (many enrolments at "
+                                       "once); please submit again."})

@@ -1,0 +1,212 @@
+"""Visit entry: the visit date and every instrument's answers, saved in one transaction.
+
+Answers arrive as form fields named ``<instrument>-<item code>`` (``koos-S1``,
+``vas-VAS``); an empty field is a missing answer.  Scores are computed only by
+``registry.scores.save_response`` (i.e. by ``scoring/``).  A visit is optimistically
+locked: the form carries the version it was opened with, and every save bumps it even
+when only answers change, so two people editing the same visit cannot overwrite each
+other silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+import scoring
+from registry.audit import capture
+from registry.models import InstrumentResponse, Patient, Visit, utcnow
+from registry.models.protocol import DEFAULT_INSTRUMENTS
+from registry.scheduling import is_in_window
+from registry.scores import DERIVED_INSTRUMENTS, save_response
+from registry.services import ValidationFailed, check_version
+
+# Instruments entered on the form; KOOS-12 and KOOS JR are scored from the KOOS answers.
+ENTRY_INSTRUMENTS = ("vas", "pga", "womac", "koos")
+Answers = dict[str, dict[str, int | None]]
+
+
+def field_name(instrument: str, item_code: str) -> str:
+    return f"{instrument}-{item_code}"
+
+
+def visit_instruments(visit: Visit) -> list[str]:
+    """Instruments to record at this visit: the timepoint's list, in entry order."""
+    wanted = visit.timepoint.instruments if visit.timepoint is not None else None
+    chosen = set(wanted or DEFAULT_INSTRUMENTS)
+    return [code for code in ENTRY_INSTRUMENTS if code in chosen]
+
+
+def is_followup(visit: Visit) -> bool:
+    return visit.timepoint is None or not visit.timepoint.is_baseline
+
+
+def parse_answers(form: Mapping[str, str],
+                  instruments: Iterable[str]) -> tuple[Answers, dict[str, str]]:
+    """Form text -> item answers, and field name -> message for unreadable ones."""
+    answers: Answers = {}
+    errors: dict[str, str] = {}
+    for code in instruments:
+        instrument = scoring.INSTRUMENTS[code]
+        answers[code] = {}
+        for item in instrument.items:
+            name = field_name(code, item.code)
+            raw = (form.get(name) or "").strip()
+            if raw == "":
+                answers[code][item.code] = None
+                continue
+            try:
+                value = int(raw)
+            except ValueError:
+                value = None
+            if value is None or not item.minimum <= value <= item.maximum:
+                errors[name] = (f"{instrument.name} {item.label}: {raw!r} is not "
+                                f"{item.allowed_text()}.")
+                answers[code][item.code] = None
+                continue
+            answers[code][item.code] = value
+    return answers, errors
+
+
+def stored_answers(visit: Visit) -> Answers:
+    return {response.instrument: dict(response.answers) for response in visit.responses}
+
+
+def form_values(answers: Answers) -> dict[str, str]:
+    """Stored answers as the form's text values (for showing a saved visit)."""
+    return {field_name(code, item): "" if value is None else str(value)
+            for code, items in answers.items() for item, value in items.items()}
+
+
+def changes_recorded_values(visit: Visit, visit_date: date, answers: Answers) -> bool:
+    """Whether the save would change an already-recorded value (then a reason is needed)."""
+    if visit.visit_date is not None and visit.visit_date != visit_date:
+        return True
+    for code, old in stored_answers(visit).items():
+        new = answers.get(code, {})
+        if any(value is not None and new.get(item) != value for item, value in old.items()):
+            return True
+    return False
+
+
+def _validate_date(visit: Visit, patient: Patient, visit_date: date) -> dict[str, str]:
+    treatment = patient.treatment
+    if treatment is not None and is_followup(visit) and visit_date < treatment.treatment_date:
+        return {"visit_date": (f"A follow-up visit cannot be before the treatment date "
+                               f"({treatment.treatment_date}).")}
+    return {}
+
+
+def save_visit(session: Session, visit: Visit, *, visit_date: date, answers: Answers,
+               version: str | None, reason: str | None, clinician_id: int | None,
+               parse_errors: Mapping[str, str] | None = None) -> Visit:
+    """Validate and save the visit with all its answers; all or nothing.
+
+    Raises ConflictError (stale version), ValidationFailed (field -> message).
+    """
+    check_version(visit, version)
+    errors = dict(parse_errors or {})
+    errors.update(_validate_date(visit, visit.patient, visit_date))
+    answered = {code: items for code, items in answers.items()
+                if any(value is not None for value in items.values())}
+    existing = {response.instrument for response in visit.responses}
+    to_save = {code: items for code, items in answers.items()
+               if code in answered or code in existing}
+    if not answered:
+        errors.setdefault("answers", "Record at least one answer (VAS, PGA, WOMAC or KOOS).")
+    editing = changes_recorded_values(visit, visit_date, answers)
+    if editing and not (reason or "").strip():
+        errors["reason"] = ("You are changing answers or a date already saved: give a reason "
+                            "(it is kept in the audit trail).")
+    if errors:
+        raise ValidationFailed(errors)
+    savepoint = session.begin_nested()
+    try:
+        with capture.reason(session, (reason or "").strip() or None):
+            visit.visit_date = visit_date
+            visit.status = "done"
+            visit.out_of_window = not is_in_window(visit, visit_date)
+            visit.clinician_id = clinician_id
+            visit.updated_at = utcnow()  # bumps the version even when only answers change
+            for code, items in to_save.items():
+                try:
+                    save_response(session, visit, code, items)
+                except ValidationFailed as error:
+                    raise ValidationFailed({field_name(code, item): message for item, message
+                                            in error.errors.items()}) from error
+            session.flush()
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return visit
+
+
+def add_unscheduled_visit(session: Session, patient: Patient) -> Visit:
+    """An extra visit outside the protocol (no timepoint, no window)."""
+    visit = Visit(patient_id=patient.id, timepoint_id=None, status="scheduled")
+    session.add(visit)
+    session.flush()
+    return visit
+
+
+def load_visit(session: Session, patient: Patient, visit_id: int) -> Visit | None:
+    """The patient's visit with its timepoint, responses and scores (3 queries)."""
+    return session.scalar(
+        select(Visit).where(Visit.id == visit_id, Visit.patient_id == patient.id)
+        .options(selectinload(Visit.timepoint),
+                 selectinload(Visit.responses).selectinload(InstrumentResponse.scores))
+    )
+
+
+@dataclass
+class ScoreLine:
+    label: str
+    value: str
+    scorable: bool
+    reason: str | None
+
+
+@dataclass
+class InstrumentSection:
+    """One instrument on the visit form: its items grouped by subscale, with values."""
+
+    code: str
+    name: str
+    citation: str
+    is_line: bool
+    groups: list[tuple[str, list[Any]]] = field(default_factory=list)
+    scores: list[ScoreLine] = field(default_factory=list)
+    item_count: int = 0
+
+
+def instrument_sections(instruments: Iterable[str], visit: Visit) -> list[InstrumentSection]:
+    """The form's layout from ``scoring.INSTRUMENTS`` and the visit's stored scores."""
+    stored = {score.score_code: score for response in visit.responses
+              for score in response.scores}
+    sections = []
+    for code in instruments:
+        instrument = scoring.INSTRUMENTS[code]
+        section = InstrumentSection(code=code, name=instrument.name,
+                                    citation=instrument.citation,
+                                    is_line=not instrument.items[0].is_choice,
+                                    item_count=len(instrument.items))
+        for item in instrument.items:
+            if not section.groups or section.groups[-1][0] != item.group:
+                section.groups.append((item.group, []))
+            section.groups[-1][1].append(item)
+        derived = [scoring.INSTRUMENTS[other] for other in DERIVED_INSTRUMENTS.get(code, ())]
+        for definition in (*instrument.scores, *(d for i in derived for d in i.scores)):
+            score = stored.get(definition.code)
+            if score is None:
+                continue
+            section.scores.append(ScoreLine(
+                label=definition.label, value=scoring.format_score(score.value),
+                scorable=score.value is not None, reason=score.reason))
+        sections.append(section)
+    return sections

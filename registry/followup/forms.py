@@ -1,0 +1,106 @@
+"""Forms of the follow-up area.  Choices come from ``registry.vocabularies``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from registry.followup.status import STATUS_LABELS
+from registry.forms import choices
+from registry.vocabularies import CONTACT_METHODS, CONTACT_OUTCOMES, WITHDRAWAL_REASONS
+
+DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
+
+
+def _date(label: str, required: bool = False) -> DateField:
+    validators = [InputRequired(message="Enter the date.")] if required else [Optional()]
+    return DateField(label, validators=validators, invalid_value_message=DATE_MESSAGE)
+
+
+STATUS_FILTER_CHOICES = choices([("open", "Open (overdue, due, missed, upcoming)"),
+                                 ("all", "All statuses"), *STATUS_LABELS.items()])
+
+
+class WorklistFilterForm(FlaskForm):
+    """The worklist's filters (read from the query string; no CSRF: it only reads)."""
+
+    class Meta:
+        csrf = False
+
+    site = SelectField("Site", validate_choice=False)
+    status = SelectField("Status", choices=STATUS_FILTER_CHOICES, default="open",
+                         validate_choice=False)
+    timepoint = SelectField("Timepoint", validate_choice=False)
+    clinician = SelectField("Clinician", validate_choice=False)
+    treated_from = _date("Treated from")
+    treated_to = _date("Treated until")
+    page = IntegerField("Page", validators=[Optional(), NumberRange(
+        min=1, message="The page number must be 1 or more.")], default=1)
+
+    @staticmethod
+    def _check_choice(field: Any, message: str) -> None:
+        if field.data and field.data not in {choice.value for choice in field.choices}:
+            raise ValidationError(message)
+
+    def validate_site(self, field: SelectField) -> None:
+        self._check_choice(field, "Choose one of your own sites (or all of them).")
+
+    def validate_status(self, field: SelectField) -> None:
+        self._check_choice(field, "Choose a status from the list.")
+
+    def validate_timepoint(self, field: SelectField) -> None:
+        self._check_choice(field, "Choose a timepoint from the list.")
+
+    def validate_clinician(self, field: SelectField) -> None:
+        self._check_choice(field, "Choose a clinician from the list.")
+
+    def validate_treated_to(self, field: DateField) -> None:
+        start = self.treated_from.data
+        if field.data and start and field.data < start:
+            raise ValidationError("The end of the range cannot be before its start.")
+
+
+class CallListForm(FlaskForm):
+    """Download the filtered worklist as CSV (a POST: the export is audited)."""
+
+    submit = SubmitField("Download call list (CSV)")
+
+
+class ContactForm(FlaskForm):
+    attempted_on = _date("Date of the attempt", required=True)
+    method = SelectField("Method", choices=choices(CONTACT_METHODS, blank="— choose —"),
+                         validate_choice=False)
+    outcome = SelectField("Outcome", choices=choices(CONTACT_OUTCOMES, blank="— choose —"),
+                          validate_choice=False)
+    appointment_date = _date("Appointment date (when one was booked)")
+    note = TextAreaField("Note (optional; no clinical details)",
+                         validators=[Optional(), Length(max=2000)])
+    submit = SubmitField("Record contact attempt")
+
+
+class NotApplicableForm(FlaskForm):
+    reason = TextAreaField("Why will this visit not be done?",
+                           validators=[InputRequired(message="Give the reason."),
+                                       Length(max=2000)])
+    version = HiddenField()
+    submit = SubmitField("Mark visit not applicable")
+
+
+class WithdrawalForm(FlaskForm):
+    withdrawn_on = _date("Date of withdrawal", required=True)
+    reason = SelectField("Reason", choices=choices(WITHDRAWAL_REASONS, blank="— choose —"),
+                         validate_choice=False)
+    note = TextAreaField("Note (required when the reason is “Other”)",
+                         validators=[Optional(), Length(max=2000)])
+    version = HiddenField()
+    submit = SubmitField("Withdraw patient from follow-up")

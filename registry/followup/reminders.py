@@ -1,0 +1,282 @@
+"""E-mail reminders: patients when a visit window opens and when it is overdue, and each
+coordinator's daily digest of their sites' overdue visits.
+
+Exactly-once, enforced by the database.  Each message is first *claimed* by inserting its
+``Reminder`` row (``INSERT … ON CONFLICT DO NOTHING`` against the unique constraints
+(visit, kind) and (user, kind, day)); the claim is committed before anything is sent, so
+a concurrent run that tries the same claim gets nothing back and skips the message.  Then
+the message is sent and the row marked ``sent`` (with the time) or ``failed`` (with the
+error).  The ``Reminder`` row is the log: kind, recipient, visit or user, when.  Bodies
+are never stored.
+
+Retries: a ``failed`` reminder is claimed again (atomically, ``UPDATE … WHERE status =
+'failed'``) by the next run while its visit is still due / overdue (or on the same day
+for a digest), so an SMTP outage delays reminders but does not lose them.  A run that
+dies between claim and send leaves a ``claimed`` row, which is never re-sent
+automatically (at most once beats twice); such rows are listed by ``--dry-run``.
+
+Because the claim must be durable before the message goes out, :func:`run_reminders`
+owns its transactions (commits), like a command; it is only called from ``registry
+remind`` and tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, case, exists, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from registry.authz import Permission, can
+from registry.clock import today as clock_today
+from registry.followup.mailer import Mailer, SmtpSettings, build_message
+from registry.followup.status import open_visit_prefilter, site_todays, status_expression
+from registry.models import Patient, PatientIdentity, Reminder, Site, Timepoint, User, Visit, utcnow
+
+PATIENT_KINDS = {"due": "window_open", "overdue": "overdue"}
+DIGEST_KIND = "coordinator_digest"
+DIGEST_MAX_ROWS = 200
+
+
+@dataclass(frozen=True)
+class PatientReminder:
+    kind: str
+    visit_id: int
+    recipient: str
+    clinic: str
+    visit_name: str
+    target_date: date
+    window_end: date
+
+    def message(self) -> tuple[str, str]:
+        """Subject and body: the clinic, the visit's name and dates, nothing clinical."""
+        if self.kind == "window_open":
+            subject = f"Your follow-up visit at {self.clinic}"
+            lead = (f"It is time for your “{self.visit_name}” follow-up visit at "
+                    f"{self.clinic}. It is planned for {self.target_date.isoformat()} and "
+                    f"can take place until {self.window_end.isoformat()}.")
+        else:
+            subject = f"Reminder: your follow-up visit at {self.clinic}"
+            lead = (f"Your “{self.visit_name}” follow-up visit at {self.clinic} was planned "
+                    f"for {self.target_date.isoformat()}. It can still take place until "
+                    f"{self.window_end.isoformat()}.")
+        body = (f"Hello,\n\n{lead}\n\nPlease contact {self.clinic} to book an appointment "
+                "if you have not already done so.\n\nThis message was sent automatically; "
+                "please do not reply to it.\n")
+        return subject, body
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    site_code: str
+    study_id: str
+    visit_name: str
+    target_date: date
+    days_overdue: int
+
+
+@dataclass
+class Digest:
+    user_id: int
+    recipient: str
+    digest_date: date
+    lines: list[DigestLine] = field(default_factory=list)
+
+    def message(self) -> tuple[str, str]:
+        subject = f"Follow-up digest {self.digest_date.isoformat()}: {len(self.lines)} overdue"
+        shown = self.lines[:DIGEST_MAX_ROWS]
+        listing = "\n".join(f"  {line.site_code}  {line.study_id:<14} {line.visit_name:<14} "
+                            f"target {line.target_date.isoformat()}  "
+                            f"{line.days_overdue} days overdue" for line in shown)
+        more = (f"\n  … and {len(self.lines) - len(shown)} more (see the worklist)."
+                if len(self.lines) > len(shown) else "")
+        body = (f"Overdue follow-up visits at your sites on {self.digest_date.isoformat()} "
+                f"({len(self.lines)}):\n\n{listing}{more}\n\nOpen the worklist in the registry "
+                "to record contact attempts.\n")
+        return subject, body
+
+
+@dataclass
+class RunSummary:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    planned: int = 0
+    stuck: list[int] = field(default_factory=list)
+
+
+def patient_reminders(session: Session, todays: dict[int, date]) -> list[PatientReminder]:
+    """Patient reminders to send now (not yet claimed or sent), in one query."""
+    if not todays:
+        return []
+    status = status_expression(todays)
+    candidates = (
+        select(Visit.id.label("visit_id"), PatientIdentity.email.label("recipient"),
+               Site.name.label("clinic"), Timepoint.name.label("visit_name"),
+               Visit.target_date, Visit.window_end, status.label("status"))
+        .join(Patient, Patient.id == Visit.patient_id)
+        .join(PatientIdentity, PatientIdentity.patient_id == Patient.id)
+        .join(Site, Site.id == Patient.site_id)
+        .join(Timepoint, Timepoint.id == Visit.timepoint_id)
+        .where(*open_visit_prefilter(todays), Timepoint.is_baseline.is_(False),
+               PatientIdentity.email_reminders.is_(True), PatientIdentity.email.is_not(None),
+               PatientIdentity.email != "")
+    ).subquery()
+    kind = case({status: kind for status, kind in PATIENT_KINDS.items()},
+                value=candidates.c.status)
+    already = exists().where(Reminder.visit_id == candidates.c.visit_id, Reminder.kind == kind,
+                             Reminder.status.in_(("claimed", "sent")))
+    rows = session.execute(select(candidates, kind.label("kind"))
+                           .where(candidates.c.status.in_(tuple(PATIENT_KINDS)), ~already)
+                           .order_by(candidates.c.visit_id))
+    return [PatientReminder(kind=row.kind, visit_id=row.visit_id, recipient=row.recipient,
+                            clinic=row.clinic, visit_name=row.visit_name,
+                            target_date=row.target_date, window_end=row.window_end)
+            for row in rows]
+
+
+def coordinator_digests(session: Session, todays: dict[int, date],
+                        digest_date: date) -> list[Digest]:
+    """Each follow-up manager's digest of overdue visits at their sites (if any)."""
+    if not todays:
+        return []
+    status = status_expression(todays)
+    overdue = (select(Patient.site_id, Site.code, Patient.study_id, Timepoint.name,
+                      Visit.target_date, Visit.grace_end, status.label("status"))
+               .join(Patient, Patient.id == Visit.patient_id)
+               .join(Site, Site.id == Patient.site_id)
+               .join(Timepoint, Timepoint.id == Visit.timepoint_id)
+               .where(*open_visit_prefilter(todays))).subquery()
+    by_site: dict[int, list[DigestLine]] = {}
+    for row in session.execute(select(overdue).where(overdue.c.status == "overdue")
+                               .order_by(overdue.c.grace_end, overdue.c.study_id)):
+        by_site.setdefault(row.site_id, []).append(DigestLine(
+            row.code, row.study_id, row.name, row.target_date,
+            (todays[row.site_id] - row.grace_end).days))
+    done_today = set(session.scalars(
+        select(Reminder.user_id).where(Reminder.kind == DIGEST_KIND,
+                                       Reminder.digest_date == digest_date,
+                                       Reminder.status.in_(("claimed", "sent")))))
+    digests = []
+    users = session.scalars(select(User).where(User.active.is_(True))
+                            .options(selectinload(User.sites)).order_by(User.id))
+    for user in users:
+        if user.id in done_today or not can(user, Permission.FOLLOWUP_MANAGE):
+            continue
+        lines = [line for site_id in sorted(user.site_ids)
+                 if can(user, Permission.FOLLOWUP_MANAGE, site_id)
+                 for line in by_site.get(site_id, [])]
+        if lines:
+            lines.sort(key=lambda line: (-line.days_overdue, line.study_id))
+            digests.append(Digest(user.id, user.email, digest_date, lines))
+    return digests
+
+
+def _insert_for(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    return insert
+
+
+def claim(session: Session, *, kind: str, recipient: str, visit_id: int | None = None,
+          user_id: int | None = None, digest_date: date | None = None) -> int | None:
+    """Claim a reminder and commit the claim; None if another run already has it."""
+    table = Reminder.__table__
+    key = {"kind": kind, "visit_id": visit_id, "user_id": user_id, "digest_date": digest_date}
+    statement = (_insert_for(session)(table)
+                 .values(**key, recipient=recipient, status="claimed", created_at=utcnow())
+                 .on_conflict_do_nothing().returning(table.c.id))
+    reminder_id = session.execute(statement).scalar()
+    if reminder_id is None:  # taken: retry it only if an earlier attempt failed
+        match = [table.c[name] == value for name, value in key.items() if value is not None]
+        reminder_id = session.execute(
+            update(table).where(and_(*match), table.c.status == "failed")
+            .values(status="claimed", error=None, recipient=recipient)
+            .returning(table.c.id)).scalar()
+    session.commit()
+    return reminder_id
+
+
+def _finish(session: Session, reminder_id: int, error: str | None) -> None:
+    table = Reminder.__table__
+    values = ({"status": "sent", "sent_at": utcnow(), "error": None} if error is None
+              else {"status": "failed", "error": error[:2000]})
+    session.execute(update(table).where(table.c.id == reminder_id).values(**values))
+    session.commit()
+
+
+def stuck_claims(session: Session) -> list[int]:
+    """Reminders claimed but never marked sent or failed (a run died while sending)."""
+    return list(session.scalars(select(Reminder.id).where(Reminder.status == "claimed")
+                                .order_by(Reminder.id)))
+
+
+def _deliver(session: Session, mailer: Mailer, settings: SmtpSettings, summary: RunSummary,
+             echo: Callable[[str], Any], label: str, recipient: str,
+             subject_body: tuple[str, str], **key: Any) -> None:
+    reminder_id = claim(session, recipient=recipient, **key)
+    if reminder_id is None:
+        summary.skipped += 1
+        return
+    subject, body = subject_body
+    try:
+        mailer.send(build_message(settings, recipient, subject, body))
+    except (OSError, ValueError) as error:  # smtplib errors are OSError subclasses
+        _finish(session, reminder_id, f"{type(error).__name__}: {error}")
+        summary.failed += 1
+        echo(f"FAILED  {label} to {recipient}: {error}")
+        return
+    _finish(session, reminder_id, None)
+    summary.sent += 1
+    echo(f"sent    {label} to {recipient} (reminder {reminder_id})")
+
+
+def run_reminders(session: Session, config: Any, *, dry_run: bool = False,
+                  echo: Callable[[str], Any] = print) -> RunSummary:
+    """Send (or with ``dry_run`` only list) every reminder that is due now."""
+    settings = SmtpSettings.from_config(config)
+    todays = site_todays(session, set(session.scalars(select(Site.id))))
+    digest_date = clock_today()
+    patients = patient_reminders(session, todays)
+    digests = coordinator_digests(session, todays, digest_date)
+    summary = RunSummary(planned=len(patients) + len(digests))
+    if dry_run:
+        for reminder in patients:
+            echo(f"would send {reminder.kind} to {reminder.recipient} "
+                 f"(visit {reminder.visit_id}, {reminder.visit_name}, {reminder.clinic})")
+        for digest in digests:
+            echo(f"would send {DIGEST_KIND} to {digest.recipient} "
+                 f"({len(digest.lines)} overdue visits, {digest.digest_date.isoformat()})")
+        summary.stuck = stuck_claims(session)
+        session.rollback()
+        return summary
+    session.commit()  # end the read; each claim is its own transaction
+    with Mailer(settings) as mailer:
+        for reminder in patients:
+            _deliver(session, mailer, settings, summary, echo,
+                     f"{reminder.kind} (visit {reminder.visit_id})", reminder.recipient,
+                     reminder.message(), kind=reminder.kind, visit_id=reminder.visit_id)
+        for digest in digests:
+            _deliver(session, mailer, settings, summary, echo,
+                     f"{DIGEST_KIND} ({len(digest.lines)} overdue)", digest.recipient,
+                     digest.message(), kind=DIGEST_KIND, user_id=digest.user_id,
+                     digest_date=digest.digest_date)
+    return summary
+
+
+def describe(summary: RunSummary, dry_run: bool) -> Iterable[str]:
+    if dry_run:
+        yield f"Dry run: {summary.planned} message(s) would be sent; nothing was sent or recorded."
+        if summary.stuck:
+            yield (f"{len(summary.stuck)} reminder(s) were claimed by a run that did not "
+                   f"finish and will not be re-sent: ids {summary.stuck[:20]}")
+        return
+    yield (f"Reminders: {summary.sent} sent, {summary.failed} failed (retried next run), "
+           f"{summary.skipped} already claimed by another run.")

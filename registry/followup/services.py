@@ -1,0 +1,154 @@
+"""Follow-up changes: contact attempts, booked appointments, withdrawal, not applicable.
+
+Each function checks the input, changes the records and flushes; the request boundary
+commits.  Every change is written to the audit trail by the ``Audited`` models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.audit import capture
+from registry.models import ContactAttempt, Patient, PatientIdentity, Timepoint, Visit
+from registry.services import ValidationFailed, check_version
+from registry.vocabularies import CONTACT_METHODS, CONTACT_OUTCOMES, WITHDRAWAL_REASONS
+
+NOTE_MAX = 2000
+
+
+def _require_open_visit(visit: Visit, patient: Patient, field: str) -> None:
+    if patient.status == "withdrawn":
+        raise ValidationFailed({field: "The patient has withdrawn from follow-up."})
+    if visit.status == "done":
+        raise ValidationFailed({field: "This visit is already done."})
+    if visit.status == "not_applicable":
+        raise ValidationFailed({field: "This visit is marked not applicable."})
+
+
+def log_contact(session: Session, visit: Visit, *, user_id: int | None, attempted_on: date,
+                method: str, outcome: str, appointment_date: date | None, note: str | None,
+                today: date) -> ContactAttempt:
+    """Record an attempt to reach the patient; a booking sets the visit's appointment."""
+    errors: dict[str, str] = {}
+    if attempted_on > today:
+        errors["attempted_on"] = "The contact date cannot be in the future."
+    if method not in CONTACT_METHODS:
+        errors["method"] = "Choose how you tried to reach the patient."
+    if outcome not in CONTACT_OUTCOMES:
+        errors["outcome"] = "Choose the outcome of the attempt."
+    if outcome == "appointment_booked":
+        if appointment_date is None:
+            errors["appointment_date"] = "Give the appointment date when one was booked."
+        elif appointment_date < attempted_on:
+            errors["appointment_date"] = "The appointment cannot be before the contact date."
+    elif appointment_date is not None:
+        errors["appointment_date"] = ("Leave the appointment date empty unless the outcome "
+                                      "is “Appointment booked”.")
+    if note and len(note) > NOTE_MAX:
+        errors["note"] = f"Keep the note under {NOTE_MAX} characters."
+    if errors:
+        raise ValidationFailed(errors)
+    _require_open_visit(visit, visit.patient, "outcome")
+    attempt = ContactAttempt(patient_id=visit.patient_id, visit_id=visit.id,
+                             attempted_on=attempted_on, method=method, outcome=outcome,
+                             appointment_date=appointment_date, note=note or None,
+                             user_id=user_id)
+    session.add(attempt)
+    if outcome == "appointment_booked":
+        visit.appointment_date = appointment_date
+    session.flush()
+    return attempt
+
+
+def withdraw_patient(session: Session, patient: Patient, *, withdrawn_on: date, reason: str,
+                     note: str | None, version: int | str | None, today: date) -> int:
+    """Withdraw a patient; visits not done whose window had not closed become not applicable.
+
+    Data already collected stays.  Visits missed before the withdrawal keep their stored
+    status (they were missed); the follow-up status of every visit not done of a
+    withdrawn patient is "not applicable", so nobody chases them.  Returns the number of
+    visits made not applicable.
+    """
+    check_version(patient, version)
+    errors: dict[str, str] = {}
+    if patient.status == "withdrawn":
+        when = patient.withdrawn_on.isoformat() if patient.withdrawn_on else "an earlier date"
+        errors["withdrawn_on"] = f"The patient was already withdrawn on {when}."
+    elif withdrawn_on > today:
+        errors["withdrawn_on"] = "The withdrawal date cannot be in the future."
+    elif withdrawn_on < patient.consent_date:
+        errors["withdrawn_on"] = (f"The withdrawal date cannot be before consent "
+                                  f"({patient.consent_date.isoformat()}).")
+    if reason not in WITHDRAWAL_REASONS:
+        errors["reason"] = "Choose the reason for the withdrawal."
+    elif reason == "other" and not (note or "").strip():
+        errors["note"] = "Describe the reason when it is “Other”."
+    if note and len(note) > NOTE_MAX:
+        errors["note"] = f"Keep the note under {NOTE_MAX} characters."
+    if errors:
+        raise ValidationFailed(errors)
+    label = WITHDRAWAL_REASONS[reason]
+    visit_reason = f"Patient withdrawn on {withdrawn_on.isoformat()}: {label}"
+    changed = 0
+    with capture.reason(session, f"Withdrawal from follow-up: {label}"):
+        patient.status = "withdrawn"
+        patient.withdrawn_on = withdrawn_on
+        patient.withdrawal_reason = reason
+        patient.withdrawal_note = (note or "").strip() or None
+        for visit in patient.visits:
+            closed_before = visit.window_end is not None and visit.window_end < withdrawn_on
+            if visit.status == "scheduled" and not closed_before:
+                visit.status = "not_applicable"
+                visit.not_applicable_reason = visit_reason
+                changed += 1
+    return changed
+
+
+def mark_not_applicable(session: Session, visit: Visit, *, reason: str,
+                        version: int | str | None) -> None:
+    """The coordinator decides a visit will not be done (with the reason why)."""
+    check_version(visit, version)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": "Say why this visit will not be done."})
+    if len(reason) > NOTE_MAX:
+        raise ValidationFailed({"reason": f"Keep the reason under {NOTE_MAX} characters."})
+    _require_open_visit(visit, visit.patient, "reason")
+    visit.status = "not_applicable"
+    visit.not_applicable_reason = reason
+    session.flush()
+
+
+@dataclass(frozen=True)
+class Appointment:
+    appointment_date: date
+    visit_id: int
+    patient_id: int
+    site_id: int
+    study_id: str
+    family_name: str | None
+    given_name: str | None
+    timepoint_name: str
+
+
+def booked_appointments(session: Session, site_ids: frozenset[int], first_day: date,
+                        last_day: date) -> list[Appointment]:
+    """Appointments booked between two dates for visits not yet done (one query)."""
+    if not site_ids:
+        return []
+    rows = session.execute(
+        select(Visit.appointment_date, Visit.id, Patient.id, Patient.site_id, Patient.study_id,
+               PatientIdentity.family_name, PatientIdentity.given_name, Timepoint.name)
+        .join(Patient, Patient.id == Visit.patient_id)
+        .join(Timepoint, Timepoint.id == Visit.timepoint_id)
+        .outerjoin(PatientIdentity, PatientIdentity.patient_id == Patient.id)
+        .where(Patient.site_id.in_(sorted(site_ids)), Patient.status == "active",
+               Visit.status == "scheduled", Visit.appointment_date >= first_day,
+               Visit.appointment_date <= last_day)
+        .order_by(Visit.appointment_date, Patient.study_id)
+    )
+    return [Appointment(*row) for row in rows]

@@ -1,0 +1,164 @@
+"""Follow-up status of a scheduled visit: the ONE place where the rule is written.
+
+The rule, for a visit and today's date (UTC, or the site's time zone if it has one):
+
+1. stored ``not_applicable`` (marked by a coordinator, or by a withdrawal) → not_applicable
+2. stored ``done``                                                → done (in or out of window)
+3. the patient is withdrawn                                       → not_applicable
+4. no window (unscheduled visit), or it opens more than 14 days ahead → scheduled (not yet due)
+5. the window opens within the next 14 days                       → upcoming
+6. the window has closed (today > window end)                     → missed
+7. the window is open, target + grace has passed                  → overdue
+8. the window is open, target + grace not passed                  → due
+
+``grace_end`` is stored on the visit as min(target + grace days, window end), so
+"overdue" is only possible when the grace period ends before the window does.
+
+:func:`status_expression` is the rule as a SQL ``CASE`` (today is a bound parameter, or
+a per-site ``CASE`` when the user's sites are in time zones on different dates), used
+for counts, filters and ordering over the whole registry; :func:`followup_status` is the
+same rule in Python for one visit.  ``tests/followup/test_status.py`` proves they agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import Date, case, literal, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from registry.clock import today as clock_today
+from registry.models import Patient, Site, Visit
+
+UPCOMING_DAYS = 14
+
+# Status code -> label, in order of urgency (the worklist's sort order).
+STATUS_LABELS: dict[str, str] = {
+    "overdue": "Overdue",
+    "due": "Due",
+    "missed": "Missed",
+    "upcoming": "Upcoming",
+    "scheduled": "Not yet due",
+    "done": "Done",
+    "not_applicable": "Not applicable",
+}
+URGENCY = {code: rank for rank, code in enumerate(STATUS_LABELS)}
+# The statuses a coordinator acts on: the worklist's default view.
+OPEN_STATUSES = ("overdue", "due", "missed", "upcoming")
+
+
+class VisitDates(Protocol):
+    status: str
+    window_start: date | None
+    window_end: date | None
+    grace_end: date | None
+
+
+def followup_status(visit: VisitDates, patient_status: str, today: date) -> str:
+    """The follow-up status of one visit (the same rule as :func:`status_expression`)."""
+    if visit.status == "not_applicable":
+        return "not_applicable"
+    if visit.status == "done":
+        return "done"
+    if patient_status == "withdrawn":
+        return "not_applicable"
+    if visit.window_start is None or visit.window_start > today + timedelta(UPCOMING_DAYS):
+        return "scheduled"
+    if visit.window_start > today:
+        return "upcoming"
+    if visit.window_end is not None and visit.window_end < today:
+        return "missed"
+    if visit.grace_end is not None and visit.grace_end < today:
+        return "overdue"
+    return "due"
+
+
+Today = date | Mapping[int, date]
+
+
+def _date_param(today: Today, site_column: Any, shift_days: int = 0) -> ColumnElement[Any]:
+    """Today (+ shift) as a bound parameter, or a CASE on the site when sites differ."""
+    shift = timedelta(days=shift_days)
+    if isinstance(today, date):
+        return literal(today + shift, Date())
+    if not today:
+        raise ValueError("no sites given")
+    distinct = set(today.values())
+    if len(distinct) == 1:
+        return literal(distinct.pop() + shift, Date())
+    return case({site_id: literal(day + shift, Date()) for site_id, day in today.items()},
+                value=site_column)
+
+
+def status_expression(today: Today, *, visit: Any = Visit,
+                      patient_status: Any = Patient.status,
+                      site_column: Any = Patient.site_id) -> ColumnElement[str]:
+    """The follow-up status as a SQL expression over a query joining Visit and Patient.
+
+    ``today`` is a date, or a mapping site id → that site's today (see :func:`site_todays`).
+    """
+    now = _date_param(today, site_column)
+    horizon = _date_param(today, site_column, UPCOMING_DAYS)
+    return case(
+        (visit.status == "not_applicable", "not_applicable"),
+        (visit.status == "done", "done"),
+        (patient_status == "withdrawn", "not_applicable"),
+        (visit.window_start.is_(None), "scheduled"),
+        (visit.window_start > horizon, "scheduled"),
+        (visit.window_start > now, "upcoming"),
+        (visit.window_end < now, "missed"),
+        (visit.grace_end < now, "overdue"),
+        else_="due",
+    )
+
+
+def urgency_expression(status: Any) -> ColumnElement[int]:
+    """Rank of a status column for ORDER BY (overdue first)."""
+    return case(URGENCY, value=status, else_=len(URGENCY))
+
+
+def open_visit_prefilter(today: Today, *, visit: Any = Visit,
+                         patient_status: Any = Patient.status) -> list[ColumnElement[bool]]:
+    """Index-friendly conditions every open (overdue/due/missed/upcoming) visit meets.
+
+    They do not decide the status (the CASE does); they only let the database skip
+    visits that cannot be open, before evaluating the CASE.
+    """
+    latest = max(today.values()) if isinstance(today, Mapping) else today
+    # "not done and not not-applicable" rather than status = 'scheduled': the same rows,
+    # but it keeps the planners from starting at the registry-wide status index and
+    # makes them start from the site's patients (ix_patient_site_status) instead.
+    return [visit.status.not_in(("done", "not_applicable")), patient_status == "active",
+            visit.window_start <= latest + timedelta(days=UPCOMING_DAYS)]
+
+
+def site_todays(session: Session, site_ids: frozenset[int] | set[int]) -> dict[int, date]:
+    """Today's date at each site (its time zone; UTC when none is set)."""
+    if not site_ids:
+        return {}
+    zones = session.execute(select(Site.id, Site.timezone).where(Site.id.in_(site_ids)))
+    return {site_id: clock_today(zone) for site_id, zone in zones}
+
+
+def days_overdue(grace_end: date | None, status: str, today: date) -> int | None:
+    """Days since the grace period ended, for overdue and missed visits."""
+    if status not in ("overdue", "missed") or grace_end is None:
+        return None
+    return (today - grace_end).days
+
+
+__all__ = [
+    "OPEN_STATUSES",
+    "STATUS_LABELS",
+    "UPCOMING_DAYS",
+    "URGENCY",
+    "days_overdue",
+    "followup_status",
+    "open_visit_prefilter",
+    "site_todays",
+    "status_expression",
+    "urgency_expression",
+]

@@ -1,0 +1,258 @@
+"""Cohort definitions: parse and check the filters, build the cohort query in SQL, save.
+
+A definition is a small JSON-able dict (only the filters that are set); it is what a saved
+``Cohort`` stores, what the manifest and the audit trail record, and what the builder's form
+and the live count send.  ``cohort_select`` turns it into ONE ``SELECT patient.id`` so that
+counts and exports never query per patient.  Only treated patients belong to a cohort:
+day 0 of every exported time is the treatment date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Integer, Select, String, case, cast, exists, extract, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from registry.models import (
+    AdverseEvent,
+    Cohort,
+    IndexKnee,
+    Patient,
+    Site,
+    Timepoint,
+    Treatment,
+    Visit,
+)
+from registry.services import ValidationFailed
+from registry.vocabularies import CELL_SOURCES, CO_INTERVENTIONS, KL_GRADES, LATERALITY, SEX
+
+AGE_CAP = 90
+"""Ages at treatment of 90 and above are exported (and filtered) as 90, flagged "90+"."""
+
+AE_FILTERS = {"any": "Any adverse event", "serious": "Any serious adverse event",
+              "none": "No adverse event"}
+MULTI_FIELDS = ("site", "sex", "kl_grade", "laterality", "cell_source", "product",
+                "co_intervention", "timepoint")
+RANGE_FIELDS = {"age_min": (0, 120), "age_max": (0, 120), "bmi_min": (10, 80),
+                "bmi_max": (10, 80)}
+DATE_FIELDS = ("treated_from", "treated_to")
+FIELD_LABELS = {
+    "site": "Site", "sex": "Sex", "kl_grade": "KL grade", "laterality": "Index knee",
+    "cell_source": "Cell source", "product": "Product", "co_intervention": "Co-interventions",
+    "timepoint": "Timepoints completed", "age_min": "Age from", "age_max": "Age to",
+    "bmi_min": "BMI from", "bmi_max": "BMI to", "treated_from": "Treated from",
+    "treated_to": "Treated to", "adverse_events": "Adverse events",
+}
+
+
+def filter_choices(session: Session) -> dict[str, list[tuple[str, str]]]:
+    """The allowed values of each multi-value filter: (code, label); from data + vocabularies."""
+    sites = session.execute(select(Site.code, Site.name).order_by(Site.code)).all()
+    products = session.scalars(
+        select(Treatment.product_name).distinct().order_by(Treatment.product_name)
+    ).all()
+    timepoints = session.execute(
+        select(Timepoint.code, Timepoint.name, func.min(Timepoint.sort_order))
+        .group_by(Timepoint.code, Timepoint.name).order_by(func.min(Timepoint.sort_order))
+    ).all()
+    seen: dict[str, str] = {}
+    for code, name, _order in timepoints:
+        seen.setdefault(code, name)
+    return {
+        "site": [(code, f"{code} — {name}") for code, name in sites],
+        "sex": list(SEX.items()),
+        "kl_grade": [(str(code), label) for code, label in KL_GRADES.items()],
+        "laterality": list(LATERALITY.items()),
+        "cell_source": list(CELL_SOURCES.items()),
+        "product": [(name, name) for name in products],
+        "co_intervention": list(CO_INTERVENTIONS.items()),
+        "timepoint": list(seen.items()),
+        "adverse_events": list(AE_FILTERS.items()),
+    }
+
+
+def _getlist(data: Any, key: str) -> list[str]:
+    if hasattr(data, "getlist"):
+        values = data.getlist(key)
+    else:
+        raw = data.get(key)
+        values = [] if raw in (None, "") else raw if isinstance(raw, list) else [raw]
+    return [str(value).strip() for value in values if str(value).strip() != ""]
+
+
+def parse_definition(session: Session, data: Mapping[str, Any], *,
+                     stored: bool = False) -> dict[str, Any]:
+    """A checked, normalised definition from form data or (``stored``) a saved definition.
+
+    Raises ValidationFailed naming each field with an unknown value or a bad number/date.
+    """
+    choices = filter_choices(session)
+    errors: dict[str, str] = {}
+    definition: dict[str, Any] = {}
+    for name in MULTI_FIELDS:
+        values = list(dict.fromkeys(_getlist(data, name)))
+        allowed = {code for code, _label in choices[name]}
+        unknown = [value for value in values if value not in allowed]
+        if unknown:
+            errors[name] = (f"{FIELD_LABELS[name]}: unknown value {', '.join(map(repr, unknown))}"
+                            f"; choose from the list.")
+        elif values:
+            definition[name] = [int(v) for v in values] if name == "kl_grade" else values
+    for name, (low, high) in RANGE_FIELDS.items():
+        raw = _getlist(data, name)
+        if not raw:
+            continue
+        try:
+            number = float(raw[0])
+        except ValueError:
+            errors[name] = f"{FIELD_LABELS[name]}: {raw[0]!r} is not a number."
+            continue
+        if not low <= number <= high:
+            errors[name] = f"{FIELD_LABELS[name]}: must be between {low} and {high}."
+            continue
+        definition[name] = int(number) if name.startswith("age") and number.is_integer() \
+            else number
+    for name in DATE_FIELDS:
+        raw = _getlist(data, name)
+        if not raw:
+            continue
+        try:
+            definition[name] = date.fromisoformat(raw[0]).isoformat()
+        except ValueError:
+            errors[name] = f"{FIELD_LABELS[name]}: {raw[0]!r} is not a date (YYYY-MM-DD)."
+    ae = _getlist(data, "adverse_events")
+    if ae:
+        if ae[0] not in AE_FILTERS:
+            errors["adverse_events"] = (f"Adverse events: unknown value {ae[0]!r}; "
+                                        f"use one of {', '.join(AE_FILTERS)}.")
+        else:
+            definition["adverse_events"] = ae[0]
+    for low, high in (("age_min", "age_max"), ("bmi_min", "bmi_max"),
+                      ("treated_from", "treated_to")):
+        if low in definition and high in definition and definition[low] > definition[high]:
+            errors[high] = f"{FIELD_LABELS[high]}: must not be before {FIELD_LABELS[low]}."
+    unknown_keys = set(data.keys()) - set(FIELD_LABELS)
+    if stored and unknown_keys:  # a saved definition from an older or edited version
+        errors["definition"] = f"Unknown filter {', '.join(sorted(unknown_keys))}."
+    if errors:
+        raise ValidationFailed(errors)
+    return definition
+
+
+def age_at_treatment() -> ColumnElement[int]:
+    """Whole years from birth to treatment, computed in SQL (birth dates never leave it)."""
+    born, treated = Patient.birth_date, Treatment.treatment_date
+    before_birthday = (extract("month", treated) * 100 + extract("day", treated)
+                       < extract("month", born) * 100 + extract("day", born))
+    years = (cast(extract("year", treated), Integer) - cast(extract("year", born), Integer)
+             - case((before_birthday, 1), else_=0))
+    return years
+
+
+def capped_age() -> ColumnElement[int]:
+    age = age_at_treatment()
+    return case((age >= AGE_CAP, AGE_CAP), else_=age)
+
+
+def cohort_select(session: Session, definition: Mapping[str, Any]) -> Select[tuple[int]]:
+    """``SELECT patient.id`` of the treated patients matching ``definition`` (one query)."""
+    query = (select(Patient.id).join(Treatment, Treatment.patient_id == Patient.id)
+             .outerjoin(IndexKnee, IndexKnee.patient_id == Patient.id))
+    conditions: list[ColumnElement[bool]] = []
+    if "site" in definition:
+        conditions.append(Patient.site_id.in_(
+            select(Site.id).where(Site.code.in_(definition["site"]))))
+    simple = (("sex", Patient.sex), ("kl_grade", IndexKnee.kl_grade),
+              ("laterality", IndexKnee.laterality), ("cell_source", Treatment.cell_source),
+              ("product", Treatment.product_name))
+    for name, column in simple:
+        if name in definition:
+            conditions.append(column.in_(definition[name]))
+    if "age_min" in definition:
+        conditions.append(capped_age() >= min(definition["age_min"], AGE_CAP))
+    if "age_max" in definition and definition["age_max"] < AGE_CAP:
+        conditions.append(capped_age() <= definition["age_max"])
+    if "bmi_min" in definition:
+        conditions.append(Patient.bmi >= definition["bmi_min"])
+    if "bmi_max" in definition:
+        conditions.append(Patient.bmi <= definition["bmi_max"])
+    if "treated_from" in definition:
+        conditions.append(Treatment.treatment_date >= date.fromisoformat(
+            definition["treated_from"]))
+    if "treated_to" in definition:
+        conditions.append(Treatment.treatment_date <= date.fromisoformat(
+            definition["treated_to"]))
+    if "co_intervention" in definition:
+        # JSON list stored as text on both backends; codes come from the vocabulary.
+        as_text = cast(Treatment.co_interventions, String)
+        conditions.append(or_(*(as_text.like(f'%"{code}"%')
+                                for code in definition["co_intervention"])))
+    for code in definition.get("timepoint", []):
+        # Correlated EXISTS: one probe per patient of the unique (patient_id, timepoint_id)
+        # index of visit, instead of materialising every done visit.
+        conditions.append(exists().where(
+            Visit.patient_id == Patient.id,
+            Visit.timepoint_id.in_(select(Timepoint.id).where(Timepoint.code == code)),
+            Visit.status == "done"))
+    ae = definition.get("adverse_events")
+    if ae in ("any", "none"):
+        with_ae = Patient.id.in_(select(AdverseEvent.patient_id))
+        conditions.append(with_ae if ae == "any" else ~with_ae)
+    elif ae == "serious":
+        conditions.append(Patient.id.in_(
+            select(AdverseEvent.patient_id).where(AdverseEvent.serious.is_(True))))
+    return query.where(*conditions)
+
+
+def count_patients(session: Session, definition: Mapping[str, Any]) -> int:
+    subquery = cohort_select(session, definition).subquery()
+    return int(session.scalar(select(func.count()).select_from(subquery)) or 0)
+
+
+def describe(definition: Mapping[str, Any]) -> list[str]:
+    """Human-readable lines for a definition (pages and the CLI)."""
+    if not definition:
+        return ["All treated patients"]
+    lines = []
+    for key, value in definition.items():
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        lines.append(f"{FIELD_LABELS.get(key, key)}: {shown}")
+    return lines
+
+
+def save_cohort(session: Session, *, name: str, description: str | None,
+                definition: Mapping[str, Any], user_id: int | None) -> Cohort:
+    """Store a new named cohort (its definition, not its rows)."""
+    name = name.strip()
+    if not name:
+        raise ValidationFailed({"name": "Name: give the cohort a name."})
+    if len(name) > 120:
+        raise ValidationFailed({"name": "Name: at most 120 characters."})
+    if session.scalar(select(Cohort.id).where(Cohort.name == name)) is not None:
+        raise ValidationFailed({"name": f"Name: a cohort called {name!r} already exists."})
+    cohort = Cohort(name=name, description=(description or "").strip() or None,
+                    definition=dict(definition), created_by_id=user_id)
+    session.add(cohort)
+    session.flush()
+    return cohort
+
+
+def find_cohort(session: Session, name: str) -> Cohort | None:
+    return session.scalar(select(Cohort).where(Cohort.name == name))
+
+
+def list_cohorts(session: Session) -> list[Cohort]:
+    return list(session.scalars(select(Cohort).order_by(Cohort.name)))
+
+
+def as_query_pairs(definition: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The definition as URL query pairs (to reopen it in the builder)."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in definition.items():
+        values: Iterable[Any] = value if isinstance(value, list) else [value]
+        pairs.extend((key, str(item)) for item in values)
+    return pairs

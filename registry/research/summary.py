@@ -1,0 +1,199 @@
+"""Outcome summary of a cohort per timepoint (and per group): the numbers behind the page.
+
+n done and % of those due (a visit is due once its window has opened:
+``window_start <= clock.today()``); mean and 95 % confidence interval (t distribution) of a
+score and of its change from baseline; share reaching MCII / MIC and PASS; OMERACT-OARSI
+responder rate; adverse-event rates by grade.  Reads the same de-identified ``Dataset`` as
+the exports (bounded queries) and computes with numpy/pandas.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+import scoring
+from registry.clock import today
+from registry.models import AdverseEvent, Visit
+from registry.research import cohorts, dataset
+from registry.research.dictionary import flag_kinds
+from registry.research.tables import Derived, derive
+from registry.vocabularies import AE_GRADES, CELL_SOURCES, KL_GRADES, SEX
+
+GROUPS: dict[str, tuple[str, Mapping[Any, str]]] = {
+    "cell_source": ("Cell source", CELL_SOURCES),
+    "kl_grade": ("KL grade", KL_GRADES),
+    "sex": ("Sex", SEX),
+}
+ALL = "All patients"
+
+# Two-sided 95 % critical values of Student's t for 1–30 degrees of freedom (standard
+# tables); beyond 30 the Cornish–Fisher expansion below is accurate to about 1e-4.
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+Z_975 = 1.959963984540054
+
+
+def t_quantile_975(df: int) -> float:
+    """The 97.5 % quantile of Student's t with ``df`` degrees of freedom (df >= 1)."""
+    if df < 1:
+        raise ValueError("degrees of freedom must be at least 1")
+    if df <= len(T_975):
+        return T_975[df - 1]
+    z = Z_975
+    return (z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    n: int
+    mean: float | None
+    low: float | None
+    high: float | None
+
+
+def mean_ci(values: np.ndarray) -> Estimate:
+    """Mean with a t-based 95 % CI (no interval for fewer than 2 values)."""
+    clean = values[~np.isnan(values)]
+    n = int(clean.size)
+    if n == 0:
+        return Estimate(0, None, None, None)
+    mean = float(clean.mean())
+    if n < 2:
+        return Estimate(n, mean, None, None)
+    half = t_quantile_975(n - 1) * float(clean.std(ddof=1)) / math.sqrt(n)
+    return Estimate(n, mean, mean - half, mean + half)
+
+
+@dataclass(frozen=True)
+class Proportion:
+    n: int
+    events: int
+
+    @property
+    def percent(self) -> float | None:
+        return 100.0 * self.events / self.n if self.n else None
+
+
+@dataclass
+class ScoreRow:
+    group: str
+    timepoint: str
+    timepoint_name: str
+    target_day: int
+    is_baseline: bool
+    value: Estimate
+    change: Estimate
+    flags: dict[str, Proportion]
+
+
+@dataclass
+class Summary:
+    score: str
+    group_by: str | None
+    groups: list[str]
+    timepoints: list[dataset.TimepointInfo]
+    patients: int
+    follow_up: list[dict[str, Any]]
+    scores: list[ScoreRow]
+    responders: list[dict[str, Any]]
+    adverse_events: list[dict[str, Any]]
+    flag_kinds: list[str]
+
+
+def _group_labels(patients: pd.DataFrame, group_by: str | None) -> np.ndarray:
+    if not group_by:
+        return np.full(len(patients), ALL, dtype=object)
+    _label, vocabulary = GROUPS[group_by]
+    return np.array([str(vocabulary.get(value, "Not recorded")) if value is not None
+                     and value == value else "Not recorded" for value in patients[group_by]],
+                    dtype=object)
+
+
+def _due_counts(session: Session, cohort: Select[tuple[int]],
+                timepoint_of: dict[int, int]) -> pd.DataFrame:
+    query = (select(Visit.patient_id, Visit.timepoint_id, Visit.status)
+             .where(Visit.patient_id.in_(cohort), Visit.timepoint_id.is_not(None),
+                    Visit.window_start <= today(), Visit.status != "not_applicable"))
+    rows = session.execute(query).all()
+    return pd.DataFrame([(p, timepoint_of[t], s) for p, t, s in rows],
+                        columns=["patient_id", "timepoint", "status"])
+
+
+def summarise(session: Session, definition: Mapping[str, Any], *, score: str = "vas_pain",
+              group_by: str | None = None) -> Summary:
+    if score not in scoring.SCORES:
+        raise ValueError(f"unknown score {score!r}")
+    if group_by and group_by not in GROUPS:
+        raise ValueError(f"unknown group {group_by!r}")
+    cohort = cohorts.cohort_select(session, definition)
+    data = dataset.load(session, cohort)
+    derived: Derived = derive(data)
+    labels = _group_labels(data.patients, group_by)
+    groups = sorted(set(labels.tolist()), key=str) if len(labels) else [ALL]
+    rows = data.scores
+    row_group = labels[derived.position] if len(rows.value) else np.empty(0, object)
+    score_index = data.score_codes.index(score)
+    kinds = flag_kinds(score)
+    due = _due_counts(session, cohort, data.timepoint_of)
+    patient_group = dict(zip(data.patients["patient_id"], labels, strict=True))
+    due["group"] = [patient_group.get(p, ALL) for p in due["patient_id"]]
+    follow_up, score_rows, responders = [], [], []
+    for tp_index, tp in enumerate(data.timepoints):
+        for group in groups:
+            in_group = row_group == group
+            here = in_group & (rows.timepoint == tp_index) & (rows.score == score_index)
+            due_here = due[(due["timepoint"] == tp_index) & (due["group"] == group)]
+            done = int((due_here["status"] == "done").sum())
+            follow_up.append({"timepoint": tp.name, "group": group, "due": len(due_here),
+                              "done": done, "percent": 100.0 * done / len(due_here)
+                              if len(due_here) else None})
+            flags = {}
+            for kind in kinds:
+                value, known = derived.flags["pass_" if kind == "pass" else kind]
+                flags[kind] = Proportion(int(known[here].sum()),
+                                         int((value & known)[here].sum()))
+            score_rows.append(ScoreRow(group, tp.code, tp.name, tp.target_day, tp.is_baseline,
+                                       mean_ci(rows.value[here]),
+                                       mean_ci(derived.change["change"][here])
+                                       if not tp.is_baseline else Estimate(0, 0.0, None, None),
+                                       flags))
+            if not tp.is_baseline:
+                status = derived.responder[labels == group, tp_index]
+                evaluable = int((status >= 0).sum())
+                responders.append({"timepoint": tp.name, "code": tp.code, "group": group,
+                                   "target_day": tp.target_day,
+                                   "rate": Proportion(evaluable, int((status == 1).sum()))})
+    return Summary(score, group_by, groups, data.timepoints, len(data.patients), follow_up,
+                   score_rows, responders, _adverse_event_rates(session, cohort, labels,
+                                                                data.patients, groups), kinds)
+
+
+def _adverse_event_rates(session: Session, cohort: Select[tuple[int]], labels: np.ndarray,
+                         patients: pd.DataFrame, groups: list[str]) -> list[dict[str, Any]]:
+    """Per group and grade: events, patients with such an event, % of the group's patients."""
+    query = (select(AdverseEvent.patient_id, AdverseEvent.severity_grade,
+                    func.count(AdverseEvent.id))
+             .where(AdverseEvent.patient_id.in_(cohort))
+             .group_by(AdverseEvent.patient_id, AdverseEvent.severity_grade))
+    counts = pd.DataFrame(session.execute(query).all(),
+                          columns=["patient_id", "grade", "events"])
+    group_of = dict(zip(patients["patient_id"], labels, strict=True))
+    counts["group"] = [group_of.get(p, ALL) for p in counts["patient_id"]]
+    out = []
+    for group in groups:
+        size = int((labels == group).sum())
+        for grade, label in AE_GRADES.items():
+            part = counts[(counts["group"] == group) & (counts["grade"] == grade)]
+            out.append({"group": group, "grade": label, "events": int(part["events"].sum()),
+                        "patients": Proportion(size, int(part["patient_id"].nunique()))})
+    return out

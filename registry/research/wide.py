@@ -1,0 +1,184 @@
+"""The wide table (one row per patient) and the adverse-event and item tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import scoring
+from registry.models.protocol import DEFAULT_INSTRUMENTS
+from registry.research.dataset import Dataset
+from registry.research.dictionary import ColumnSpec, coded, flag_kinds, item_spec, score_spec
+from registry.research.tables import Derived, Table, _spec, patients_table, safe_code
+from registry.vocabularies import (
+    AE_ACTIONS,
+    AE_CATEGORIES,
+    AE_GRADES,
+    AE_OUTCOMES,
+    AE_RELATEDNESS,
+    AE_SERIOUS_CRITERIA,
+)
+
+FLAG_COLUMNS = {"mcii": "mcii", "mic": "mic", "pass": "pass_"}
+
+
+def wide_table(data: Dataset, derived: Derived, pids: list[str],
+               name: str = "outcomes_wide") -> Table:
+    """Patients plus ``<score>_<tp>``, ``_chg``, ``_rel`` and flag columns, ``day_<tp>``
+    and ``oarsi_responder_<tp>`` (follow-up timepoints only for change and flags)."""
+    base = patients_table(data, pids, name)
+    rows = data.scores
+    n_patients = len(pids)
+    columns: dict[str, object] = {}
+    specs: list[ColumnSpec] = []
+    tps = [(index, tp, safe_code(tp.code)) for index, tp in enumerate(data.timepoints)]
+    for index, tp, code in tps:
+        day = np.full(n_patients, np.nan)
+        here = rows.timepoint == index
+        day[derived.position[here]] = rows.day[here]
+        columns[f"day_{code}"] = pd.array(np.where(np.isnan(day), None, day), dtype="Int32") \
+            if n_patients else pd.array([], dtype="Int32")
+        specs.append(_spec(name, f"day_{code}", f"{tp.name} visit, days since treatment",
+                           "integer", unit="days", source="visit.visit_date minus treatment date"))
+    for score_index, score_code in enumerate(data.score_codes):
+        kinds = flag_kinds(score_code)
+        for index, tp, code in tps:
+            here = (rows.timepoint == index) & (rows.score == score_index)
+            where = derived.position[here]
+            column = f"{score_code}_{code}"
+
+            def put(values: np.ndarray, here: np.ndarray = here,
+                    where: np.ndarray = where) -> np.ndarray:
+                out = np.full(n_patients, np.nan)
+                out[where] = values[here]
+                return out
+
+            columns[column] = put(rows.value)
+            specs.append(score_spec(name, column, score_code, tp.name))
+            if tp.is_baseline:
+                continue
+            columns[f"{column}_chg"] = put(derived.change["change"])
+            specs.append(score_spec(name, f"{column}_chg", score_code, tp.name, "change"))
+            columns[f"{column}_rel"] = put(derived.change["relative"])
+            specs.append(score_spec(name, f"{column}_rel", score_code, tp.name, "relative"))
+            for kind in kinds:
+                value, known = derived.flags[FLAG_COLUMNS[kind]]
+                flag_value = np.zeros(n_patients, bool)
+                flag_known = np.zeros(n_patients, bool)
+                flag_value[where] = value[here]
+                flag_known[where] = known[here]
+                columns[f"{column}_{kind}"] = pd.arrays.BooleanArray(flag_value & flag_known,
+                                                                     ~flag_known)
+                specs.append(score_spec(name, f"{column}_{kind}", score_code, tp.name, kind))
+    for index, tp, code in tps:
+        if tp.is_baseline:
+            continue
+        status = derived.responder[:, index] if n_patients else np.empty(0, np.int8)
+        columns[f"oarsi_responder_{code}"] = pd.arrays.BooleanArray(status == 1, status < 0)
+        specs.append(_spec(name, f"oarsi_responder_{code}",
+                           f"OMERACT-OARSI responder at {tp.name} (Pham 2004)", "boolean",
+                           source="scoring.omeract_oarsi_frame"))
+    extra = pd.DataFrame(columns, index=base.frame.index)
+    frame = pd.concat([base.frame, extra], axis=1)
+    return Table(name, frame, base.specs + specs)
+
+
+def adverse_events_table(data: Dataset, pid_of: dict[int, str],
+                         name: str = "adverse_events") -> Table:
+    raw = data.adverse_events if data.adverse_events is not None else pd.DataFrame()
+    specs = [
+        _spec(name, "pid", "Patient pseudonym", "string", source="HMAC-SHA256 pseudonym"),
+        _spec(name, "event", "Event number within the patient (by onset)", "integer"),
+        _spec(name, "onset_day", "Onset, days since treatment", "integer", unit="days",
+              source="adverse_event.onset_date minus treatment date"),
+        _spec(name, "category", "Category", "category", source="adverse_event.category",
+              values=coded(AE_CATEGORIES)),
+        _spec(name, "severity_grade", "Severity grade (CTCAE v5.0 style)", "integer",
+              minimum=1, maximum=5, source="adverse_event.severity_grade",
+              values=coded(AE_GRADES)),
+        _spec(name, "serious", "Serious adverse event", "boolean", source="adverse_event.serious"),
+        _spec(name, "serious_criterion", "Seriousness criterion", "category",
+              source="adverse_event.serious_criterion", values=coded(AE_SERIOUS_CRITERIA)),
+        _spec(name, "relatedness", "Relatedness to treatment", "category",
+              source="adverse_event.relatedness", values=coded(AE_RELATEDNESS)),
+        _spec(name, "action_taken", "Action taken", "category",
+              source="adverse_event.action_taken", values=coded(AE_ACTIONS)),
+        _spec(name, "outcome", "Outcome", "category", source="adverse_event.outcome",
+              values=coded(AE_OUTCOMES)),
+        _spec(name, "resolution_day", "Resolution, days since treatment", "integer",
+              unit="days", source="adverse_event.resolution_date minus treatment date"),
+    ]
+    if data.free_text:
+        specs.append(_spec(name, "description", "Description", "string",
+                           source="free text entered by staff (included because an admin "
+                                  "allowed it)"))
+    if raw.empty:
+        frame = pd.DataFrame({spec.column: pd.Series(dtype="string" if spec.type == "string"
+                                                     else "Int32" if spec.type == "integer"
+                                                     else "boolean" if spec.type == "boolean"
+                                                     else "category")
+                              for spec in specs})
+        return Table(name, frame, specs)
+    frame = pd.DataFrame({"pid": pd.array([pid_of[p] for p in raw["patient_id"]],
+                                          dtype="string")})
+    frame["event"] = pd.array(raw.groupby("patient_id").cumcount().to_numpy() + 1, dtype="Int32")
+    frame["onset_day"] = pd.array(raw["onset_day"], dtype="Int32")
+    vocabularies = {"category": AE_CATEGORIES, "serious_criterion": AE_SERIOUS_CRITERIA,
+                    "relatedness": AE_RELATEDNESS, "action_taken": AE_ACTIONS,
+                    "outcome": AE_OUTCOMES}
+    frame["category"] = pd.Categorical(raw["category"], categories=list(AE_CATEGORIES))
+    frame["severity_grade"] = pd.array(raw["severity_grade"], dtype="Int8")
+    frame["serious"] = pd.array(raw["serious"].astype(bool), dtype="boolean")
+    for column in ("serious_criterion", "relatedness", "action_taken", "outcome"):
+        frame[column] = pd.Categorical(raw[column], categories=list(vocabularies[column]))
+    frame["resolution_day"] = pd.array(raw["resolution_day"], dtype="Int32")
+    if data.free_text:
+        frame["description"] = pd.array(raw["description"], dtype="string")
+    return Table(name, frame, specs)
+
+
+def item_columns(raw: pd.DataFrame) -> list[tuple[str, str]]:
+    """(instrument, item) of the default instruments and of any other found in the data."""
+    present = set(raw.columns)
+    return [(code, item.code) for code, instrument in scoring.INSTRUMENTS.items()
+            for item in instrument.items
+            if code in DEFAULT_INSTRUMENTS or any(f"{code}_{i.code}" in present
+                                                  for i in instrument.items)]
+
+
+def items_table(data: Dataset, pid_of: dict[int, str], wide: bool, pids: list[str],
+                name: str = "items") -> Table:
+    """Item answers: one row per patient × timepoint (long) or per patient (wide)."""
+    raw = data.items if data.items is not None else pd.DataFrame()
+    columns = item_columns(raw)
+    tp_codes = [tp.code for tp in data.timepoints]
+    frame = pd.DataFrame({
+        "pid": pd.array([pid_of[p] for p in raw.get("patient_id", [])], dtype="string"),
+        "timepoint": pd.Categorical.from_codes(
+            np.asarray(raw.get("timepoint", []), dtype=np.int16), categories=tp_codes),
+    })
+    for instrument, item in columns:
+        column = f"{instrument}_{item}"
+        values = raw[column] if column in raw else pd.Series([None] * len(frame), dtype=object)
+        frame[column] = pd.array(pd.to_numeric(values.astype(object)), dtype="Int16") \
+            if len(frame) else pd.array([], dtype="Int16")
+    pid_spec = _spec(name, "pid", "Patient pseudonym", "string",
+                     source="HMAC-SHA256 pseudonym")
+    if not wide:
+        specs = [pid_spec,
+                 _spec(name, "timepoint", "Timepoint", "category", source="timepoint.code",
+                       values="; ".join(f"{tp.code} = {tp.name}" for tp in data.timepoints)),
+                 *(item_spec(name, f"{i}_{c}", i, c) for i, c in columns)]
+        return Table(name, frame, specs)
+    specs = [pid_spec]
+    pieces: dict[str, object] = {}
+    for tp in data.timepoints:
+        part = frame[frame["timepoint"] == tp.code].set_index("pid")
+        for instrument, item in columns:
+            column = f"{instrument}_{item}_{safe_code(tp.code)}"
+            pieces[column] = part[f"{instrument}_{item}"].reindex(pids).array \
+                if len(part) else pd.array([pd.NA] * len(pids), dtype="Int16")
+            specs.append(item_spec(name, column, instrument, item, tp.name))
+    out = pd.concat([pd.DataFrame({"pid": pd.array(pids, dtype="string")}),
+                     pd.DataFrame(pieces, index=range(len(pids)))], axis=1)
+    return Table(name, out, specs)

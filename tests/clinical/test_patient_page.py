@@ -1,0 +1,96 @@
+"""The patient page: header, schedule, score table, and a query count that does not grow."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+
+from sqlalchemy import event
+
+from registry.models import AdverseEvent, Visit
+from tests.clinical.helpers import all_items
+
+TREATED = date(2026, 1, 1)
+
+
+def full_answers(level: int) -> dict[str, dict]:
+    return {"vas": {"VAS": 20 * level}, "pga": {"PGA": 15 * level},
+            "womac": all_items("womac", level), "koos": all_items("koos", level)}
+
+
+def patient_with_visits(db, make_patient, record_visit, site, visit_count: int):
+    """A treated patient with ``visit_count`` done visits (4 scheduled + unscheduled)."""
+    patient = make_patient(site, treatment_date=TREATED)
+    scheduled = sorted(patient.visits, key=lambda v: v.target_date)
+    dates = [date(2025, 12, 20), date(2026, 1, 28), date(2026, 4, 1), date(2026, 5, 20)]
+    for visit, visit_date, level in zip(scheduled, dates, (3, 2, 1, 1), strict=True):
+        record_visit(visit, visit_date, full_answers(level))
+    for extra in range(visit_count - len(scheduled)):
+        visit = Visit(patient_id=patient.id, status="scheduled")
+        db.add(visit)
+        db.flush()
+        record_visit(visit, date(2026, 2, 1) + timedelta(days=7 * extra), full_answers(2))
+    db.add(AdverseEvent(patient_id=patient.id, onset_date=date(2026, 1, 3), description="Pain",
+                        category="local_pain", severity_grade=1, relatedness="probably",
+                        outcome="resolved", resolution_date=date(2026, 1, 6)))
+    db.add(AdverseEvent(patient_id=patient.id, onset_date=date(2026, 1, 9),
+                        description="Septic arthritis", category="infection", severity_grade=3,
+                        serious=True, serious_criterion="hospitalisation",
+                        relatedness="possibly", outcome="ongoing"))
+    db.flush()
+    return patient
+
+
+@contextmanager
+def count_statements(engine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_patient_page_shows_header_schedule_scores_and_events(auth, client, db, site_a,
+                                                              make_patient, record_visit):
+    patient = patient_with_visits(db, make_patient, record_visit, site_a, 4)
+    auth.login("clinician", sites=[site_a])
+    html = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert f"<h1>{patient.study_id}" in html
+    assert "Clinic A" in html
+    assert "Left" in html
+    assert "<dt>KL grade</dt><dd>2</dd>" in html
+    assert "<dt>Days since treatment</dt><dd>151</dd>" in html  # 2026-01-01 -> 2026-06-01
+    for name in ("Baseline", "2–6 weeks", "3 months", "6–12 months"):
+        assert f'<th scope="row">{name}</th>' in html
+    assert "WOMAC Function (0-100)" in html
+    assert "KOOS Pain" in html
+    # VAS 60 at baseline, 20 at 3 months: -40.0 (-66.7 %).
+    assert "-40.0 (-66.7 %)" in html
+    assert "OMERACT-OARSI responder" in html
+    assert '<tr class="serious">' in html
+    assert "Septic arthritis" in html
+
+
+def test_query_count_does_not_grow_with_visits(app, auth, client, db, site_a, make_patient,
+                                               record_visit):
+    few = patient_with_visits(db, make_patient, record_visit, site_a, 4)
+    many = patient_with_visits(db, make_patient, record_visit, site_a, 10)
+    auth.login("clinician", sites=[site_a])
+    engine = app.extensions["registry.engine"]
+    counts = {}
+    for patient in (few, many):
+        client.get(f"/patients/{patient.id}")  # warm caches
+        with count_statements(engine) as statements:
+            response = client.get(f"/patients/{patient.id}")
+        assert response.status_code == 200
+        counts[patient.id] = len(statements)
+    assert counts[few.id] == counts[many.id], counts
+    assert counts[many.id] <= 15, counts
+    html = client.get(f"/patients/{many.id}").get_data(as_text=True)
+    assert html.count("Unscheduled") >= 6

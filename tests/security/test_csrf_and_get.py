@@ -1,0 +1,63 @@
+"""Every state-changing request needs a CSRF token; no GET changes state."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.models import AuditEvent, Base
+from tests.fixtures.accounts import PASSWORD
+from tests.security.test_route_matrix import _routes, _url
+
+
+def _token(client) -> str:
+    page = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+class TestCsrfEverywhere:
+    @pytest.fixture
+    def app_settings(self):
+        return {"WTF_CSRF_ENABLED": True}
+
+    def test_every_post_without_token_is_refused(self, app, client, make_user, site_a, world):
+        admin = make_user("admin", sites=[site_a])
+        client.post("/login", data={"email": admin.email, "password": PASSWORD,
+                                    "csrf_token": _token(client)})
+        assert client.get("/home").status_code == 200
+        accepted = []
+        for endpoint, method, arguments in _routes(app):
+            if method != "POST":
+                continue
+            url = _url(app, endpoint, arguments, world["own"])
+            response = client.post(url, data={})
+            response.close()
+            if response.status_code != 400:
+                accepted.append(f"{url}: {response.status_code}")
+        assert accepted == []
+
+    def test_a_post_with_a_token_is_accepted(self, client, make_user):
+        user = make_user("clinician")
+        response = client.post("/login", data={"email": user.email, "password": PASSWORD,
+                                               "csrf_token": _token(client)})
+        assert response.status_code == 302
+
+
+def _row_counts(db) -> dict[str, int]:
+    return {table.name: db.scalar(select(func.count()).select_from(table))
+            for table in Base.metadata.sorted_tables}
+
+
+@pytest.mark.parametrize("role", ["admin", "coordinator", "researcher"])
+def test_no_get_changes_state(app, client, auth, db, world, site_a, role):
+    auth.login(role, sites=[site_a] if role != "researcher" else [])
+    before = _row_counts(db)
+    last_audit = db.scalar(select(func.max(AuditEvent.id)))
+    for endpoint, method, arguments in _routes(app):
+        if method == "GET":
+            client.get(_url(app, endpoint, arguments, world["own"])).close()
+    db.expire_all()
+    assert _row_counts(db) == before
+    assert db.scalar(select(func.max(AuditEvent.id))) == last_audit
