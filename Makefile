@@ -8,7 +8,7 @@ REGISTRY := $(VENV)/bin/registry
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install demo test lint bench clean-demo
+.PHONY: install demo test lint clean-demo screenshots bench-load
 
 $(VENV)/.installed: setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,9 @@ test: lint
 
 clean-demo:
 	rm -f instance/registry.sqlite3 instance/registry.sqlite3-wal instance/registry.sqlite3-shm
+
+screenshots: install
+	$(PY) -m tests.e2e.screenshots
+
+bench-load: install
+	$(PY) benchmarks/bench_load.py

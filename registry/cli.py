@@ -140,9 +140,10 @@ def demo_command(seed: int, patients: int) -> None:
 def register_commands(app: Flask) -> None:
     from registry.clinical.commands import COMMANDS as CLINICAL_COMMANDS
     from registry.followup.commands import COMMANDS as FOLLOWUP_COMMANDS
+    from registry.maintenance.commands import COMMANDS as MAINTENANCE_COMMANDS
     from registry.research.commands import COMMANDS as RESEARCH_COMMANDS
 
     for command in (init_command, create_site_command, create_user_command, audit_group,
                     score_command, demo_command, *CLINICAL_COMMANDS, *FOLLOWUP_COMMANDS,
-                    *RESEARCH_COMMANDS):
+                    *RESEARCH_COMMANDS, *MAINTENANCE_COMMANDS):
         app.cli.add_command(command)

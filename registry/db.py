@@ -33,6 +33,9 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str, *, busy_timeout_ms: int = 10000, **kwargs: Any) -> Engine:
     """Create an engine configured for the registry's database."""
+    # Statement parameters (health data, password hashes, session tokens) never reach the
+    # SQL log or error messages, whatever logging is switched on.
+    kwargs.setdefault("hide_parameters", True)
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(

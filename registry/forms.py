@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from wtforms.fields.choices import SelectChoice
 
@@ -18,3 +19,27 @@ def choices(options: Mapping[object, str] | Iterable[tuple[object, str]],
     result = [SelectChoice("", blank)] if blank is not None else []
     result.extend(SelectChoice(str(value), label) for value, label in pairs)
     return result
+
+
+def attach_errors(form: Any, errors: Mapping[str, str]) -> dict[str, str]:
+    """Show service errors next to their form fields.
+
+    Returns the errors that match no field, for the caller to flash.  Every area's views
+    use this, so a service's ``ValidationFailed`` / ``AccountError`` reads the same way.
+    """
+    unplaced: dict[str, str] = {}
+    for name, message in errors.items():
+        field = form._fields.get(name) if name else None
+        if field is None:
+            unplaced[name] = message
+        else:
+            field.errors = [*field.errors, message]
+    return unplaced
+
+
+def flash_unplaced(form: Any, errors: Mapping[str, str]) -> None:
+    """Attach errors to fields and flash the ones that belong to none."""
+    from flask import flash
+
+    for message in attach_errors(form, errors).values():
+        flash(message, "error")

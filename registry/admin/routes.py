@@ -13,7 +13,7 @@ from registry.admin.services import create_site, update_site, update_user
 from registry.auth.services import AccountError, create_user, unlock
 from registry.authz import Permission, requires
 from registry.db import get_session
-from registry.forms import choices
+from registry.forms import choices, flash_unplaced
 from registry.models import Site, User
 from registry.services import ConflictError
 
@@ -24,11 +24,7 @@ def _site_choices() -> list[SelectChoice]:
 
 
 def _attach_error(form: object, error: AccountError) -> None:
-    field = getattr(form, error.field or "", None)
-    if field is not None:
-        field.errors = [*field.errors, str(error)]
-    else:
-        flash(str(error), "error")
+    flash_unplaced(form, {error.field or "": str(error)})
 
 
 @bp.route("/sites", methods=["GET", "POST"])

@@ -14,6 +14,7 @@ from registry.auth.forms import ChangePasswordForm, LoginForm
 from registry.auth.services import AccountError, LoginPolicy, authenticate, change_password
 from registry.auth.services import end_sessions as end_user_sessions
 from registry.db import get_session
+from registry.forms import flash_unplaced
 from registry.models import User, utcnow
 from registry.security import is_safe_redirect
 
@@ -74,11 +75,7 @@ def change_password_page() -> str | Response | tuple[str, int]:
                             form.new_password.data or "")
         except AccountError as error:
             db.rollback()
-            field = getattr(form, error.field or "", None)
-            if field is not None:
-                field.errors = [*field.errors, str(error)]
-            else:
-                flash(str(error), "error")
+            flash_unplaced(form, {error.field or "": str(error)})
             return render_template("auth/change_password.html", form=form), 422
         db.commit()
         login_user(user)  # the token changed: keep this session, end the others

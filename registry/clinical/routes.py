@@ -36,23 +36,11 @@ from registry.clinical.services.search import search_patients
 from registry.clinical.services.summary import chart_series, patient_summary, visit_name
 from registry.clinical.services.treatment import TreatmentData, save_treatment
 from registry.db import get_session
-from registry.forms import choices
+from registry.forms import attach_errors, choices
 from registry.models import AdverseEvent, Patient, Site
 from registry.services import ConflictError, ValidationFailed
 
 Page = str | Response | tuple[str, int]
-
-
-def attach_errors(form: object, errors: dict[str, str]) -> dict[str, str]:
-    """Put service errors next to their fields; return those that have no field."""
-    unplaced = {}
-    for name, message in errors.items():
-        target = getattr(form, name, None)
-        if target is not None and hasattr(target, "errors"):
-            target.errors = [*target.errors, message]
-        else:
-            unplaced[name] = message
-    return unplaced
 
 
 @bp.route("/")

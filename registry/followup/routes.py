@@ -36,6 +36,7 @@ from registry.followup.services import log_contact, mark_not_applicable, withdra
 from registry.followup.status import STATUS_LABELS, followup_status
 from registry.followup.worklist import load_worklist, worklist_rows
 from registry.forms import choices as select_choices
+from registry.forms import flash_unplaced
 from registry.models import Patient, Visit
 from registry.services import ConflictError, ValidationFailed
 from registry.vocabularies import CONTACT_METHODS, CONTACT_OUTCOMES, WITHDRAWAL_REASONS
@@ -133,12 +134,7 @@ def _render_visit(visit: Visit, patient: Patient, *, contact_form: ContactForm |
 
 
 def _attach(form: Any, error: ValidationFailed) -> None:
-    for name, message in error.errors.items():
-        field = form._fields.get(name)
-        if field is None:
-            flash(message, "error")
-        else:
-            field.errors = [*field.errors, message]
+    flash_unplaced(form, error.errors)
 
 
 @bp.route("/visits/<int:visit_id>")

@@ -1,21 +1,22 @@
 """Reading a cohort's data in a bounded number of queries, already de-identified in SQL.
 
-Queries: timepoints (1), patients (1), visits with their scores (1, streamed in chunks into
-numpy arrays), adverse events (1), item answers (1, optional).  Birth dates, names,
+Queries: timepoints (1), patients (1), done visits (1) and their scores (1; both in patient
+order, streamed into numpy arrays: see ``scorestream``), adverse events (1), item answers
+(1, optional).  Birth dates, names,
 record numbers, contact details and study IDs are never selected; dates are turned into
 days since treatment by the database; age at treatment is computed and capped there.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Integer, Select, case, cast, func, select
+from sqlalchemy import Integer, Select, String, case, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -25,7 +26,6 @@ from registry.models import (
     IndexKnee,
     InstrumentResponse,
     Patient,
-    ScoreValue,
     Site,
     Timepoint,
     Treatment,
@@ -33,7 +33,6 @@ from registry.models import (
 )
 from registry.research.cohorts import AGE_CAP, age_at_treatment
 
-CHUNK_ROWS = 200_000
 Progress = Callable[[int], None]
 
 
@@ -54,6 +53,11 @@ class ScoreRows:
     day: np.ndarray  # visit day since treatment
     score: np.ndarray  # index into the score code list
     value: np.ndarray  # float, NaN when the score could not be computed
+
+
+def empty_scores() -> ScoreRows:
+    return ScoreRows(np.empty(0, np.int64), np.empty(0, np.int16), np.empty(0, np.int32),
+                     np.empty(0, np.int16), np.empty(0))
 
 
 @dataclass
@@ -107,7 +111,8 @@ def load_patients(session: Session, cohort: Select[tuple[int]],
         Patient.height_cm, Patient.weight_kg, Patient.bmi,
         IndexKnee.kl_grade, IndexKnee.laterality,
         Treatment.cell_source, Treatment.product_name.label("product"),
-        Treatment.cell_dose_million, Treatment.injections, Treatment.co_interventions,
+        Treatment.cell_dose_million, Treatment.injections,
+        cast(Treatment.co_interventions, String).label("co_interventions"),  # JSON text
         Patient.outside_indication_justification.is_not(None).label("outside_indication"),
         Patient.status, Patient.withdrawal_reason,
         days_between(session, Patient.withdrawn_on, Treatment.treatment_date)
@@ -120,69 +125,53 @@ def load_patients(session: Session, cohort: Select[tuple[int]],
              .join(Treatment, Treatment.patient_id == Patient.id)
              .outerjoin(IndexKnee, IndexKnee.patient_id == Patient.id)
              .where(Patient.id.in_(cohort)).order_by(Patient.id))
-    result = session.execute(query)
-    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    frame = raw_frame(session, query)
+    frame["co_interventions"] = json_lists(frame["co_interventions"])
     return frame
 
 
-MISSING = -1e300  # stands for NULL in the streamed score values (scores are 0–100)
-
-
-def stream_numbers(session: Session, query: Select[Any], progress: Progress | None = None,
-                   weight: int = 1) -> np.ndarray:
-    """All rows of a numeric query as one float matrix, read chunk by chunk straight from
-    the DBAPI cursor (no Row objects: the columns need no type conversion).  SQLite steps
-    lazily; psycopg holds the result client-side (about 40 bytes a row)."""
-    width = len(query.selected_columns)
-    # No stream_results: SQLAlchemy's buffered strategy would pre-read rows from the cursor.
+def raw_frame(session: Session, query: Select[Any]) -> pd.DataFrame:
+    """The rows of a query as a frame, straight from the DBAPI cursor (no Row objects, no
+    per-value type processing: the columns are plain numbers, text and booleans)."""
     result = session.connection().execute(query)
-    cursor = result.cursor
-    parts: list[np.ndarray] = []
     try:
-        while rows := cursor.fetchmany(CHUNK_ROWS):
-            flat = np.fromiter(chain.from_iterable(rows), np.float64, len(rows) * width)
-            parts.append(flat.reshape(len(rows), width))
-            if progress:
-                progress(len(rows) * weight)
+        return pd.DataFrame(result.cursor.fetchall(), columns=list(result.keys()))
     finally:
         result.close()
-    return np.concatenate(parts) if parts else np.empty((0, width))
 
 
-def load_scores(session: Session, cohort: Select[tuple[int]], score_codes: list[str],
-                timepoint_of: dict[int, int], progress: Progress | None = None) -> ScoreRows:
-    """Done, scheduled visits (one query) and their scores (one query), streamed as numbers.
+def json_lists(texts: pd.Series) -> list[Any]:
+    """JSON texts parsed (each distinct text once: most rows share a handful of values)."""
+    parsed: dict[str, Any] = {}
+    out = []
+    for text in texts:
+        if text is None or text != text:
+            out.append(None)
+            continue
+        if text not in parsed:
+            parsed[text] = json.loads(text)
+        out.append(parsed[text])
+    return out
 
-    Dates become days since treatment in the database; a score code becomes its index.
-    """
-    done = (Visit.patient_id.in_(cohort), Visit.status == "done",
-            Visit.timepoint_id.is_not(None), Visit.visit_date.is_not(None))
-    visit_query = (select(Visit.id, Visit.patient_id, Visit.timepoint_id,
-                          days_between(session, Visit.visit_date, Treatment.treatment_date))
-                   .join(Treatment, Treatment.patient_id == Visit.patient_id).where(*done))
-    visits = stream_numbers(session, visit_query)
-    order = np.argsort(visits[:, 0], kind="stable")
-    visits = visits[order]
-    score_index = case({code: i for i, code in enumerate(score_codes)},
-                       value=ScoreValue.score_code, else_=-1)
-    score_query = (select(ScoreValue.visit_id, score_index,
-                          func.coalesce(ScoreValue.value, MISSING))
-                   .where(ScoreValue.visit_id.in_(select(Visit.id).where(*done))))
-    scores = stream_numbers(session, score_query, progress, weight=2)
-    scores = scores[scores[:, 1] >= 0]
-    at = np.searchsorted(visits[:, 0], scores[:, 0])
-    lookup = np.full(max(timepoint_of, default=0) + 1, -1, dtype=np.int16)
-    for tp_id, position in timepoint_of.items():
-        lookup[tp_id] = position
-    value = scores[:, 2]
-    value[value <= MISSING / 2] = np.nan
-    return ScoreRows(
-        patient_id=visits[at, 1].astype(np.int64),
-        timepoint=lookup[visits[at, 2].astype(np.int64)] if len(at) else np.empty(0, np.int16),
-        day=visits[at, 3].astype(np.int32),
-        score=scores[:, 1].astype(np.int16),
-        value=value,
-    )
+
+def load_scores(session: Session, cohort: Select[tuple[int]], patient_ids: np.ndarray,
+                score_codes: list[str], timepoint_of: dict[int, int], n_timepoints: int,
+                progress: Progress | None = None) -> ScoreRows:
+    """All score rows of the cohort's done visits (two queries, see ``scorestream``), in
+    export order: patient, timepoint, score."""
+    from registry.research import scorestream
+
+    parts = list(scorestream.chunks(session, cohort, patient_ids, score_codes, timepoint_of,
+                                    n_timepoints, progress))
+
+    def joined(name: str, dtype: Any) -> np.ndarray:
+        return (np.concatenate([getattr(part, name) for part in parts]) if parts
+                else np.empty(0, dtype))
+
+    position = joined("position", np.int64)
+    return ScoreRows(patient_id=patient_ids[position].astype(np.int64),
+                     timepoint=joined("timepoint", np.int16), day=joined("day", np.int32),
+                     score=joined("score", np.int16), value=joined("value", np.float64))
 
 
 def load_adverse_events(session: Session, cohort: Select[tuple[int]],
@@ -230,13 +219,17 @@ def load_items(session: Session, cohort: Select[tuple[int]],
 
 def load(session: Session, cohort: Select[tuple[int]], *, items: bool = False,
          adverse_events: bool = False, free_text: bool = False,
-         progress: Progress | None = None) -> Dataset:
+         progress: Progress | None = None, scores: bool = True) -> Dataset:
+    """The cohort's data; without ``scores`` the score rows are left to be streamed
+    (``scorestream.chunks``) and ``Dataset.scores`` is empty."""
     timepoints, timepoint_of = load_timepoints(session)
     score_codes = list(scoring.SCORES)
     patients = load_patients(session, cohort, free_text)
-    scores = load_scores(session, cohort, score_codes, timepoint_of, progress)
+    patient_ids = patients["patient_id"].to_numpy(np.int64)
+    rows = (load_scores(session, cohort, patient_ids, score_codes, timepoint_of,
+                        len(timepoints), progress) if scores else empty_scores())
     return Dataset(
-        timepoints=timepoints, score_codes=score_codes, patients=patients, scores=scores,
+        timepoints=timepoints, score_codes=score_codes, patients=patients, scores=rows,
         adverse_events=load_adverse_events(session, cohort, free_text) if adverse_events
         else None,
         items=load_items(session, cohort, timepoint_of) if items else None,

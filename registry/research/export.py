@@ -1,20 +1,20 @@
 """De-identified exports of a cohort: tables, data dictionary, manifest, checksum, audit.
 
 ``export_cohort`` is the one entry point for the page and the command line: it reads the
-cohort in a bounded number of queries (``dataset.load``), builds the tables with pandas,
-writes them in the chosen format, and records an ``export`` audit row with the same facts
-as the manifest plus the SHA-256 of the delivered file.
+cohort in a bounded number of queries (``dataset.load``; the long table's score rows are
+streamed in chunks of whole patients by ``scorestream`` while they are written), builds the
+tables with pandas / Arrow, writes them in the chosen format, and records an ``export``
+audit row with the same facts as the manifest plus the SHA-256 of the delivered file.
+The manifest is made once the tables are written (it holds their row counts and SHA-256).
 """
 
 from __future__ import annotations
 
 import getpass
 import hashlib
-import json
 import platform
 import tempfile
-import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,18 +30,18 @@ import registry
 import scoring
 from registry.audit import capture
 from registry.models import utcnow
-from registry.research import cohorts, dataset, writers
+from registry.research import cohorts, dataset, scorestream, writers
 from registry.research.dictionary import dictionary_frame
+from registry.research.longtable import LongTable
 from registry.research.pseudonyms import Pseudonymiser
-from registry.research.tables import Table, derive, long_table, patients_table
+from registry.research.scorestream import ScoreChunk
+from registry.research.tables import Table, derive, patients_table
 from registry.research.wide import adverse_events_table, items_table, wide_table
 from registry.services import ValidationFailed
 from scoring.change import DEFAULT_THRESHOLDS
 
 EMPTY_MESSAGE = "The cohort has no patients: the tables hold their headers only."
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member times: no export date inside the zip
 Progress = Callable[[int], None]
-STORE_ABOVE = 64 * 1024 * 1024  # bytes of tables above which the zip is not compressed
 
 
 @dataclass(frozen=True)
@@ -86,16 +86,17 @@ def software_versions() -> dict[str, str]:
             "openpyxl": openpyxl.__version__, "sqlalchemy": sqlalchemy.__version__}
 
 
-def build_tables(data: dataset.Dataset, pseudonyms: Pseudonymiser,
-                 options: ExportOptions) -> list[Table]:
+def build_tables(data: dataset.Dataset, pseudonyms: Pseudonymiser, options: ExportOptions,
+                 scores: Callable[[], Iterator[ScoreChunk]]) -> list[Table]:
+    """The export's tables; the long table reads its rows from ``scores`` while written."""
     ids = data.patients["patient_id"].tolist()
     pids = pseudonyms.many(ids)
     pid_of = dict(zip(ids, pids, strict=True))
-    derived = derive(data)
     if options.shape == "long":
-        tables = [patients_table(data, pids), long_table(data, derived, pids)]
+        tables = [patients_table(data, pids),
+                  LongTable("outcomes_long", data.timepoints, data.score_codes, pids, scores)]
     else:
-        tables = [wide_table(data, derived, pids)]
+        tables = [wide_table(data, derive(data), pids)]
     if options.adverse_events:
         tables.append(adverse_events_table(data, pid_of))
     if options.items:
@@ -127,7 +128,7 @@ def manifest_for(*, actor: tuple[int | None, str | None], cohort_name: str,
             "free text " + ("included (allowed by an administrator)" if options.free_text
                             else "left out"),
         ],
-        "tables": {table.name: {"rows": len(table.frame), "columns": len(table.frame.columns)}
+        "tables": {table.name: {"rows": table.rows, "columns": len(table.column_names)}
                    for table in tables},
         "scoring": {"version": scoring.__version__,
                     "instruments": {code: inst.version
@@ -142,45 +143,46 @@ def manifest_for(*, actor: tuple[int | None, str | None], cohort_name: str,
     }
 
 
-def _write_zip(tables: list[Table], dictionary: pd.DataFrame, manifest: dict[str, Any],
-               options: ExportOptions, folder: Path, target: Path,
-               progress: Progress | None) -> None:
+def _write_zip(tables: list[Table], dictionary: pd.DataFrame, options: ExportOptions,
+               folder: Path, target: Path, progress: Progress | None,
+               manifest: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Tables, data dictionary and manifest (made once the tables are written) in a zip."""
     suffix = {"csv": "csv", "parquet": "parquet", "dta": "dta"}[options.format]
-    files: list[tuple[str, Path]] = []
-    for table in tables:
-        path = folder / f"{table.name}.{suffix}"
-        if options.format == "csv":
-            writers.write_csv(table, path, progress)
-        elif options.format == "parquet":
-            writers.write_parquet(table, path, progress)
-        else:
-            names = writers.write_stata(table, path, progress)
-            dictionary.loc[dictionary["table"] == table.name, "stata_name"] = (
-                dictionary.loc[dictionary["table"] == table.name, "column"].map(names)
-                .fillna(""))
-        manifest["tables"][table.name]["file"] = path.name
-        manifest["tables"][table.name]["sha256"] = writers.sha256_file(path)
-        files.append((path.name, path))
-    dictionary_path = folder / "data_dictionary.csv"
-    dictionary.to_csv(dictionary_path, index=False)
-    manifest["data_dictionary"] = {"file": dictionary_path.name,
-                                   "sha256": writers.sha256_file(dictionary_path)}
-    files.append((dictionary_path.name, dictionary_path))
-    total = sum(path.stat().st_size for _name, path in files)
     # Parquet is compressed already; deflating a very large CSV would take longer than
     # writing it, so large tables are stored as they are (the zip still holds them together).
-    compression = (zipfile.ZIP_STORED if options.format == "parquet" or total > STORE_ABOVE
-                   else zipfile.ZIP_DEFLATED)
-    with zipfile.ZipFile(target, "w", compression=compression, compresslevel=1) as archive:
-        for name, path in files:
-            info = zipfile.ZipInfo(name, ZIP_EPOCH)
-            info.compress_type = compression
-            with path.open("rb") as source, archive.open(info, "w", force_zip64=True) as sink:
-                for block in iter(lambda source=source: source.read(1 << 20), b""):
-                    sink.write(block)
-        info = zipfile.ZipInfo("manifest.json", ZIP_EPOCH)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        archive.writestr(info, json.dumps(manifest, indent=2, ensure_ascii=False))
+    zipped = writers.ZipAssembler(target, folder,
+                                  stored=True if options.format == "parquet" else None)
+    files: dict[str, str] = {}
+    try:
+        for table in tables:
+            name = f"{table.name}.{suffix}"
+            if options.format == "dta":
+                path = folder / name
+                names = writers.write_stata(table, path, progress)
+                dictionary.loc[dictionary["table"] == table.name, "stata_name"] = (
+                    dictionary.loc[dictionary["table"] == table.name, "column"].map(names)
+                    .fillna(""))
+                zipped.add_file(name, path)
+                path.unlink()
+            else:
+                write = writers.write_csv if options.format == "csv" else writers.write_parquet
+                with zipped.member(name) as sink:
+                    write(table, sink, progress)
+            files[table.name] = name
+    except BaseException:
+        zipped.abort()
+        raise
+    dictionary_path = folder / "data_dictionary.csv"
+    dictionary.to_csv(dictionary_path, index=False)
+    zipped.add_file(dictionary_path.name, dictionary_path)
+    facts = manifest()
+    for table in tables:
+        facts["tables"][table.name]["file"] = files[table.name]
+        facts["tables"][table.name]["sha256"] = zipped.digests[files[table.name]]
+    facts["data_dictionary"] = {"file": dictionary_path.name,
+                                "sha256": zipped.digests[dictionary_path.name]}
+    zipped.close(facts)
+    return facts
 
 
 def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str, Any],
@@ -189,29 +191,44 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
                   progress: Progress | None = None) -> ExportResult:
     """Write the cohort's de-identified export to ``target`` and audit it."""
     options.check(free_text_allowed=free_text_allowed)
+    progress = writers.locked(progress)  # reports come from the reading and writing threads
     pseudonyms = Pseudonymiser(pseudonym_key, options.project)
     cohort = cohorts.cohort_select(session, definition)
+    long_shape = options.shape == "long"
     data = dataset.load(session, cohort, items=options.items,
                         adverse_events=options.adverse_events, free_text=options.free_text,
-                        progress=progress)
-    tables = build_tables(data, pseudonyms, options)
+                        progress=progress, scores=not long_shape)
+
+    def score_chunks() -> Iterator[ScoreChunk]:
+        return scorestream.chunks(session, cohort, data.patients["patient_id"].to_numpy(),
+                                  data.score_codes, data.timepoint_of, len(data.timepoints),
+                                  progress)
+
+    tables = build_tables(data, pseudonyms, options, score_chunks)
     message = EMPTY_MESSAGE if data.patients.empty else None
     dictionary = dictionary_frame(spec for table in tables for spec in table.specs)
     actor = session.info.get(capture.ACTOR, (None, None))
-    manifest = manifest_for(actor=actor, cohort_name=cohort_name, definition=definition,
+
+    def manifest_now() -> dict[str, Any]:
+        return manifest_for(actor=actor, cohort_name=cohort_name, definition=definition,
                             options=options, tables=tables, pseudonyms=pseudonyms,
                             dialect=session.get_bind().dialect.name, message=message)
+
     with tempfile.TemporaryDirectory(prefix="registry-export-") as folder:
         if options.format == "xlsx":
+            for table in tables:
+                table.frame  # noqa: B018 - read the rows (and count them) before the manifest
+            manifest = manifest_now()
             for table in tables:
                 manifest["tables"][table.name]["sheet"] = table.name[:31]
                 manifest["tables"][table.name]["content_sha256"] = hashlib.sha256(
                     table.frame.to_csv(index=False).encode()).hexdigest()
             writers.write_excel(tables, dictionary, manifest, target, progress)
         else:
-            _write_zip(tables, dictionary, manifest, options, Path(folder), target, progress)
+            manifest = _write_zip(tables, dictionary, options, Path(folder), target, progress,
+                                  manifest_now)
     checksum = writers.sha256_file(target)
-    row_counts = {table.name: len(table.frame) for table in tables}
+    row_counts = {table.name: table.rows for table in tables}
     stamp = manifest["exported_at"][:10].replace("-", "")
     extension = "xlsx" if options.format == "xlsx" else "zip"
     filename = f"registry-export-{_slug(cohort_name)}-{options.shape}-{options.format}-" \

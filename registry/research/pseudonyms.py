@@ -33,7 +33,7 @@ class Pseudonymiser:
 
     def pseudonym(self, patient_id: int, digits: int = HEX_DIGITS) -> str:
         message = f"{self.project or ''}\x00{patient_id}".encode()
-        return "P-" + hmac.new(self._key, message, hashlib.sha256).hexdigest()[:digits]
+        return "P-" + hmac.digest(self._key, message, hashlib.sha256).hex()[:digits]
 
     def many(self, patient_ids: Iterable[int]) -> list[str]:
         ids = list(patient_ids)

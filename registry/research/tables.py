@@ -12,17 +12,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-import scoring
-from registry.research.dataset import Dataset
+from registry.research.dataset import Dataset, TimepointInfo
 from registry.research.dictionary import (
     ColumnSpec,
     coded,
-    score_spec,
 )
 from registry.vocabularies import (
     CELL_SOURCES,
@@ -33,17 +34,49 @@ from registry.vocabularies import (
     SEX,
     WITHDRAWAL_REASONS,
 )
+from scoring.change import change_arrays
 from scoring.responder import SOURCES as RESPONDER_SOURCES
+from scoring.responder import responder_arrays
 
+SLICE_ROWS = 500_000  # rows of a frame handed to a writer at a time
 RESPONDER_CODES = sorted({code for sources in RESPONDER_SOURCES.values() for code, _ in sources})
 FREE_TEXT_SOURCE = "free text entered by staff (included because an admin allowed it)"
 
 
-@dataclass
 class Table:
-    name: str
-    frame: pd.DataFrame
-    specs: list[ColumnSpec]
+    """An export table: its column specs and its rows (a pandas frame).
+
+    Writers take the rows as Arrow tables: ``chunks()`` hands out pieces (on the calling
+    thread, which may read the database) and ``build(piece)`` turns one into an Arrow table
+    (thread-safe, so writers can build pieces on other threads while the next is read).
+    """
+
+    def __init__(self, name: str, frame: pd.DataFrame, specs: list[ColumnSpec]) -> None:
+        self.name = name
+        self.frame = frame
+        self.specs = specs
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [str(column) for column in self.frame.columns]
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.Schema.from_pandas(self.frame.iloc[:0], preserve_index=False)
+
+    def chunks(self) -> Iterator[Any]:
+        frame = self.frame
+        if frame.empty:
+            yield frame
+            return
+        for start in range(0, len(frame), SLICE_ROWS):
+            yield frame.iloc[start:start + SLICE_ROWS]
+
+    def build(self, piece: Any) -> pa.Table:
+        return pa.Table.from_pandas(piece, schema=self.arrow_schema(), preserve_index=False)
 
 
 def safe_code(code: str) -> str:
@@ -145,126 +178,62 @@ class Derived:
 
 def derive(data: Dataset) -> Derived:
     rows = data.scores
-    n_patients, n_tp, n_scores = len(data.patients), len(data.timepoints), len(data.score_codes)
     position = np.searchsorted(data.patients["patient_id"].to_numpy(np.int64), rows.patient_id)
+    return derive_rows(position, rows.timepoint, rows.score, rows.value, len(data.patients),
+                       data.timepoints, data.score_codes)
+
+
+def derive_rows(position: np.ndarray, timepoint: np.ndarray, score: np.ndarray,
+                value: np.ndarray, n_patients: int, timepoints: list[TimepointInfo],
+                score_codes: list[str]) -> Derived:
+    """Baseline, change, flags and responder status of score rows of ``n_patients``
+    patients (``position`` 0 … n_patients - 1), with ``scoring``'s vectorised functions
+    (the array cores behind ``change_frame`` and ``omeract_oarsi_frame``)."""
+    n_rows, n_tp, n_scores = len(value), len(timepoints), len(score_codes)
     is_baseline = np.zeros(max(n_tp, 1), dtype=bool)
-    is_baseline[data.baseline_index] = True
-    at_baseline = is_baseline[rows.timepoint] if len(rows.value) else np.zeros(0, bool)
+    is_baseline[[i for i, tp in enumerate(timepoints) if tp.is_baseline]] = True
+    at_baseline = is_baseline[timepoint] if n_rows else np.zeros(0, bool)
     base_matrix = np.full((n_patients, n_scores), np.nan)
-    base_matrix[position[at_baseline], rows.score[at_baseline]] = rows.value[at_baseline]
-    baseline = base_matrix[position, rows.score] if len(rows.value) else np.empty(0)
+    base_matrix[position[at_baseline], score[at_baseline]] = value[at_baseline]
+    baseline = base_matrix[position, score] if n_rows else np.empty(0)
     followup = ~at_baseline
-    change = {key: np.full(len(rows.value), np.nan)
-              for key in ("change", "relative", "improvement")}
-    flags = {kind: (np.zeros(len(rows.value), bool), np.zeros(len(rows.value), bool))
+    change = {key: np.full(n_rows, np.nan) for key in ("change", "relative", "improvement")}
+    flags = {kind: (np.zeros(n_rows, bool), np.zeros(n_rows, bool))
              for kind in ("mcii", "mic", "pass_")}
     # Rows grouped by score once (index arrays), so each score's work is proportional to
     # its own rows rather than to the whole table.
-    by_score = np.argsort(rows.score, kind="stable")
-    bounds = np.searchsorted(rows.score[by_score], np.arange(n_scores + 1))
-    for index, code in enumerate(data.score_codes):
+    by_score = np.argsort(score, kind="stable")
+    bounds = np.searchsorted(score[by_score], np.arange(n_scores + 1))
+    for index, code in enumerate(score_codes):
         members = by_score[bounds[index]:bounds[index + 1]]
         members = members[followup[members]]
         if not len(members):
             continue
-        result = scoring.change_frame(code, baseline[members], rows.value[members])
-        change["change"][members] = result["absolute"].to_numpy()
-        change["relative"][members] = result["relative"].to_numpy()
-        change["improvement"][members] = result["improvement"].to_numpy()
+        result = change_arrays(code, baseline[members], value[members])
+        change["change"][members] = result.absolute
+        change["relative"][members] = result.relative
+        change["improvement"][members] = result.improvement
         for kind in flags:
-            column = result[kind]
-            flags[kind][0][members] = column.fillna(False).to_numpy(bool)
-            flags[kind][1][members] = column.notna().to_numpy(bool)
+            flag_value, known = result.flags[kind]
+            flags[kind][0][members] = flag_value & known
+            flags[kind][1][members] = known
     responder = np.full((n_patients, max(n_tp, 1)), -1, dtype=np.int8)
-    wanted = [data.score_codes.index(code) for code in RESPONDER_CODES]
-    base_frame = pd.DataFrame(base_matrix[:, wanted], columns=RESPONDER_CODES)
-    for tp_index, tp in enumerate(data.timepoints):
+    wanted = [score_codes.index(code) for code in RESPONDER_CODES]
+    base = {code: base_matrix[:, column] for code, column in zip(RESPONDER_CODES, wanted,
+                                                                 strict=True)}
+    for tp_index, tp in enumerate(timepoints):
         if tp.is_baseline:
             continue
-        here = rows.timepoint == tp_index
+        here = timepoint == tp_index
         if not here.any():
             continue
         follow = np.full((n_patients, n_scores), np.nan)
-        follow[position[here], rows.score[here]] = rows.value[here]
-        result = scoring.omeract_oarsi_frame(
-            base_frame, pd.DataFrame(follow[:, wanted], columns=RESPONDER_CODES))
+        follow[position[here], score[here]] = value[here]
+        status, known, _criterion, _domains = responder_arrays(
+            base, {code: follow[:, column] for code, column in zip(RESPONDER_CODES, wanted,
+                                                                   strict=True)}, n_patients)
         seen = np.zeros(n_patients, bool)
         seen[position[here]] = True
-        status = result["responder"]
-        value = np.where(status.isna(), -1, status.fillna(False).astype(np.int8)).astype(np.int8)
-        responder[:, tp_index] = np.where(seen, value, -1)
+        value_code = np.where(known, status.astype(np.int8), -1).astype(np.int8)
+        responder[:, tp_index] = np.where(seen, value_code, -1)
     return Derived(position, baseline, change, flags, responder)
-
-
-def _nullable_bool(value: np.ndarray, known: np.ndarray) -> pd.arrays.BooleanArray:
-    return pd.arrays.BooleanArray(value & known, ~known)
-
-
-def _responder_array(codes: np.ndarray) -> pd.arrays.BooleanArray:
-    return pd.arrays.BooleanArray(codes == 1, codes < 0)
-
-
-def long_table(data: Dataset, derived: Derived, pids: list[str],
-               name: str = "outcomes_long") -> Table:
-    rows = data.scores
-    order = np.lexsort((rows.score, rows.timepoint, derived.position))
-    position = derived.position[order]
-    tp_codes = [tp.code for tp in data.timepoints]
-    instrument_codes = list(scoring.INSTRUMENTS)
-    instrument_of = np.array([instrument_codes.index(scoring.SCORES[code].instrument)
-                              for code in data.score_codes], dtype=np.int16)
-    frame = pd.DataFrame({
-        "pid": pd.Categorical.from_codes(position, categories=pids) if pids
-        else pd.Categorical([], categories=[]),
-        "timepoint": pd.Categorical.from_codes(rows.timepoint[order].astype(np.int16),
-                                               categories=tp_codes),
-        "day": rows.day[order],
-        "score": pd.Categorical.from_codes(rows.score[order], categories=data.score_codes),
-        "instrument": pd.Categorical.from_codes(instrument_of[rows.score[order]],
-                                                categories=instrument_codes),
-        "value": rows.value[order],
-        "baseline": derived.baseline[order],
-        "change": derived.change["change"][order],
-        "relative_change": derived.change["relative"][order],
-        "improvement": derived.change["improvement"][order],
-    })
-    for kind, column in (("mcii", "mcii"), ("mic", "mic"), ("pass_", "pass")):
-        value, known = derived.flags[kind]
-        frame[column] = _nullable_bool(value[order], known[order])
-    frame["oarsi_responder"] = _responder_array(
-        derived.responder[position, rows.timepoint[order]] if len(order)
-        else np.empty(0, np.int8))
-    specs = [
-        _spec(name, "pid", "Patient pseudonym", "string", source="HMAC-SHA256 pseudonym"),
-        _spec(name, "timepoint", "Timepoint", "category", source="timepoint.code",
-              values="; ".join(f"{tp.code} = {tp.name}" for tp in data.timepoints)),
-        _spec(name, "day", "Visit, days since treatment (day 0)", "integer", unit="days",
-              source="visit.visit_date minus treatment date"),
-        _spec(name, "score", "Score code (see the score rows of this dictionary)", "category",
-              source="scoring.SCORES",
-              values="; ".join(f"{c} = {s.label}" for c, s in scoring.SCORES.items())),
-        _spec(name, "instrument", "Instrument", "category", source="scoring.INSTRUMENTS",
-              values="; ".join(f"{c} = {i.name}" for c, i in scoring.INSTRUMENTS.items())),
-        _spec(name, "value", "Score value (unit, range and direction by score below)",
-              "number", source="score_value.value (computed by scoring/)"),
-        _spec(name, "baseline", "Same score at the baseline visit", "number",
-              source="score_value at the baseline timepoint"),
-        _spec(name, "change", "Change from baseline (follow-up minus baseline); empty on "
-              "baseline rows", "number", source="scoring.change_frame: absolute"),
-        _spec(name, "relative_change", "Relative change (change / baseline); empty when "
-              "baseline is 0", "number", unit="fraction of baseline",
-              source="scoring.change_frame: relative"),
-        _spec(name, "improvement", "Improvement (positive = better, direction-aware)",
-              "number", source="scoring.change_frame: improvement"),
-        _spec(name, "mcii", "Minimal clinically important improvement reached (Tubach 2005)",
-              "boolean", source="scoring.change_frame: mcii; empty without a threshold"),
-        _spec(name, "mic", "Minimal important change reached (KOOS, Monticone 2013)",
-              "boolean", source="scoring.change_frame: mic; empty without a threshold"),
-        _spec(name, "pass", "Patient acceptable symptom state reached (Tubach 2005)",
-              "boolean", source="scoring.change_frame: pass_; empty without a threshold"),
-        _spec(name, "oarsi_responder", "OMERACT-OARSI responder at this timepoint (Pham "
-              "2004); same for every score row of the visit", "boolean",
-              source="scoring.omeract_oarsi_frame"),
-    ]
-    specs += [score_spec(name, f"value[score={code}]", code, None) for code in data.score_codes]
-    return Table(name, frame, specs)

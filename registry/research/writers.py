@@ -1,15 +1,25 @@
-"""Writing export tables to files: CSV, Parquet and Stata into a folder, or one Excel workbook.
+"""Writing export tables to files: CSV, Parquet and Stata into a zip, or one Excel workbook.
 
-CSV and Parquet go through pyarrow in slices of rows so that a large long table is never
-copied whole; Stata through ``DataFrame.to_stata`` with variable labels (Stata names at most
-32 characters, labels at most 80); Excel through openpyxl, tables as sheets.
+CSV and Parquet go through pyarrow piece by piece (``Table.chunks`` / ``Table.build``), so a
+large long table is never held whole: while the calling thread reads the next piece from
+the database, worker threads build pieces into Arrow tables (and CSV text), and one writer
+thread writes them in order, hashing (SHA-256) as it writes.  Stata goes through
+``DataFrame.to_stata`` with variable labels (Stata names at most 32 characters, labels at
+most 80); Excel through openpyxl, tables as sheets.  ``ZipAssembler`` puts the files into
+the delivered zip as they are written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import threading
+import zipfile
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,8 +31,11 @@ import pyarrow.parquet as pq
 from registry.research.dictionary import stata_label, stata_names
 from registry.research.tables import Table
 
-SLICE_ROWS = 500_000
+BUILD_THREADS = 2  # pieces built at the same time (numpy and Arrow release the GIL)
+IN_FLIGHT = 4  # pieces read but not yet written: bounds the memory of a long table
 EXCEL_MAX_ROWS = 1_048_575  # a sheet's rows minus the header
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member times: no export date inside the zip
+STORE_ABOVE = 64 * 1024 * 1024  # bytes of tables above which the zip is not compressed
 FORMATS = {"csv": "CSV files in a .zip", "xlsx": "Excel workbook (.xlsx)",
            "parquet": "Parquet files in a .zip", "dta": "Stata 14+ files (.dta) in a .zip"}
 SHAPES = {"long": "Long: one row per patient × timepoint × score",
@@ -42,43 +55,244 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _slices(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:
-    if frame.empty:
-        yield frame
-        return
-    for start in range(0, len(frame), SLICE_ROWS):
-        yield frame.iloc[start:start + SLICE_ROWS]
+class HashingWriter:
+    """A binary sink that passes bytes on and keeps their SHA-256 and count."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.digest.update(view)
+        self.raw.write(view)
+        self.size += len(view)
+        return len(view)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
 
 
-def _arrow_schema(frame: pd.DataFrame) -> pa.Schema:
-    return pa.Schema.from_pandas(frame.iloc[:0], preserve_index=False)
+def locked(progress: Progress | None) -> Progress | None:
+    """``progress`` made safe to call from several threads."""
+    if progress is None or getattr(progress, "locked", False):
+        return None
+    lock = threading.Lock()
+
+    def report(count: int) -> None:
+        with lock:
+            progress(count)
+
+    report.locked = True  # type: ignore[attr-defined]
+    return report
 
 
-def write_csv(table: Table, path: Path, progress: Progress | None = None) -> None:
+def pipeline(table: Table, transform: Callable[[pa.Table], Any],
+             consume: Callable[[Any], None]) -> None:
+    """``consume(transform(table.build(piece)))`` for every piece, in order: pieces are read
+    here, built and transformed on worker threads, consumed on one writer thread."""
+
+    def consume_when_built(built: Future[Any]) -> None:
+        consume(built.result())
+
+    with ThreadPoolExecutor(BUILD_THREADS, thread_name_prefix="export-build") as builders, \
+            ThreadPoolExecutor(1, thread_name_prefix="export-write") as writer:
+        pending: deque[Future[None]] = deque()
+        try:
+            for piece in table.chunks():
+                built = builders.submit(lambda piece=piece: transform(table.build(piece)))
+                pending.append(writer.submit(consume_when_built, built))
+                while pending and (len(pending) > IN_FLIGHT or pending[0].done()):
+                    pending.popleft().result()
+            while pending:
+                pending.popleft().result()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def _plain_schema(schema: pa.Schema) -> pa.Schema:
+    """Categoricals (dictionaries) as their values: CSV holds the codes as text."""
+    return pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type)
+                               else f.type) for f in schema])
+
+
+def write_csv(table: Table, sink: IO[bytes] | HashingWriter,
+              progress: Progress | None = None) -> None:
     """UTF-8 CSV with a header row; empty cells for missing values; true/false flags."""
-    frame = table.frame
-    schema = _arrow_schema(frame)
-    plain = pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type)
-                                else f.type) for f in schema])
-    with pa_csv.CSVWriter(str(path), plain) as writer:
-        for part in _slices(frame):
-            batch = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
-            writer.write_table(batch.cast(plain))
-            if progress:
-                progress(len(part))
+    plain = _plain_schema(table.arrow_schema())
+    header = pa.BufferOutputStream()
+    pa_csv.write_csv(plain.empty_table(), header)
+    sink.write(header.getvalue())
+    rows_only = pa_csv.WriteOptions(include_header=False)
+    report = locked(progress)
+
+    def to_text(batch: pa.Table) -> tuple[pa.Buffer, int]:
+        out = pa.BufferOutputStream()
+        pa_csv.write_csv(batch.cast(plain), out, write_options=rows_only)
+        return out.getvalue(), batch.num_rows
+
+    def put(text: tuple[pa.Buffer, int]) -> None:
+        sink.write(text[0])
+        if report:
+            report(text[1])
+
+    pipeline(table, to_text, put)
 
 
-def write_parquet(table: Table, path: Path, progress: Progress | None = None) -> None:
-    frame = table.frame
-    schema = _arrow_schema(frame)
+def write_parquet(table: Table, sink: IO[bytes] | HashingWriter,
+                  progress: Progress | None = None) -> None:
+    schema = table.arrow_schema()
     descriptions = {spec.column: spec.label for spec in table.specs}
     schema = schema.with_metadata({**(schema.metadata or {}),
                                    b"registry.column_labels": json.dumps(descriptions).encode()})
-    with pq.ParquetWriter(str(path), schema, compression="snappy") as writer:
-        for part in _slices(frame):
-            writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
-            if progress:
-                progress(len(part))
+    report = locked(progress)
+    with pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema,
+                          compression="snappy") as writer:
+
+        def put(batch: pa.Table) -> None:
+            if batch.num_rows:
+                writer.write_table(batch.replace_schema_metadata(schema.metadata))
+            if report:
+                report(batch.num_rows)
+
+        pipeline(table, lambda batch: batch, put)
+
+
+class ZipAssembler:
+    """The delivered zip, filled member by member as files are written.
+
+    Members are STORED when the format is compressed already (Parquet) or the tables are
+    large (above ``STORE_ABOVE`` bytes: deflating a very large CSV would take longer than
+    writing it), DEFLATED otherwise.  Until the size is known, members wait in a temporary
+    folder; once it passes the limit they go (and the rest stream) straight into the zip.
+    Every member's SHA-256 is taken as it is written.
+    """
+
+    def __init__(self, target: Path, folder: Path, *, stored: bool | None = None) -> None:
+        self.target = target
+        self.folder = folder
+        self.archive: zipfile.ZipFile | None = None
+        self.compression = (None if stored is None
+                            else zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
+        self.waiting: list[tuple[str, Path]] = []
+        self.total = 0
+        self.digests: dict[str, str] = {}
+        if self.compression is not None:
+            self._open()
+
+    def _open(self) -> None:
+        self.archive = zipfile.ZipFile(self.target, "w", compression=self.compression or 0,
+                                       compresslevel=1)
+        for name, path in self.waiting:
+            with path.open("rb") as source, self._member(name) as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
+            path.unlink()
+        self.waiting = []
+
+    @contextmanager
+    def _member(self, name: str, compression: int | None = None) -> Iterator[IO[bytes]]:
+        assert self.archive is not None
+        info = zipfile.ZipInfo(name, ZIP_EPOCH)
+        info.compress_type = compression if compression is not None else self.compression
+        with self.archive.open(info, "w", force_zip64=True) as sink:
+            yield sink
+
+    @contextmanager
+    def member(self, name: str) -> Iterator[HashingWriter]:
+        """A sink for member ``name``; its SHA-256 is in ``digests`` afterwards."""
+        if self.archive is not None:
+            with self._member(name) as raw:
+                sink = HashingWriter(raw)
+                yield sink
+        else:
+            with _SpillingFile(self, name) as spill:
+                sink = HashingWriter(spill)
+                yield sink
+        self.total += sink.size
+        self.digests[name] = sink.digest.hexdigest()
+
+    def add_file(self, name: str, path: Path) -> None:
+        with path.open("rb") as source, self.member(name) as sink:
+            for block in iter(lambda: source.read(1 << 20), b""):
+                sink.write(block)
+
+    def abort(self) -> None:
+        """Close the zip after a failure (the caller throws the file away)."""
+        if self.archive is not None:
+            self.archive.close()
+        for _name, path in self.waiting:
+            path.unlink(missing_ok=True)
+
+    def close(self, manifest: dict[str, Any]) -> None:
+        if self.archive is None:
+            self.compression = (zipfile.ZIP_STORED if self.total > STORE_ABOVE
+                                else zipfile.ZIP_DEFLATED)
+            self._open()
+        assert self.archive is not None
+        with self._member("manifest.json", zipfile.ZIP_DEFLATED) as sink:
+            sink.write(json.dumps(manifest, indent=2, ensure_ascii=False).encode())
+        self.archive.close()
+
+
+class _SpillingFile:
+    """A member being written while the zip's compression is undecided: into a temporary
+    file, until the tables pass ``STORE_ABOVE`` bytes; then into the zip (STORED)."""
+
+    def __init__(self, assembler: ZipAssembler, name: str) -> None:
+        self.assembler = assembler
+        self.name = name
+        self.path = assembler.folder / f"member-{len(assembler.waiting)}-{name}"
+        self.file: IO[bytes] = self.path.open("wb")
+        self.size = 0
+        self.direct: Any = None  # the zip member's context, once streaming into the zip
+
+    def __enter__(self) -> _SpillingFile:
+        return self
+
+    def write(self, data: Any) -> int:
+        if self.direct is None:
+            self.size += self.file.write(data)
+            if self.assembler.total + self.size > STORE_ABOVE:
+                self._go_direct()
+            return len(data)
+        return self.sink.write(data)
+
+    def flush(self) -> None:
+        (self.file if self.direct is None else self.sink).flush()
+
+    def _go_direct(self) -> None:
+        self.file.close()
+        assembler = self.assembler
+        assembler.compression = zipfile.ZIP_STORED
+        assembler._open()
+        self.direct = assembler._member(self.name)
+        self.sink = self.direct.__enter__()
+        with self.path.open("rb") as source:
+            shutil.copyfileobj(source, self.sink, 1 << 20)
+        self.path.unlink()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.direct is not None:
+            self.direct.__exit__(*exc)
+        else:
+            self.file.close()
+            self.assembler.waiting.append((self.name, self.path))
 
 
 def stata_frame(table: Table) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:

@@ -1,0 +1,93 @@
+-- wrk script for the registry's mix: one signed-in user per connection (run with as
+-- many threads as connections: -t16 -c16), 70 % patient pages of the user's own site,
+-- 20 % worklist pages, 10 % visit saves (a POST of the visit form with the connection's
+-- CSRF token; each visit is saved once, at the version it had when the run began).
+--
+-- Environment: WRK_DATA (a Lua file written by bench_load.py: cookies, CSRF tokens,
+-- patient ids, visits to save, the answers), WRK_RESULTS (the summary file),
+-- WRK_NO_SAVES=1 (warm-up: pages only).
+local common = dofile("common.lua")
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("index", counter)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local data = dofile(os.getenv("WRK_DATA"))
+  local me = data.connections[index]
+  headers_get = {["Cookie"] = "registry_session=" .. me.cookie}
+  headers_post = {["Cookie"] = "registry_session=" .. me.cookie,
+                  ["Content-Type"] = "application/x-www-form-urlencoded"}
+  body_prefix = "csrf_token=" .. me.csrf .. "&" .. data.answers
+  patients = me.patients
+  saves = me.saves
+  if os.getenv("WRK_NO_SAVES") == "1" then saves = {} end
+  worklist_pages = data.worklist_pages
+  next_save = 1
+  kind, current = nil, nil
+  n_patient, n_worklist, n_save, n_exhausted = 0, 0, 0, 0
+  bad_patient, bad_worklist, bad_save = 0, 0, 0
+  bad_statuses = ""
+  saved_ids = ""
+  math.randomseed(os.time() * 100 + index)
+end
+
+function request()
+  local draw = math.random()
+  if draw < 0.10 then
+    if next_save <= #saves then
+      local target = saves[next_save]
+      next_save = next_save + 1
+      kind, current = "save", target[2]
+      local body = body_prefix .. "&visit_date=" .. target[4] .. "&version=" .. target[3]
+      return wrk.format("POST", "/patients/" .. target[1] .. "/visits/" .. target[2],
+                        headers_post, body)
+    end
+    n_exhausted = n_exhausted + 1
+  elseif draw < 0.30 then
+    kind = "worklist"
+    return wrk.format("GET", "/followup/?page=" .. math.random(1, worklist_pages), headers_get)
+  end
+  kind = "patient"
+  return wrk.format("GET", "/patients/" .. patients[math.random(1, #patients)], headers_get)
+end
+
+local function note_bad(status)
+  if #bad_statuses < 400 then bad_statuses = bad_statuses .. kind .. ":" .. status .. " " end
+end
+
+function response(status, headers, body)
+  if kind == "save" then
+    n_save = n_save + 1
+    if status == 302 and (headers["Location"] or ""):find("/visits/") then
+      saved_ids = saved_ids .. current .. ","
+    else
+      bad_save = bad_save + 1
+      note_bad(status)
+    end
+  elseif kind == "worklist" then
+    n_worklist = n_worklist + 1
+    if status ~= 200 then bad_worklist = bad_worklist + 1; note_bad(status) end
+  else
+    n_patient = n_patient + 1
+    if status ~= 200 then bad_patient = bad_patient + 1; note_bad(status) end
+  end
+end
+
+function done(summary, latency, requests)
+  local out = common.write_summary(summary, latency)
+  if not out then return end
+  for i, thread in ipairs(threads) do
+    for _, name in ipairs({"n_patient", "n_worklist", "n_save", "n_exhausted", "bad_patient",
+                           "bad_worklist", "bad_save"}) do
+      out:write(string.format("thread%d.%s=%d\n", i, name, thread:get(name) or 0))
+    end
+    out:write(string.format("thread%d.bad_statuses=%s\n", i, thread:get("bad_statuses") or ""))
+    out:write(string.format("thread%d.saved=%s\n", i, thread:get("saved_ids") or ""))
+  end
+  out:close()
+end

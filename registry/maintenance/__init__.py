@@ -1,0 +1,1 @@
+"""Operations on the whole database: consistent backups and restores into an empty database."""

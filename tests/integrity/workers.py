@@ -1,0 +1,48 @@
+"""Worker processes (started with ``spawn``) that write visits as the app does."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Any
+
+from registry.clinical.services.visits import add_unscheduled_visit, save_visit
+from registry.db import get_session, writing
+from registry.models import Patient
+from tests.integrity.helpers import committed_app, womac_answers
+
+
+def write_visits(database_url: str, patient_id: int, seconds: float, start: Any,
+                 results: Any, first_commit: Any = None) -> None:
+    """Save complete visits for ``seconds``, each in its own writing transaction.
+
+    Each transaction reads (the patient, the visit's responses, the audit chain's head)
+    before it writes, like a request: the case where SQLite without BEGIN IMMEDIATE
+    fails with "database is locked".  Puts (committed visit ids, error texts) on
+    ``results``.
+    """
+    app = committed_app(database_url)
+    written: list[int] = []
+    errors: list[str] = []
+    start.wait(timeout=120)
+    deadline = time.monotonic() + seconds
+    number = 0
+    while time.monotonic() < deadline:
+        number += 1
+        try:
+            with app.app_context(), writing():
+                session = get_session()
+                patient = session.get(Patient, patient_id)
+                visit = add_unscheduled_visit(session, patient)
+                save_visit(session, visit, visit_date=date(2026, 3, 1),
+                           answers={"vas": {"VAS": number % 101},
+                                    "womac": womac_answers(number)},
+                           version=str(visit.version), reason=None, clinician_id=None)
+                session.commit()
+                written.append(visit.id)
+        except Exception as error:  # noqa: BLE001 - every failure is reported to the test
+            errors.append(f"{type(error).__name__}: {str(error)[:300]}")
+        if first_commit is not None and written:
+            first_commit.set()
+    app.extensions["registry.engine"].dispose()
+    results.put((patient_id, written, errors))
