@@ -32,6 +32,7 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'none'; object-src 'none'"
 )
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LAST_SEEN_RESOLUTION_SECONDS = 60
 
 
 def is_safe_redirect(target: str | None) -> bool:
@@ -76,7 +77,10 @@ def _start_request() -> Response | None:
         flash("Your session has expired. Please sign in again.", "info")
         return redirect(url_for("auth.login", next=request.full_path
                                 if request.method == "GET" else None))
-    session["last_seen"] = now
+    # Refresh at most once a minute: writing the session re-signs and re-sends the cookie,
+    # which is wasted work on every request (the idle limit keeps minute resolution).
+    if now - last_seen >= LAST_SEEN_RESOLUTION_SECONDS:
+        session["last_seen"] = now
     return None
 
 

@@ -18,7 +18,6 @@ class HomeSummary:
     sites: list[Site] = field(default_factory=list)
     patients_by_site: dict[int, int] = field(default_factory=dict)
     unreviewed_serious: list[AdverseEvent] = field(default_factory=list)
-    panels: dict[str, Any] = field(default_factory=dict)
     # Follow-up (users who manage it): visits per follow-up status, this week's bookings.
     followup_counts: dict[str, int] | None = None
     followup_labels: dict[str, str] = field(default_factory=dict)
