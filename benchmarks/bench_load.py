@@ -2,8 +2,9 @@
 
 For each backend: a synthetic registry of ``--patients`` patients (visits with answers and
 scores, bulk-inserted; see ``load_registry.py``) is served by gunicorn with ``--workers``
-sync workers (default 2 × cores + 1, gunicorn's own rule: 5 on the project's 2-core
-machine) on 127.0.0.1.  16 coordinators are signed in first through the login form
+sync workers (default cores + 1: 3 on the project's 2-core machine, where this CPU-bound
+load measured best — gunicorn's starting point of 2 × cores + 1 = 5 did slightly worse
+and 8 worse still) on 127.0.0.1.  16 coordinators are signed in first through the login form
 (urllib/http.client: session cookie and CSRF token per user); then ``wrk`` in a second
 process drives 16 connections, one user each (``benchmarks/load/registry.lua``): 70 %
 patient pages of the user's own site, 20 % worklist pages, 10 % visit saves, for
@@ -241,7 +242,7 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]
         result["busy"] = wait_until_idle(args.idle_retries, args.idle_pause)
         print(f"[{name}] registry mix, {args.duration} s …", flush=True)
         run = run_wrk("registry.lua", server.base_url, args.connections, args.duration,
-                      {"WRK_DATA": str(data)})
+                      {"WRK_DATA": str(data), "WRK_MIX": args.mix})
     finally:
         server.stop()
     result["run"] = run
@@ -275,11 +276,13 @@ def verdict(result: dict[str, Any]) -> list[str]:
 
 
 def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> str:
+    mix = args.mix.split(",")
     lines = [
         f"## Load — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC{' (smoke run)' if args.smoke else ''}",
         f"{args.patients:,} synthetic patients at 3 sites; gunicorn {args.workers} sync "
         f"workers; wrk {args.connections} connections (one signed-in coordinator each), "
-        f"{args.duration} s: 70 % patient page, 20 % worklist page, 10 % visit save; "
+        f"{args.duration} s: {mix[0]} % patient page, {mix[1]} % worklist page, {mix[2]} % "
+        f"visit save; "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs shared with wrk.",
         "",
         "| backend | req/s | p50 ms | p95 ms | p99 ms | errors | locked | saves ok / present "
@@ -311,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--duration", type=int, default=60, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
+                        help="gunicorn sync workers (default: cores + 1)")
     parser.add_argument("--saves", type=int, default=400, help="visits to save per connection")
     parser.add_argument("--smoke", action="store_true", help="500 patients, 5 s")
     parser.add_argument("--seed", type=int, default=20260601)
@@ -322,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=os.environ.get("REGISTRY_TEST_POSTGRES_URL"))
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--mix", default="70,20,10",
+                        help="percent of patient pages, worklist pages, visit saves")
     args = parser.parse_args(argv)
     if args.smoke:
         args.patients, args.duration, args.saves = 500, 5, 40

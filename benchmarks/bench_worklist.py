@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from registry import create_app, migrate  # noqa: E402
 from registry.auth.services import create_user  # noqa: E402
 from registry.db import get_session, writing  # noqa: E402
+from registry.followup.state import refresh_sites  # noqa: E402
 from registry.models import (  # noqa: E402
     ContactAttempt,
     IndexKnee,
@@ -231,12 +232,22 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]
     print(f"[{name}] building {args.patients:,} patients …", flush=True)
     site_ids, build_seconds = build_registry(app, args.patients, args.seed)
     print(f"[{name}] built in {build_seconds:.1f} s; measuring …", flush=True)
-    result = measure(app, site_ids[0], args.requests, args.warmup)
-    result["build_seconds"] = build_seconds
+    live = measure(app, site_ids[0], args.requests, args.warmup)
+    print(f"[{name}] computed live: median {live['median']:.1f} ms, {live['statements']} "
+          f"statements, {live['rows']} rows; refreshing the status table …", flush=True)
+    started = time.perf_counter()
+    with app.app_context(), writing():  # what the hourly ``registry refresh-followup`` does
+        refresh_sites(get_session())
+        get_session().commit()
+    refresh_seconds = time.perf_counter() - started
+    stored = measure(app, site_ids[0], args.requests, args.warmup)
     app.extensions["registry.engine"].dispose()
-    print(f"[{name}] median {result['median']:.1f} ms, {result['statements']} statements, "
-          f"{result['rows']} rows", flush=True)
-    return result
+    print(f"[{name}] from the status table: median {stored['median']:.1f} ms, "
+          f"{stored['statements']} statements, {stored['rows']} rows", flush=True)
+    for result in (live, stored):
+        result["build_seconds"] = build_seconds
+        result["refresh_seconds"] = refresh_seconds
+    return {"live": live, "stored": stored}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with args.output.open("a", encoding="utf-8") as handle:
         handle.write(report + "\n")
-    slow = [name for name, result in results.items() if result["median"] >= TARGET_MS]
+    slow = [name for name, paths in results.items() for result in paths.values()
+            if result["median"] >= TARGET_MS]
     return 1 if slow else 0
 
 
@@ -279,18 +291,21 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> str
         "Client CPU = CPU time of the benchmark process per request (the whole request for "
         "SQLite; PostgreSQL's server time is not in it).",
         "",
-        "| backend | median ms | p90 ms | min ms | max ms | client CPU ms (median) "
-        "| statements / page (50 rows) "
-        "| statements / page (last page) | build s | target |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| backend | status from | median ms | p90 ms | min ms | max ms "
+        "| client CPU ms (median) | statements / page (50 rows) "
+        "| statements / page (last page) | build s | refresh s (all sites) | target |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, r in results.items():
-        verdict = "met" if r["median"] < TARGET_MS else "MISSED"
-        lines.append(
-            f"| {name} | {r['median']:.1f} | {r['p90']:.1f} | {r['min']:.1f} | {r['max']:.1f} "
-            f"| {r['cpu']:.1f} "
-            f"| {r['statements']} ({r['rows']} rows) | {r['few_statements']} "
-            f"({r['few_rows']} rows) | {r['build_seconds']:.0f} | {verdict} (< {TARGET_MS:.0f}) |")
+    for name, paths in results.items():
+        for path, r in paths.items():
+            verdict = "met" if r["median"] < TARGET_MS else "MISSED"
+            source = "status table" if path == "stored" else "computed live"
+            lines.append(
+                f"| {name} | {source} | {r['median']:.1f} | {r['p90']:.1f} | {r['min']:.1f} "
+                f"| {r['max']:.1f} | {r['cpu']:.1f} "
+                f"| {r['statements']} ({r['rows']} rows) | {r['few_statements']} "
+                f"({r['few_rows']} rows) | {r['build_seconds']:.0f} "
+                f"| {r['refresh_seconds']:.1f} | {verdict} (< {TARGET_MS:.0f}) |")
     return "\n".join(lines) + "\n"
 
 

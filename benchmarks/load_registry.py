@@ -4,6 +4,8 @@ Sites, the default protocol and the benchmark's users go through the app's servi
 patients, identities, knees, treatments, visits, questionnaire responses and their score
 rows are bulk-inserted with SQLAlchemy Core ``executemany`` (synthetic data: no audit rows
 for the bulk load — the audit trail holds only what the app itself writes during the run).
+Then the worklist's follow-up statuses are computed as the hourly ``registry
+refresh-followup`` job would.
 Scores come from ``scoring/`` through ``registry.scores.compute_scores``: a pool of answer
 sets per instrument is scored once and reused, so the stored scores are real scores of the
 stored answers.
@@ -24,6 +26,7 @@ from sqlalchemy import Engine, select, text
 import scoring
 from registry.auth.services import create_user
 from registry.db import get_session, writing
+from registry.followup.state import refresh_sites
 from registry.models import (
     IndexKnee,
     InstrumentResponse,
@@ -180,9 +183,14 @@ def build_registry(app: Flask, *, patients: int, users: int, password: str, toda
                     connection.execute(text(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"(SELECT max(id) FROM {table}))"))
-        with engine.connect() as connection:
-            connection.execute(text("ANALYZE"))
-            connection.commit()
+        with writing():  # what the hourly ``registry refresh-followup`` does
+            refresh_sites(get_session(), site_ids)
+            get_session().commit()
+        # Statistics (and on PostgreSQL the visibility map for index-only scans), as the
+        # autovacuum daemon / a periodic ANALYZE would have them in production.
+        maintenance = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text(maintenance))
     return BuiltRegistry(site_ids, accounts, time.perf_counter() - started)
 
 

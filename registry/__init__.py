@@ -41,14 +41,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("PSEUDONYM_KEY"):
         app.config["PSEUDONYM_KEY"] = settings.load_or_create_secret(instance, "pseudonym_key")
 
-    from registry import db, security
+    from registry import clock, db, security
     from registry.audit import capture
     from registry.extensions import csrf, login_manager
+    from registry.followup import state as followup_state
 
     db.init_app(app)
     maker = app.extensions["registry.sessionmaker"]
-    maker.configure(info={capture.AUDIT_KEY: app.config["AUDIT_KEY"].encode()})
+    maker.configure(info={capture.AUDIT_KEY: app.config["AUDIT_KEY"].encode(),
+                          clock.CONFIG_KEY: app.config})
     capture.install(maker)
+    followup_state.install(maker)
     login_manager.init_app(app)
     csrf.init_app(app)
     security.init_app(app)

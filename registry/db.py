@@ -16,11 +16,19 @@ from typing import Any
 from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 # Set for the duration of a request or command that writes: SQLite then starts its
 # transactions with BEGIN IMMEDIATE (https://www.sqlite.org/lang_transaction.html).
 write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+READ_ONLY = "registry_read_only"  # session.info key: the session must not write
+
+
+# Read the database file through a memory map (https://www.sqlite.org/mmap.html): every
+# commit by another connection empties a connection's page cache, and re-reading pages
+# from a map costs far less than read() calls — with several worker processes writing,
+# that is most reads.
+SQLITE_MMAP_BYTES = 1 << 30
 
 
 def normalise_url(url: str) -> str:
@@ -63,11 +71,27 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+class ReadOnlySession(RuntimeError):
+    """A request that only reads (GET, HEAD, OPTIONS) tried to write."""
+
+
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise ReadOnlySession("A reading request (GET) tried to change data.")
+
+
+def _refuse_dml(state: ORMExecuteState) -> None:
+    if state.session.info.get(READ_ONLY) and (state.is_insert or state.is_update
+                                              or state.is_delete):
+        raise ReadOnlySession("A reading request (GET) tried to change data.")
 
 
 def init_app(app: Flask) -> None:
@@ -76,7 +100,17 @@ def init_app(app: Flask) -> None:
         app.config["DATABASE_URL"], busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"]
     )
     app.extensions["registry.engine"] = engine
-    app.extensions["registry.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    maker = sessionmaker(bind=engine, expire_on_commit=False)
+    app.extensions["registry.sessionmaker"] = maker
+    event.listen(maker, "before_flush", _refuse_flush)
+    event.listen(maker, "do_orm_execute", _refuse_dml)
+    if engine.dialect.name == "postgresql":
+        # Reading requests run without BEGIN/COMMIT round trips: under READ COMMITTED
+        # every statement sees its own snapshot anyway, so a read-only transaction adds
+        # nothing but two round trips.  Same connection pool (isolation is reset when a
+        # connection is returned).
+        app.extensions["registry.read_bind"] = engine.execution_options(
+            isolation_level="AUTOCOMMIT")
 
     @app.teardown_appcontext
     def _close_session(exc: BaseException | None) -> None:
@@ -89,10 +123,17 @@ def init_app(app: Flask) -> None:
 
 def get_session() -> Session:
     """The session of the current request or command (created on first use)."""
-    from flask import current_app
+    from flask import current_app, has_request_context
 
     if "db_session" not in g:
-        g.db_session = current_app.extensions["registry.sessionmaker"]()
+        maker = current_app.extensions["registry.sessionmaker"]
+        if write_intent.get() or not has_request_context():
+            g.db_session = maker()
+        else:
+            # A reading request (GET …): refused if it tries to write (``_refuse_flush``).
+            read_bind = current_app.extensions.get("registry.read_bind")
+            g.db_session = maker(bind=read_bind) if read_bind is not None else maker()
+            g.db_session.info[READ_ONLY] = True
     session: Session = g.db_session
     return session
 

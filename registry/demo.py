@@ -21,6 +21,7 @@ from registry.admin.services import create_site
 from registry.audit import capture
 from registry.auth.services import create_user
 from registry.clock import today
+from registry.followup.state import refresh_sites
 from registry.models import (
     AdverseEvent,
     IndexKnee,
@@ -93,6 +94,7 @@ def load_demo(session: Session, *, seed: int = 20261124,
         _demo_patient(session, rng, site.id, site.code, number // len(sites) + 1,
                       reference_day)
     session.flush()
+    refresh_sites(session, [site.id for site in sites.values()])  # the worklist's statuses
     return _demo_logins()
 
 

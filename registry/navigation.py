@@ -29,12 +29,25 @@ class NavItem:
     current: bool
 
 
+def _links(user: object) -> list[tuple[str, str, str]]:
+    """(endpoint, url, label) of the links the user's role may follow."""
+    return [(endpoint, url_for(endpoint), label) for endpoint, label, permission in NAV_ITEMS
+            if endpoint in current_app.view_functions
+            and (permission is None or can(user, permission))]
+
+
 def navigation() -> list[NavItem]:
-    items = []
-    for endpoint, label, permission in NAV_ITEMS:
-        if endpoint not in current_app.view_functions:
-            continue
-        if permission is not None and not can(current_user, permission):
-            continue
-        items.append(NavItem(url_for(endpoint), label, request.endpoint == endpoint))
-    return items
+    """The main navigation for the current user and page.
+
+    The links depend only on the role (these permissions are not site-scoped) and the
+    app's URL root, so they are worked out once per role and root, not on every page.
+    """
+    user = current_user._get_current_object()
+    key = (getattr(user, "role", None), getattr(user, "is_active", False),
+           request.script_root)
+    cache: dict[tuple[object, ...], list[tuple[str, str, str]]] = (
+        current_app.extensions.setdefault("registry.navigation", {}))
+    links = cache.get(key)
+    if links is None:
+        links = cache[key] = _links(user)
+    return [NavItem(url, label, request.endpoint == endpoint) for endpoint, url, label in links]

@@ -1,7 +1,8 @@
 """Saving questionnaire answers with the scores ``scoring/`` computes from them.
 
 The only place that writes ``ScoreValue`` rows: the web forms, the demo loader and any
-import go through ``save_response``, so stored scores always come from ``scoring/``.
+import go through ``save_response`` / ``save_responses``, so stored scores always come
+from ``scoring/``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 import scoring
@@ -19,11 +21,20 @@ from registry.services import ValidationFailed
 # are a subset of the KOOS; Gandek 2019, Lyman 2016).
 DERIVED_INSTRUMENTS: dict[str, tuple[str, ...]] = {"koos": ("koos12", "koosjr")}
 
+Scores = dict[str, tuple[float | None, str | None]]
 
-def compute_scores(instrument: str, answers: Mapping[str, Any]) -> dict[str, tuple[float | None,
-                                                                               str | None]]:
+
+class InvalidAnswers(ValidationFailed):
+    """An answer outside ``instrument``'s codes; ``errors`` maps item code -> message."""
+
+    def __init__(self, instrument: str, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.instrument = instrument
+
+
+def compute_scores(instrument: str, answers: Mapping[str, Any]) -> Scores:
     """score code -> (value, reason it could not be computed) for one response."""
-    results: dict[str, tuple[float | None, str | None]] = {}
+    results: Scores = {}
     for code in (instrument, *DERIVED_INSTRUMENTS.get(instrument, ())):
         scored = scoring.score_response(code, answers)
         for score_code, value in scored.values.items():
@@ -35,30 +46,59 @@ def save_response(session: Session, visit: Visit, instrument: str,
                   answers: Mapping[str, Any]) -> InstrumentResponse:
     """Create or replace the visit's response to ``instrument`` and its scores.
 
-    Raises ValidationFailed (item code -> message) for an answer outside the
-    instrument's codes; nothing is written then.
+    Raises InvalidAnswers (a ValidationFailed: item code -> message) for an answer
+    outside the instrument's codes; nothing is written then.
     """
-    errors = scoring.validate_answers(instrument, answers)
-    if errors:
-        raise ValidationFailed(errors)
-    definition = scoring.INSTRUMENTS[instrument]
-    clean = {item.code: answers.get(item.code) for item in definition.items}
-    response = next((r for r in visit.responses if r.instrument == instrument), None)
-    if response is None:
-        response = InstrumentResponse(instrument=instrument, answers=clean,
-                                      scoring_version=definition.version)
-        visit.responses.append(response)
-    else:
-        response.answers = clean
-        response.scoring_version = definition.version
-    session.flush()
-    existing = {score.score_code: score for score in response.scores}
-    for score_code, (value, reason) in compute_scores(instrument, clean).items():
-        score = existing.get(score_code)
-        if score is None:
-            response.scores.append(ScoreValue(visit_id=visit.id, patient_id=visit.patient_id,
-                                              score_code=score_code, value=value, reason=reason))
+    return save_responses(session, visit, {instrument: answers})[instrument]
+
+
+def save_responses(session: Session, visit: Visit,
+                   answers: Mapping[str, Mapping[str, Any]]) -> dict[str, InstrumentResponse]:
+    """Create or replace the visit's responses (instrument -> answers) and their scores.
+
+    Every instrument is validated and scored before anything is written; then one flush
+    writes the responses (one audit batch) and the updated scores, and the new scores
+    of all instruments are inserted in one executemany statement (the ORM would insert
+    them one row at a time on SQLite, to learn each id).  Raises InvalidAnswers for the
+    first instrument with an answer outside its codes; nothing is written then.
+    """
+    for instrument, items in answers.items():
+        errors = scoring.validate_answers(instrument, items)
+        if errors:
+            raise InvalidAnswers(instrument, errors)
+    current = {response.instrument: response for response in visit.responses}
+    saved: dict[str, InstrumentResponse] = {}
+    to_insert: dict[str, Scores] = {}
+    for instrument, items in answers.items():
+        definition = scoring.INSTRUMENTS[instrument]
+        clean = {item.code: items.get(item.code) for item in definition.items}
+        scores = compute_scores(instrument, clean)
+        response = current.get(instrument)
+        if response is None:
+            response = InstrumentResponse(instrument=instrument, answers=clean,
+                                          scoring_version=definition.version)
+            visit.responses.append(response)
+            to_insert[instrument] = scores
         else:
-            score.value, score.reason = value, reason
-    session.flush()
-    return response
+            response.answers = clean
+            response.scoring_version = definition.version
+            existing = {score.score_code: score for score in response.scores}
+            for score_code, (value, reason) in scores.items():
+                score = existing.get(score_code)
+                if score is not None:
+                    score.value, score.reason = value, reason
+                else:
+                    to_insert.setdefault(instrument, {})[score_code] = (value, reason)
+        saved[instrument] = response
+    session.flush()  # the responses' ids, for their new scores
+    rows = [{"response_id": saved[instrument].id, "visit_id": visit.id,
+             "patient_id": visit.patient_id, "score_code": score_code, "value": value,
+             "reason": reason}
+            for instrument, scores in to_insert.items()
+            for score_code, (value, reason) in scores.items()]
+    if rows:
+        # render_nulls: one statement even when some rows have a null value or reason.
+        session.execute(insert(ScoreValue).execution_options(render_nulls=True), rows)
+        for instrument in to_insert:
+            session.expire(saved[instrument], ["scores"])  # reload with the inserted rows
+    return saved

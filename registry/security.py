@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -43,12 +45,18 @@ def is_safe_redirect(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target
 
 
+# The user with their sites in one statement (every request checks both), built once.
+_USER_WITH_SITES = (select(User).where(User.id == bindparam("user_id"))
+                    .options(joinedload(User.sites)))
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     """Load the user if the session's token still matches (otherwise: signed out)."""
     try:
         raw_id, token = user_id.split(":", 1)
-        user = get_session().get(User, int(raw_id))
+        user = get_session().scalars(_USER_WITH_SITES, {"user_id": int(raw_id)}
+                                     ).unique().one_or_none()
     except (ValueError, TypeError):
         return None
     if user is None or not user.active or user.session_token != token:
@@ -160,9 +168,9 @@ def init_app(app: Flask) -> None:
         from registry.authz import Permission, can
         from registry.navigation import navigation
 
+        user = current_user._get_current_object()  # once per page, not once per check
         return {
-            "can": lambda permission, site_id=None: can(current_user, Permission(permission),
-                                                        site_id),
+            "can": lambda permission, site_id=None: can(user, Permission(permission), site_id),
             "navigation": navigation,
         }
 

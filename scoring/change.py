@@ -1,7 +1,8 @@
 """Change from baseline, MCII / MIC / PASS flags, with thresholds kept as cited data.
 
-One numpy implementation (``change_arrays``) serves the scalar ``change_from_baseline`` used by
-the patient page and the vectorised ``change_frame`` used by exports.
+One numpy implementation (``change_core``) serves the scalar ``change_from_baseline``, the
+vectorised ``change_frame`` used by exports, ``change_arrays`` (one score) and
+``change_arrays_for_codes`` (many scores at once, as on the patient page).
 
 Conventions (registry's documented choices):
 - ``absolute`` = follow-up - baseline; ``relative`` = absolute / baseline (a fraction, 0.25 =
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -132,6 +134,108 @@ class ChangeArrays:
     reason: NDArray[np.object_]
 
 
+@dataclass(frozen=True)
+class ScoreRules:
+    """Direction and thresholds of each score, as arrays that broadcast against the values.
+
+    ``sign`` is +1 where higher is better, -1 where higher is worse. Threshold arrays hold the
+    ``Threshold`` numbers (``*_relative`` as a fraction: percent / 100), NaN where the score has
+    none, so one vectorised pass can judge values of many different scores at once.
+    """
+
+    sign: FloatArray
+    mcii_absolute: FloatArray
+    mcii_relative: FloatArray
+    mic_absolute: FloatArray
+    mic_relative: FloatArray
+    pass_cutoff: FloatArray
+
+
+def score_rules(
+    score_codes: Sequence[str], thresholds: Sequence[Threshold] = DEFAULT_THRESHOLDS
+) -> ScoreRules:
+    """Rules of ``score_codes``, one element per code (thresholds from ``find_threshold``)."""
+    columns: list[list[float]] = [[] for _ in range(6)]
+    for code in score_codes:
+        if code not in SCORES:
+            raise ValueError(f"unknown score code {code!r}")
+        mcii, mic, pass_ = (
+            find_threshold(thresholds, code, kind) for kind in ("mcii", "mic", "pass")
+        )
+        row = (
+            1.0 if SCORES[code].higher_is_better else -1.0,
+            np.nan if mcii is None else mcii.absolute,
+            np.nan
+            if mcii is None or mcii.relative_percent is None
+            else mcii.relative_percent / 100.0,
+            np.nan if mic is None else mic.absolute,
+            np.nan if mic is None or mic.relative_percent is None else mic.relative_percent / 100.0,
+            np.nan if pass_ is None else pass_.absolute,
+        )
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return ScoreRules(*(np.array(column, dtype=np.float64) for column in columns))
+
+
+@lru_cache(maxsize=256)
+def rules_by_row(
+    score_codes: tuple[str, ...], thresholds: tuple[Threshold, ...], ndim: int
+) -> ScoreRules:
+    """``score_rules`` shaped (codes, 1, ...) to broadcast along the first of ``ndim`` axes.
+
+    Cached (read-only arrays): a page asks for the same few code lists again and again, and
+    building the rules costs about as much as applying them.
+    """
+    shape = (len(score_codes),) + (1,) * (ndim - 1) if ndim else ()  # () only for one code
+    columns = []
+    for column in vars(score_rules(score_codes, thresholds)).values():
+        column = column.reshape(shape)
+        column.flags.writeable = False
+        columns.append(column)
+    return ScoreRules(*columns)
+
+
+def change_core(
+    rules: ScoreRules, baseline: FloatArray, followup: FloatArray, mcii_rule: McIIRule = "absolute"
+) -> ChangeArrays:
+    """The single implementation of change, improvement and threshold flags.
+
+    ``rules`` broadcast against ``baseline``/``followup``; a NaN threshold leaves its flag
+    unknown (as does a missing value), and NaN never meets a comparison.
+    """
+    has_base = ~np.isnan(baseline)
+    has_follow = ~np.isnan(followup)
+    both = has_base & has_follow
+    absolute = followup - baseline
+    nonzero = both & (baseline != 0)
+    relative = np.divide(absolute, baseline, out=np.full(absolute.shape, np.nan), where=nonzero)
+    improvement = rules.sign * absolute
+    relative_improvement = rules.sign * relative
+    flags: dict[str, tuple[BoolArray, BoolArray]] = {}
+    for kind, by_points, by_percent in (
+        ("mcii", rules.mcii_absolute, rules.mcii_relative),
+        ("mic", rules.mic_absolute, rules.mic_relative),
+    ):
+        # MCII (Tubach 2005) / MIC (Monticone 2013): improvement of at least the threshold.
+        by_abs = (improvement >= by_points - EPSILON, both & ~np.isnan(by_points))
+        by_rel = (relative_improvement >= by_percent - EPSILON, nonzero & ~np.isnan(by_percent))
+        flags[kind] = combine(by_abs, by_rel, mcii_rule)
+    # PASS (Tubach 2005): follow-up state <= cut-off when higher is worse, >= when better.
+    cutoff = rules.pass_cutoff
+    acceptable = np.where(
+        rules.sign > 0, followup >= cutoff - EPSILON, followup <= cutoff + EPSILON
+    )
+    flags["pass_"] = (acceptable, has_follow & ~np.isnan(cutoff))
+    # Index into REASONS: 1 neither value, 2 no baseline, 3 no follow-up, 4 baseline 0, 0 none.
+    which = np.where(
+        has_base,
+        np.where(has_follow, np.where(nonzero, 0, 4), 3),
+        np.where(has_follow, 2, 1),
+    )
+    reason = REASONS[which]
+    return ChangeArrays(absolute, relative, improvement, relative_improvement, flags, reason)
+
+
 def change_arrays(
     score_code: str,
     baseline: FloatArray,
@@ -139,41 +243,30 @@ def change_arrays(
     thresholds: Sequence[Threshold] = DEFAULT_THRESHOLDS,
     mcii_rule: McIIRule = "absolute",
 ) -> ChangeArrays:
-    """The single implementation of change, improvement and threshold flags."""
-    if score_code not in SCORES:
-        raise ValueError(f"unknown score code {score_code!r}")
-    sign = 1.0 if SCORES[score_code].higher_is_better else -1.0
-    has_base = ~np.isnan(baseline)
-    has_follow = ~np.isnan(followup)
-    both = has_base & has_follow
-    absolute = followup - baseline
-    nonzero = both & (baseline != 0)
-    relative = np.divide(absolute, baseline, out=np.full(absolute.shape, np.nan), where=nonzero)
-    improvement = sign * absolute
-    relative_improvement = sign * relative
-    flags: dict[str, tuple[BoolArray, BoolArray]] = {}
-    for kind in ("mcii", "mic"):
-        found = find_threshold(thresholds, score_code, kind)
-        if found is None:
-            flags[kind] = (np.zeros(both.shape, bool), np.zeros(both.shape, bool))
-            continue
-        by_abs = (improvement >= found.absolute - EPSILON, both)
-        if found.relative_percent is None:
-            by_rel = (np.zeros(both.shape, bool), np.zeros(both.shape, bool))
-        else:
-            limit = found.relative_percent / 100.0 - EPSILON
-            by_rel = (relative_improvement >= limit, nonzero)
-        flags[kind] = combine(by_abs, by_rel, mcii_rule)
-    found_pass = find_threshold(thresholds, score_code, "pass")
-    if found_pass is None:
-        flags["pass_"] = (np.zeros(both.shape, bool), np.zeros(both.shape, bool))
-    elif sign > 0:
-        flags["pass_"] = (followup >= found_pass.absolute - EPSILON, has_follow)
-    else:
-        flags["pass_"] = (followup <= found_pass.absolute + EPSILON, has_follow)
-    which = np.select([~has_base & ~has_follow, ~has_base, ~has_follow, ~nonzero], [1, 2, 3, 4], 0)
-    reason = REASONS[which]
-    return ChangeArrays(absolute, relative, improvement, relative_improvement, flags, reason)
+    """Change and flags of one score for many baseline/follow-up pairs (``change_core``)."""
+    rules = rules_by_row((score_code,), tuple(thresholds), np.ndim(baseline))
+    return change_core(rules, baseline, followup, mcii_rule)
+
+
+def change_arrays_for_codes(
+    score_codes: Sequence[str],
+    baseline: FloatArray,
+    followup: FloatArray,
+    thresholds: Sequence[Threshold] = DEFAULT_THRESHOLDS,
+    mcii_rule: McIIRule = "absolute",
+) -> ChangeArrays:
+    """Change and flags of many scores in one vectorised call (``change_core``).
+
+    Row ``i`` (first axis) of ``baseline`` and ``followup`` holds values of ``score_codes[i]``,
+    e.g. a (scores x visits) table; each result array has that shape. Equal, element by
+    element, to ``change_arrays`` of the row's code, without a numpy pass per score.
+    """
+    if baseline.shape != followup.shape:
+        raise ValueError("baseline and follow-up must have the same shape")
+    if baseline.ndim == 0 or baseline.shape[0] != len(score_codes):
+        raise ValueError("the first axis of the values must have one row per score code")
+    rules = rules_by_row(tuple(score_codes), tuple(thresholds), baseline.ndim)
+    return change_core(rules, baseline, followup, mcii_rule)
 
 
 def combine(

@@ -16,7 +16,7 @@ One numpy implementation serves the scalar and the frame versions.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
@@ -58,7 +58,7 @@ class Responder:
 
 @dataclass(frozen=True)
 class DomainArrays:
-    """Vectorised values of one domain."""
+    """Vectorised values of one domain (or of all, stacked: see ``domain_table``)."""
 
     source: NDArray[np.object_]
     baseline: FloatArray
@@ -70,30 +70,66 @@ class DomainArrays:
     moderate: BoolArray
 
 
-def domain_arrays(
-    domain: str, baseline: Mapping[str, FloatArray], followup: Mapping[str, FloatArray], rows: int
+# SOURCES as a (domain, preference) table padded with None, so one set of numpy calls
+# serves all domains: numpy's cost per call dominates when there are few rows.
+SLOTS = max(len(sources) for sources in SOURCES.values())
+SOURCE_TABLE: list[list[tuple[str, bool] | None]] = [
+    [*SOURCES[name], *([None] * (SLOTS - len(SOURCES[name])))] for name in DOMAINS
+]
+SOURCE_NAMES = np.array(
+    [[None if slot is None else slot[0] for slot in slots] for slots in SOURCE_TABLE],
+    dtype=object,
+)
+FLIPPED = np.array([[slot is not None and slot[1] for slot in slots] for slots in SOURCE_TABLE])
+
+
+def domain_table(
+    baseline: Mapping[str, FloatArray], followup: Mapping[str, FloatArray], rows: int
 ) -> DomainArrays:
-    """Pick each row's source for a domain and compute its improvement and criteria."""
-    base = np.full(rows, np.nan)
-    follow = np.full(rows, np.nan)
-    source = np.full(rows, None, dtype=object)
-    for code, flip in reversed(SOURCES[domain]):  # reversed: earlier sources overwrite later
-        b = baseline.get(code, np.full(rows, np.nan))
-        f = followup.get(code, np.full(rows, np.nan))
-        present = ~np.isnan(b) & ~np.isnan(f)
-        if flip:  # KOOS direction (100 = best) -> higher = worse, as Pham 2004 requires
-            b, f = 100.0 - b, 100.0 - f
-        base = np.where(present, b, base)
-        follow = np.where(present, f, follow)
-        source[present] = code
+    """Every domain's source, improvement and criteria; row i of each array is DOMAINS[i].
+
+    The source is the first in ``SOURCES`` order whose baseline AND follow-up are present.
+    """
+    missing = np.full(rows, np.nan)
+
+    def by_slot(scores: Mapping[str, FloatArray]) -> FloatArray:
+        table = [
+            scores.get(slot[0], missing) if slot else missing
+            for slots in SOURCE_TABLE
+            for slot in slots
+        ]
+        return np.array(table, dtype=np.float64).reshape(len(DOMAINS), SLOTS, rows)
+
+    base_by_slot, follow_by_slot = by_slot(baseline), by_slot(followup)
+    present = ~np.isnan(base_by_slot) & ~np.isnan(follow_by_slot)
+    # KOOS direction (100 = best) -> higher = worse, as Pham 2004 requires.
+    flipped = FLIPPED[:, :, np.newaxis]
+    base_by_slot = np.where(flipped, 100.0 - base_by_slot, base_by_slot)
+    follow_by_slot = np.where(flipped, 100.0 - follow_by_slot, follow_by_slot)
+    first = np.argmax(present, axis=1)  # (domain, row): first present source, 0 if none
+    found = present.any(axis=1)
+    domain, row = np.arange(len(DOMAINS))[:, np.newaxis], np.arange(rows)
+    base = np.where(found, base_by_slot[domain, first, row], np.nan)
+    follow = np.where(found, follow_by_slot[domain, first, row], np.nan)
+    source = np.where(found, SOURCE_NAMES[domain, first], None)
     known = ~np.isnan(base)
     improvement = base - follow
     positive = known & (base > 0)
-    relative = np.divide(improvement, base, out=np.full(rows, np.nan), where=positive)
+    relative = np.divide(improvement, base, out=np.full(base.shape, np.nan), where=positive)
     with_relative = positive & ~np.isnan(relative)
     high = with_relative & (improvement >= 20 - EPSILON) & (relative >= 0.5 - EPSILON)
     moderate = with_relative & (improvement >= 10 - EPSILON) & (relative >= 0.2 - EPSILON)
-    return DomainArrays(source, base, follow, improvement, relative, known, high, moderate)
+    return DomainArrays(
+        source.astype(object), base, follow, improvement, relative, known, high, moderate
+    )
+
+
+def domain_arrays(table: DomainArrays) -> dict[str, DomainArrays]:
+    """``domain_table``'s rows by domain name."""
+    columns = [getattr(table, f.name) for f in fields(DomainArrays)]
+    return {
+        name: DomainArrays(*(column[i] for column in columns)) for i, name in enumerate(DOMAINS)
+    }
 
 
 def lookup(table: list[str], code: NDArray[np.int64]) -> NDArray[np.object_]:
@@ -109,59 +145,56 @@ def subsets(names: tuple[str, ...], joiner: str) -> list[str]:
     ]
 
 
+DOMAIN_BITS = np.array([2**i for i in range(len(DOMAINS))], dtype=np.int64)  # bit i = DOMAINS[i]
+# Criterion texts indexed by bit mask (bit i = DOMAINS[i]; for HIGH_TEXTS: pain, function),
+# built once rather than on every call.
+HIGH_TEXTS = [
+    "",
+    "high improvement in pain",
+    "high improvement in function",
+    "high improvement in pain and function",
+]
+TWO_TEXTS = [
+    f"improvement of >= 20 % and >= 10 points in {bin(mask).count('1')} of 3: {names}"
+    for mask, names in enumerate(subsets(DOMAINS, ", "))
+]
+MISSING_TEXTS = ["undefined: no baseline and follow-up for " + s for s in subsets(DOMAINS, ", ")]
+NOT_MET_TEXTS = [
+    "not met",
+    *(f"not met ({s}: baseline 0, relative change undefined)" for s in subsets(DOMAINS, ", ")[1:]),
+]
+
+
 def responder_arrays(
     baseline: Mapping[str, FloatArray], followup: Mapping[str, FloatArray], rows: int
 ) -> tuple[BoolArray, BoolArray, NDArray[np.object_], dict[str, DomainArrays]]:
     """The single implementation: (responder, known, criterion text, domain details)."""
-    d = {name: domain_arrays(name, baseline, followup, rows) for name in DOMAINS}
-    pain, function = d["pain"], d["function"]
-    high_code = pain.high.astype(np.int64) + 2 * function.high.astype(np.int64)
-    moderate_code = sum(
-        (2**i) * d[name].moderate.astype(np.int64) for i, name in enumerate(DOMAINS)
-    )
-    missing_code = sum((2**i) * (~d[name].known).astype(np.int64) for i, name in enumerate(DOMAINS))
-    zero_code = sum(
-        (2**i) * (d[name].known & (d[name].baseline == 0)).astype(np.int64)
-        for i, name in enumerate(DOMAINS)
-    )
-    moderate_count = sum(d[name].moderate.astype(np.int64) for name in DOMAINS)
-    unknown_count = sum((~d[name].known).astype(np.int64) for name in DOMAINS)
+    table = domain_table(baseline, followup, rows)
+    moderate = table.moderate.astype(np.int64)
+    unknown = (~table.known).astype(np.int64)
+    zero = (table.known & (table.baseline == 0)).astype(np.int64)
+    high_code = DOMAIN_BITS[:2] @ table.high[:2].astype(np.int64)  # bit 0 pain, bit 1 function
+    moderate_code = DOMAIN_BITS @ moderate
+    missing_code = DOMAIN_BITS @ unknown
+    zero_code = DOMAIN_BITS @ zero
+    moderate_count = moderate.sum(axis=0)
+    unknown_count = unknown.sum(axis=0)
+    pain_known, function_known = table.known[0], table.known[1]  # DOMAINS order
     high = high_code > 0
     two = moderate_count >= 2
     responder = high | two
     # Undefined when a missing pain/function could still be a high improvement, or missing
     # domains could still make two moderate improvements.
-    undefined = ~responder & (~pain.known | ~function.known | (moderate_count + unknown_count >= 2))
+    undefined = ~responder & (~pain_known | ~function_known | (moderate_count + unknown_count >= 2))
     known = ~undefined
-    high_text = lookup(
-        [
-            "",
-            "high improvement in pain",
-            "high improvement in function",
-            "high improvement in pain and function",
-        ],
-        np.asarray(high_code, dtype=np.int64),
-    )
-    two_text = lookup(
-        [
-            f"improvement of >= 20 % and >= 10 points in {bin(mask).count('1')} of 3: {names}"
-            for mask, names in enumerate(subsets(DOMAINS, ", "))
-        ],
-        np.asarray(moderate_code, dtype=np.int64),
-    )
-    missing_text = lookup(
-        ["undefined: no baseline and follow-up for " + s for s in subsets(DOMAINS, ", ")],
-        np.asarray(missing_code, dtype=np.int64),
-    )
-    zero_notes = [
-        "",
-        *(f" ({s}: baseline 0, relative change undefined)" for s in subsets(DOMAINS, ", ")[1:]),
-    ]
-    not_met = "not met" + lookup(zero_notes, np.asarray(zero_code, dtype=np.int64))
+    high_text = lookup(HIGH_TEXTS, np.asarray(high_code, dtype=np.int64))
+    two_text = lookup(TWO_TEXTS, np.asarray(moderate_code, dtype=np.int64))
+    missing_text = lookup(MISSING_TEXTS, np.asarray(missing_code, dtype=np.int64))
+    not_met = lookup(NOT_MET_TEXTS, np.asarray(zero_code, dtype=np.int64))
     criterion = np.where(
         high, high_text, np.where(two, two_text, np.where(undefined, missing_text, not_met))
     ).astype(object)
-    return responder, known, criterion, d
+    return responder, known, criterion, domain_arrays(table)
 
 
 def domain_change(arrays: DomainArrays) -> DomainChange:

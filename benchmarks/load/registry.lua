@@ -36,9 +36,18 @@ function init(args)
   math.randomseed(os.time() * 100 + index)
 end
 
+-- The mix as shares (WRK_MIX="patient,worklist,save" in percent; default 70,20,10).
+local mix = {70, 20, 10}
+if os.getenv("WRK_MIX") then
+  local i = 1
+  for share in string.gmatch(os.getenv("WRK_MIX"), "[^,]+") do mix[i] = tonumber(share); i = i + 1 end
+end
+local save_below = mix[3] / 100
+local worklist_below = (mix[3] + mix[2]) / 100
+
 function request()
   local draw = math.random()
-  if draw < 0.10 then
+  if draw < save_below then
     if next_save <= #saves then
       local target = saves[next_save]
       next_save = next_save + 1
@@ -48,7 +57,7 @@ function request()
                         headers_post, body)
     end
     n_exhausted = n_exhausted + 1
-  elseif draw < 0.30 then
+  elseif draw < worklist_below then
     kind = "worklist"
     return wrk.format("GET", "/followup/?page=" .. math.random(1, worklist_pages), headers_get)
   end

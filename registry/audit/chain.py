@@ -37,6 +37,9 @@ HASHED_FIELDS = (
     "reason",
     "remote_addr",
 )
+# Built once: constructing a statement costs more than executing it from the cache.
+_HEAD = select(AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1)
+_INSERT = insert(AuditEvent)
 
 
 def _canonical(row: Mapping[str, Any], prev_hash: str) -> bytes:
@@ -60,9 +63,7 @@ def append(connection: Connection, key: bytes, rows: list[dict[str, Any]]) -> No
         return
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK_KEY})
-    previous = connection.execute(
-        select(AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).scalar()
+    previous = connection.execute(_HEAD).scalar()
     previous = previous or GENESIS_HASH
     for row in rows:
         for name in HASHED_FIELDS:
@@ -70,9 +71,16 @@ def append(connection: Connection, key: bytes, rows: list[dict[str, Any]]) -> No
         row["prev_hash"] = previous
         row["row_hash"] = row_hash(key, row, previous)
         previous = row["row_hash"]
-    # One statement per row keeps id order equal to chain order on every backend.
-    for row in rows:
-        connection.execute(insert(AuditEvent), row)
+    if connection.dialect.use_insertmanyvalues_wo_returning:
+        # A dialect that would fold the rows into one multi-row INSERT: one statement
+        # per row keeps id order equal to chain order.
+        for row in rows:
+            connection.execute(_INSERT, row)
+        return
+    # One DBAPI executemany: the driver runs the INSERT once per row, in order (pysqlite
+    # steps one prepared statement; psycopg sends them in order, pipelined), so id order
+    # equals chain order, at the cost of one round trip for the whole batch.
+    connection.execute(_INSERT, rows)
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,18 @@ from registry.clinical.services.enrolment import (
     indication_warnings,
 )
 from registry.clinical.services.search import search_patients
-from registry.clinical.services.summary import chart_series, patient_summary, visit_name
+from registry.clinical.services.summary import (
+    chart_series,
+    load_patient,
+    patient_summary,
+    visit_name,
+)
 from registry.clinical.services.treatment import TreatmentData, save_treatment
 from registry.db import get_session
 from registry.forms import attach_errors, choices
 from registry.models import AdverseEvent, Patient, Site
 from registry.services import ConflictError, ValidationFailed
+from registry.urls import url_builder
 
 Page = str | Response | tuple[str, int]
 
@@ -112,14 +118,26 @@ def enrol() -> Page:
 @requires(Permission.CLINICAL_READ)
 def patient_page(patient_id: int) -> str:
     session = get_session()
-    patient = patient_or_abort(session, patient_id, Permission.CLINICAL_READ)
-    summary = patient_summary(session, patient.id, show_identity=can(
+    # Loaded once with what the page shows, then authorized (as patient_or_abort does).
+    patient = load_patient(session, patient_id)
+    if patient is None:
+        abort(404)
+    authorize(Permission.CLINICAL_READ, patient.site_id)
+    summary = patient_summary(session, patient, show_identity=can(
         current_user, Permission.IDENTITY_READ, patient.site_id))
-    return render_template("clinical/patient.html", summary=summary, patient=summary.patient,
-                           review_form=ActionForm(), unscheduled_form=UnscheduledVisitForm(),
-                           vocab=vocabularies,
-                           can_write=can(current_user, Permission.CLINICAL_WRITE,
-                                         patient.site_id))
+    can_write = can(current_user, Permission.CLINICAL_WRITE, patient.site_id)
+    # Forms and per-row links are built only for what this patient's page shows.
+    return render_template(
+        "clinical/patient.html", summary=summary, patient=summary.patient,
+        review_form=ActionForm() if can_write and summary.awaiting_review else None,
+        unscheduled_form=UnscheduledVisitForm()
+        if can_write and summary.patient.treatment else None,
+        vocab=vocabularies, can_write=can_write,
+        visit_url=url_builder("clinical.visit_entry", "visit_id", patient_id=patient.id),
+        chart_url=url_builder("clinical.score_chart", "score_code", patient_id=patient.id),
+        event_url=url_builder("clinical.adverse_event_edit", "event_id", patient_id=patient.id),
+        review_url=url_builder("clinical.adverse_event_review", "event_id",
+                               patient_id=patient.id))
 
 
 @bp.route("/<int:patient_id>/charts/<score_code>.svg")
@@ -189,8 +207,8 @@ def visit_entry(patient_id: int, visit_id: int) -> Page:
     patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
     visit = visit_services.load_visit(session, patient, visit_id) or abort(404)
     form = VisitForm(obj=visit)
-    saved_values = visit_services.form_values(visit_services.stored_answers(visit))
     if not form.is_submitted():
+        saved_values = visit_services.form_values(visit_services.stored_answers(visit))
         return _render_visit(patient, visit, form, saved_values, {}, 200)
     instruments = visit_services.visit_instruments(visit)
     answers, parse_errors = visit_services.parse_answers(request.form, instruments)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from registry.db import get_session, writing
+from registry.models import Site
 
 
 @click.command("remind")
@@ -22,7 +24,11 @@ def remind_command(dry_run: bool) -> None:
     """
     from registry.followup.mailer import MailConfigError
     from registry.followup.reminders import describe, run_reminders
+    from registry.followup.state import refresh_sites
 
+    with writing():
+        refresh_sites(get_session())
+        get_session().commit()
     with writing():
         try:
             summary = run_reminders(get_session(), current_app.config, dry_run=dry_run,
@@ -35,4 +41,28 @@ def remind_command(dry_run: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
-COMMANDS: list[click.Command] = [remind_command]
+@click.command("refresh-followup")
+@click.option("--force", is_flag=True, help="Recompute every site, even those already current.")
+@with_appcontext
+def refresh_followup_command(force: bool) -> None:
+    """Recompute the worklist's follow-up statuses of sites whose date has changed.
+
+    Run it from cron every hour (cheap when nothing changed): each site rolls over soon
+    after its own midnight.  Until a site is refreshed for its today, the worklist
+    computes its statuses live — correct, only slower.
+    """
+    from registry.followup.state import refresh_sites
+
+    with writing():
+        session = get_session()
+        refreshed = refresh_sites(session, force=force)
+        codes = dict(session.execute(select(Site.id, Site.code)).all())
+        session.commit()
+    if not refreshed:
+        click.echo("Follow-up statuses are current for every site.")
+    for site_id, day in sorted(refreshed.items()):
+        click.echo(f"{codes.get(site_id, site_id)}: follow-up statuses computed for "
+                   f"{day.isoformat()}.")
+
+
+COMMANDS: list[click.Command] = [remind_command, refresh_followup_command]

@@ -6,6 +6,7 @@ user's own sites (a visit or patient of another site answers 403).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -14,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from registry.audit import capture
-from registry.authz import Permission, patient_or_abort, requires
+from registry.authz import Permission, can, patient_or_abort, requires
 from registry.clock import today
 from registry.db import get_session
 from registry.followup import bp
@@ -39,6 +40,7 @@ from registry.forms import choices as select_choices
 from registry.forms import flash_unplaced
 from registry.models import Patient, Visit
 from registry.services import ConflictError, ValidationFailed
+from registry.urls import url_builder
 from registry.vocabularies import CONTACT_METHODS, CONTACT_OUTCOMES, WITHDRAWAL_REASONS
 
 FILTER_FIELDS = ("site", "status", "timepoint", "clinician", "treated_from", "treated_to")
@@ -46,7 +48,8 @@ FILTER_FIELDS = ("site", "status", "timepoint", "clinician", "treated_from", "tr
 
 def _filter_form(formdata: MultiDict[str, str]) -> tuple[WorklistFilterForm, Any]:
     site_ids = managed_site_ids(current_user)
-    choices = filter_choices(get_session(), site_ids)
+    choices = filter_choices(get_session(), [site for site in current_user.sites
+                                             if site.id in site_ids])
     form = WorklistFilterForm(formdata=formdata)
     form.site.choices = select_choices(choices.sites, blank="All my sites")
     form.timepoint.choices = select_choices(choices.timepoints, blank="All timepoints")
@@ -62,17 +65,27 @@ def _filter_args(form: WorklistFilterForm) -> dict[str, str]:
 
 def _render_worklist(form: WorklistFilterForm, choices: Any, page: Any,
                      status: int = 200) -> tuple[str, int]:
+    # Decided once per site, not once per row: may the user see patients' names?
+    identity_sites = frozenset(site_id for site_id in choices.site_ids
+                               if can(current_user, Permission.IDENTITY_READ, site_id))
     return render_template(
         "followup/worklist.html", form=form, page=page, labels=STATUS_LABELS,
         filter_args=_filter_args(form), call_list_form=CallListForm(),
         methods=CONTACT_METHODS, outcomes=CONTACT_OUTCOMES, site_names=choices.site_names,
-        patient_endpoint=_patient_endpoint(),
+        identity_sites=identity_sites, patient_url=_patient_url(),
+        visit_url=url_builder("followup.visit_page", "visit_id"),
     ), status
 
 
 def _patient_endpoint() -> str | None:
     endpoint = "clinical.patient_page"
     return endpoint if endpoint in current_app.view_functions else None
+
+
+def _patient_url() -> Callable[[int | str], str] | None:
+    """Links to patient pages, when the app has the clinical area."""
+    endpoint = _patient_endpoint()
+    return url_builder(endpoint, "patient_id") if endpoint else None
 
 
 @bp.route("/")

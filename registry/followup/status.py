@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Date, case, literal, select
+from sqlalchemy import Date, bindparam, case, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -79,18 +79,29 @@ def followup_status(visit: VisitDates, patient_status: str, today: date) -> str:
 Today = date | Mapping[int, date]
 
 
+def date_parameters(today: date) -> dict[str, date]:
+    """Values of the named parameters of a single-date ``status_expression``: a statement
+    built once can be run again for another day with these."""
+    return {"followup_today": today,
+            "followup_horizon": today + timedelta(days=UPCOMING_DAYS)}
+
+
 def _date_param(today: Today, site_column: Any, shift_days: int = 0) -> ColumnElement[Any]:
-    """Today (+ shift) as a bound parameter, or a CASE on the site when sites differ."""
-    shift = timedelta(days=shift_days)
-    if isinstance(today, date):
-        return literal(today + shift, Date())
-    if not today:
-        raise ValueError("no sites given")
-    distinct = set(today.values())
-    if len(distinct) == 1:
-        return literal(distinct.pop() + shift, Date())
-    return case({site_id: literal(day + shift, Date()) for site_id, day in today.items()},
-                value=site_column)
+    """Today (+ shift) as a named bound parameter (see :func:`date_parameters`), or a
+    CASE on the site when sites are on different dates."""
+    if isinstance(today, Mapping):
+        if not today:
+            raise ValueError("no sites given")
+        distinct = set(today.values())
+        if len(distinct) > 1:
+            shift = timedelta(days=shift_days)
+            return case({site_id: literal(day + shift, Date())
+                         for site_id, day in today.items()}, value=site_column)
+        today = distinct.pop()
+    key = "followup_horizon" if shift_days else "followup_today"
+    if shift_days not in (0, UPCOMING_DAYS):
+        raise ValueError(f"no named parameter for a shift of {shift_days} days")
+    return bindparam(key, date_parameters(today)[key], type_=Date())
 
 
 def status_expression(today: Today, *, visit: Any = Visit,
@@ -155,6 +166,7 @@ __all__ = [
     "STATUS_LABELS",
     "UPCOMING_DAYS",
     "URGENCY",
+    "date_parameters",
     "days_overdue",
     "followup_status",
     "open_visit_prefilter",

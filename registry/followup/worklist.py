@@ -1,7 +1,9 @@
 """The coordinator's worklist: counts per follow-up status and the visits to chase.
 
-Everything is computed in SQL with :func:`registry.followup.status.status_expression`:
-one statement for the counts, one for the page of rows (sorted by urgency), one for the
+The status comes from :mod:`registry.followup.state` (``FollowupState``) when every
+site shown was refreshed for its today, else it is computed live in SQL with
+:func:`registry.followup.status.status_expression` — the same rule either way.  One
+statement for the counts, one for the page of rows (sorted by urgency), one for the
 last contact attempt of the rows on the page — the same three for 5 rows or 50.
 """
 
@@ -11,14 +13,17 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from functools import lru_cache, partial
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
+from registry.followup.state import is_fresh
 from registry.followup.status import (
     OPEN_STATUSES,
     STATUS_LABELS,
+    URGENCY,
     days_overdue,
     open_visit_prefilter,
     status_expression,
@@ -26,6 +31,7 @@ from registry.followup.status import (
 )
 from registry.models import (
     ContactAttempt,
+    FollowupState,
     Patient,
     PatientIdentity,
     Timepoint,
@@ -105,66 +111,137 @@ class WorklistPage:
     total: int = 0
 
 
-def _scoped(statement: Select[Any], filters: WorklistFilters) -> Select[Any]:
-    """Join and restrict a statement over Visit to the filters (except status)."""
-    statement = (statement.join(Patient, Patient.id == Visit.patient_id)
-                 .where(Patient.site_id.in_(sorted(filters.site_ids))))
-    if filters.timepoint:
+class FilterShape(NamedTuple):
+    """Which optional filters are set: the shape of the SQL, whatever their values."""
+
+    timepoint: bool
+    clinician: bool
+    treated_from: bool
+    treated_to: bool
+
+    @classmethod
+    def of(cls, filters: WorklistFilters) -> FilterShape:
+        return cls(bool(filters.timepoint), filters.clinician_id is not None,
+                   filters.treated_from is not None, filters.treated_to is not None)
+
+
+def _parameters(filters: WorklistFilters, **extra: Any) -> dict[str, Any]:
+    """Values of the bound parameters of the statements below."""
+    return {"site_ids": sorted(filters.site_ids), "timepoint": filters.timepoint,
+            "clinician_id": filters.clinician_id, "treated_from": filters.treated_from,
+            "treated_to": filters.treated_to, **extra}
+
+
+def _filtered(statement: Select[Any], shape: FilterShape, join_on: Any | None) -> Select[Any]:
+    """Restrict a statement to the filters other than site and status (bound parameters).
+
+    ``join_on``: the visit id column to join Visit on when a filter needs it, or None
+    when Visit is already in the statement.
+    """
+    if any(shape) and join_on is not None:
+        statement = statement.join(Visit, Visit.id == join_on)
+    if shape.timepoint:
         statement = (statement.join(Timepoint, Timepoint.id == Visit.timepoint_id)
-                     .where(Timepoint.code == filters.timepoint))
-    else:
-        statement = statement.where(Visit.timepoint_id.is_not(None))  # scheduled timepoints
-    if filters.clinician_id is not None:
-        statement = statement.where(Visit.clinician_id == filters.clinician_id)
-    if filters.treated_from is not None or filters.treated_to is not None:
-        statement = statement.join(Treatment, Treatment.patient_id == Patient.id)
-        if filters.treated_from is not None:
-            statement = statement.where(Treatment.treatment_date >= filters.treated_from)
-        if filters.treated_to is not None:
-            statement = statement.where(Treatment.treatment_date <= filters.treated_to)
+                     .where(Timepoint.code == bindparam("timepoint")))
+    if shape.clinician:
+        statement = statement.where(Visit.clinician_id == bindparam("clinician_id"))
+    if shape.treated_from or shape.treated_to:
+        statement = statement.join(Treatment, Treatment.patient_id == Visit.patient_id)
+        if shape.treated_from:
+            statement = statement.where(Treatment.treatment_date >= bindparam("treated_from"))
+        if shape.treated_to:
+            statement = statement.where(Treatment.treatment_date <= bindparam("treated_to"))
     return statement
 
 
-def status_counts(session: Session, filters: WorklistFilters,
-                  todays: dict[int, date]) -> dict[str, int]:
-    """Number of visits per follow-up status (all statuses, whatever the status filter)."""
+def _status_rows(shape: FilterShape, live: dict[int, date] | None,
+                 prefilter: tuple[str, ...] | None) -> Select[Any]:
+    """visit_id, grace_end, window_start, status, urgency of the filtered visits.
+
+    ``live``: None to read ``FollowupState`` (fresh for every site), else today at
+    each site, to compute the status over Visit joined to Patient — with ``prefilter``
+    (the wanted statuses) narrowing to visits that can have one of them.
+    """
+    site_ids = bindparam("site_ids", expanding=True)
+    if live is None:
+        statement = (select(FollowupState.visit_id, FollowupState.grace_end,
+                            FollowupState.window_start, FollowupState.status,
+                            FollowupState.urgency)
+                     .where(FollowupState.site_id.in_(site_ids)))
+        return _filtered(statement, shape, join_on=FollowupState.visit_id)
+    status = status_expression(live)
+    statement = (select(Visit.id.label("visit_id"), Visit.grace_end, Visit.window_start,
+                        status.label("status"), urgency_expression(status).label("urgency"))
+                 .join(Patient, Patient.id == Visit.patient_id)
+                 .where(Patient.site_id.in_(site_ids), Visit.timepoint_id.is_not(None)))
+    if prefilter is not None:
+        statement = statement.where(*_prefilter(prefilter, live))
+    return _filtered(statement, shape, join_on=None)
+
+
+def _urgency_condition(column: Any, statuses: tuple[str, ...]) -> Any:
+    """``column`` among the statuses' urgencies (a range when they are consecutive)."""
+    ranks = sorted(URGENCY[status] for status in statuses)
+    if ranks == list(range(ranks[0], ranks[-1] + 1)):
+        return column.between(ranks[0], ranks[-1])
+    return column.in_(ranks)
+
+
+def _counts_statement(shape: FilterShape, live: dict[int, date] | None) -> Select[Any]:
+    per_visit = _status_rows(shape, live, prefilter=None).subquery()
+    return select(per_visit.c.urgency, func.count()).group_by(per_visit.c.urgency)
+
+
+# Built once per shape: constructing these statements costs more than running them.
+_stored_counts_statement = lru_cache(maxsize=32)(partial(_counts_statement, live=None))
+
+
+def status_counts(session: Session, filters: WorklistFilters, todays: dict[int, date],
+                  stored: bool | None = None) -> dict[str, int]:
+    """Number of visits per follow-up status (all statuses, whatever the status filter).
+
+    ``stored``: whether to read ``FollowupState`` (default: when it is fresh).
+    """
     counts = dict.fromkeys(STATUS_LABELS, 0)
     if not filters.site_ids:
         return counts
-    inner = _scoped(select(status_expression(todays).label("followup_status")), filters)
-    per_status = inner.subquery()
-    rows = session.execute(select(per_status.c.followup_status, func.count())
-                           .group_by(per_status.c.followup_status))
-    counts.update({status: count for status, count in rows})
+    if stored is None:
+        stored = is_fresh(session, _shown(todays, filters))
+    shape = FilterShape.of(filters)
+    statement = _stored_counts_statement(shape) if stored else _counts_statement(shape, todays)
+    rows = session.execute(statement, _parameters(filters))
+    by_rank = {rank: status for status, rank in URGENCY.items()}
+    counts.update({by_rank[rank]: count for rank, count in rows})
     return counts
 
 
-def _prefilter(filters: WorklistFilters, todays: dict[int, date]) -> list[Any]:
-    statuses = set(filters.statuses)
-    if statuses <= set(OPEN_STATUSES):
+def _prefilter(statuses: tuple[str, ...], todays: dict[int, date]) -> list[Any]:
+    wanted = set(statuses)
+    if wanted <= set(OPEN_STATUSES):
         return open_visit_prefilter(todays)
-    if statuses == {"done"}:
+    if wanted == {"done"}:
         return [Visit.status == "done"]
-    if statuses == {"scheduled"}:
+    if wanted == {"scheduled"}:
         return [Visit.status == "scheduled", Patient.status == "active"]
     return []
 
 
-def _rows_statement(filters: WorklistFilters, todays: dict[int, date], *,
-                    limit: int | None, offset: int) -> Select[Any]:
-    """Rank the visits on narrow rows first, then join the details of the page only."""
-    ranked = _scoped(select(Visit.id.label("visit_id"), Visit.grace_end, Visit.window_start,
-                            status_expression(todays).label("status")), filters)
-    ranked = ranked.where(*_prefilter(filters, todays)).subquery("ranked")
+def _rows_statement(shape: FilterShape, statuses: tuple[str, ...],
+                    live: dict[int, date] | None, paged: bool) -> Select[Any]:
+    """Rank the visits on narrow rows first, then join the details of the page only.
+
+    ``paged``: LIMIT/OFFSET from the parameters ``page_limit`` and ``page_offset``.
+    """
+    ranked = _status_rows(shape, live, prefilter=statuses).subquery("ranked")
 
     def order(source: Any) -> list[Any]:
-        return [urgency_expression(source.c.status), source.c.grace_end,
-                source.c.window_start, source.c.visit_id]
+        return [source.c.urgency, source.c.grace_end, source.c.window_start,
+                source.c.visit_id]
 
-    page = (select(ranked).where(ranked.c.status.in_(filters.statuses))
-            .order_by(*order(ranked)).offset(offset))
-    if limit is not None:
-        page = page.limit(limit)
+    page = (select(ranked).where(_urgency_condition(ranked.c.urgency, statuses))
+            .order_by(*order(ranked)))
+    if paged:
+        page = page.limit(bindparam("page_limit")).offset(bindparam("page_offset"))
     page_rows = page.subquery("page")
     identity = aliased(PatientIdentity)
     clinician = aliased(User)
@@ -182,6 +259,9 @@ def _rows_statement(filters: WorklistFilters, todays: dict[int, date], *,
         .outerjoin(clinician, clinician.id == Visit.clinician_id)
         .order_by(*order(page_rows))
     )
+
+
+_stored_rows_statement = lru_cache(maxsize=128)(partial(_rows_statement, live=None))
 
 
 def _attach_last_contacts(session: Session, rows: list[WorklistRow]) -> None:
@@ -209,23 +289,37 @@ def _to_rows(result: Any, todays: dict[int, date]) -> Iterator[WorklistRow]:
 
 
 def worklist_rows(session: Session, filters: WorklistFilters, todays: dict[int, date], *,
-                  limit: int | None = None, offset: int = 0) -> list[WorklistRow]:
-    """The visits matching the filters, most urgent first, with their last contact."""
+                  limit: int | None = None, offset: int = 0,
+                  stored: bool | None = None) -> list[WorklistRow]:
+    """The visits matching the filters, most urgent first, with their last contact.
+
+    ``stored``: whether to read ``FollowupState`` (default: when it is fresh).
+    """
     if not filters.site_ids:
         return []
-    statement = _rows_statement(filters, todays, limit=limit, offset=offset)
-    rows = list(_to_rows(session.execute(statement), todays))
+    if stored is None:
+        stored = is_fresh(session, _shown(todays, filters))
+    shape, paged = FilterShape.of(filters), limit is not None
+    statement = (_stored_rows_statement(shape, filters.statuses, paged=paged) if stored
+                 else _rows_statement(shape, filters.statuses, todays, paged))
+    parameters = _parameters(filters, page_limit=limit, page_offset=offset)
+    rows = list(_to_rows(session.execute(statement, parameters), todays))
     _attach_last_contacts(session, rows)
     return rows
+
+
+def _shown(todays: dict[int, date], filters: WorklistFilters) -> dict[int, date]:
+    return {site_id: day for site_id, day in todays.items() if site_id in filters.site_ids}
 
 
 def load_worklist(session: Session, filters: WorklistFilters, todays: dict[int, date],
                   page: int = 1, per_page: int = PER_PAGE) -> WorklistPage:
     """Counts plus one page of rows (a page past the end shows the last page)."""
-    counts = status_counts(session, filters, todays)
+    stored = is_fresh(session, _shown(todays, filters))
+    counts = status_counts(session, filters, todays, stored)
     total = sum(counts[status] for status in filters.statuses)
     pages = max(1, math.ceil(total / per_page))
     page = min(max(page, 1), pages)
     rows = worklist_rows(session, filters, todays, limit=per_page,
-                         offset=(page - 1) * per_page) if total else []
+                         offset=(page - 1) * per_page, stored=stored) if total else []
     return WorklistPage(counts=counts, rows=rows, page=page, pages=pages, total=total)

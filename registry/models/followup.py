@@ -1,14 +1,23 @@
-"""Follow-up work: contact attempts and e-mail reminders."""
+"""Follow-up work: contact attempts, e-mail reminders and the worklist's status table."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.accounts import User
-from registry.models.base import Audited, Base, Versioned, intpk, utc_created
+from registry.models.base import Audited, Base, UTCDateTime, Versioned, intpk, utc_created
 from registry.vocabularies import CONTACT_METHODS, CONTACT_OUTCOMES, sql_in
 
 
@@ -69,3 +78,40 @@ class Reminder(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[utc_created]
     sent_at: Mapped[datetime | None]
+
+
+class FollowupState(Base):
+    """Each scheduled visit's follow-up status, computed ahead of time for the worklist.
+
+    Derived data, like ``ScoreValue``: written only by ``registry.followup.state`` with
+    ``status_expression`` (the one definition of the rule) — for the visits a flush
+    touches, and for a whole site by the periodic refresh when its date changes.  The
+    worklist reads it only for sites whose ``FollowupRefresh.as_of`` is their today;
+    otherwise it computes the status live.  Not audited: it holds no recorded fact.
+    """
+
+    __tablename__ = "followup_state"
+    __table_args__ = (
+        # Counts and the first pages of a site's worklist straight from the index.
+        Index("ix_followup_state_rank", "site_id", "urgency", "grace_end", "window_start",
+              "visit_id"),
+    )
+
+    visit_id: Mapped[int] = mapped_column(
+        ForeignKey("visit.id", ondelete="CASCADE"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    urgency: Mapped[int] = mapped_column(SmallInteger)
+    grace_end: Mapped[date | None] = mapped_column(Date)
+    window_start: Mapped[date | None] = mapped_column(Date)
+
+
+class FollowupRefresh(Base):
+    """The day (at the site) for which a site's ``FollowupState`` rows were all computed."""
+
+    __tablename__ = "followup_refresh"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("site.id", ondelete="CASCADE"), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 
-from sqlalchemy import event
+from flask import url_for
 
 from registry.models import AdverseEvent, Visit
 from tests.clinical.helpers import all_items
+from tests.fixtures.database import recorded_statements
 
 TREATED = date(2026, 1, 1)
 
@@ -42,20 +41,6 @@ def patient_with_visits(db, make_patient, record_visit, site, visit_count: int):
     return patient
 
 
-@contextmanager
-def count_statements(engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def test_patient_page_shows_header_schedule_scores_and_events(auth, client, db, site_a,
                                                               make_patient, record_visit):
     patient = patient_with_visits(db, make_patient, record_visit, site_a, 4)
@@ -86,7 +71,7 @@ def test_query_count_does_not_grow_with_visits(app, auth, client, db, site_a, ma
     counts = {}
     for patient in (few, many):
         client.get(f"/patients/{patient.id}")  # warm caches
-        with count_statements(engine) as statements:
+        with recorded_statements(engine) as statements:
             response = client.get(f"/patients/{patient.id}")
         assert response.status_code == 200
         counts[patient.id] = len(statements)
@@ -94,3 +79,40 @@ def test_query_count_does_not_grow_with_visits(app, auth, client, db, site_a, ma
     assert counts[many.id] <= 15, counts
     html = client.get(f"/patients/{many.id}").get_data(as_text=True)
     assert html.count("Unscheduled") >= 6
+
+
+def test_patient_page_cells_flags_and_links(auth, client, db, site_a, make_patient,
+                                            record_visit):
+    patient = make_patient(site_a, treatment_date=TREATED)
+    baseline, early, three_months, _late = sorted(patient.visits, key=lambda v: v.target_date)
+    record_visit(baseline, date(2025, 12, 20), full_answers(3))
+    record_visit(early, date(2026, 1, 28), {"vas": {"VAS": 70}, "koos": all_items("koos", None)})
+    record_visit(three_months, date(2026, 4, 1), full_answers(1))
+    db.add(AdverseEvent(patient_id=patient.id, onset_date=date(2026, 1, 9),
+                        description="Septic arthritis", category="infection", severity_grade=3,
+                        serious=True, serious_criterion="hospitalisation",
+                        relatedness="possibly", outcome="ongoing"))
+    db.flush()
+    event = db.query(AdverseEvent).filter_by(patient_id=patient.id).one()
+    auth.login("clinician", sites=[site_a])
+    html = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    # VAS 60 -> 70 is 10 mm worse; 60 -> 20 meets MCII (19.9 mm) and PASS (<= 32.3 mm).
+    assert '<span class="change worse">+10.0 (+16.7 %) worse</span>' in html
+    assert ('<span class="change better">-40.0 (-66.7 %) better</span>\n          '
+            '<span class="badge badge-ok">MCII: yes</span>'
+            '<span class="badge badge-ok">PASS: yes</span>') in html
+    assert '<span class="badge badge-plain">PASS: no</span>' in html
+    # KOOS with every item missing: not scorable, with the reason.
+    assert '<span class="not-scorable">not scorable</span><span class="reason">' in html
+    with client.application.test_request_context("/"):
+        links = [url_for("clinical.visit_entry", patient_id=patient.id, visit_id=visit.id)
+                 for visit in (baseline, early, three_months)]
+        links += [url_for("clinical.score_chart", patient_id=patient.id, score_code=code)
+                  for code in ("vas_pain", "koos_pain", "womac_function_norm")]
+        links += [url_for(endpoint, patient_id=patient.id, event_id=event.id)
+                  for endpoint in ("clinical.adverse_event_edit",
+                                   "clinical.adverse_event_review")]
+    for link in links:
+        assert f'="{link}"' in html, link
+    assert "Mark reviewed" in html
+    assert "Add an unscheduled visit" in html

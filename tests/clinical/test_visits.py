@@ -38,16 +38,6 @@ def m3_answers() -> dict[str, dict]:
             "koos": all_items("koos", 0)}
 
 
-@pytest.fixture
-def treated(make_patient, site_a):
-    return make_patient(site_a, treatment_date=date(2026, 1, 1))
-
-
-@pytest.fixture
-def clinician(auth, site_a):
-    return auth.login("clinician", sites=[site_a])
-
-
 def post_visit(client, patient, visit, data):
     return client.post(f"/patients/{patient.id}/visits/{visit.id}", data=data)
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select
 
+from registry.followup.state import refresh_sites
 from registry.models import AuditEvent, ContactAttempt
 from tests.followup.conftest import TODAY, row_visit_ids, shown_count, visit_of
 
@@ -19,6 +20,21 @@ M3_OVERDUE_2 = 107
 M3_DUE = 95
 M3_MISSED = 140
 M3_UPCOMING = 65
+
+
+@pytest.fixture(params=["live", "stored"])
+def make_site(request, make_site, app, db):
+    """Every test here runs twice: statuses computed live, and read from the status table
+    (each site refreshed when created, then kept current by the writes that follow)."""
+
+    def make(*args, **kwargs):
+        site = make_site(*args, **kwargs)
+        if request.param == "stored":
+            with app.app_context():
+                refresh_sites(db, [site.id])
+        return site
+
+    return make
 
 
 @pytest.fixture

@@ -5,12 +5,23 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring.change import DEFAULT_THRESHOLDS, Threshold, change_frame, change_from_baseline
+from scoring.change import (
+    DEFAULT_THRESHOLDS,
+    Threshold,
+    change_arrays,
+    change_arrays_for_codes,
+    change_frame,
+    change_from_baseline,
+    rules_by_row,
+    score_rules,
+)
+from scoring.instruments import SCORES
 
 
 def test_direction_aware_improvement():
@@ -156,3 +167,109 @@ def test_scalar_and_frame_agree(score, pairs, rule):
             expected = getattr(one, name)
             assert pd.isna(row[name]) if expected is None else bool(row[name]) is expected
         assert row["undefined_reason"] == one.undefined_reason
+
+
+# --- many scores at once (the patient page's table) ------------------------------------
+
+EDGE_PAIRS = [
+    (60.0, 40.0),  # improvement on higher-is-worse scales, worsening on KOOS
+    (40.0, 60.0),
+    (50.0, 50.0),  # no change
+    (0.0, 10.0),  # baseline 0: relative undefined
+    (0.0, 0.0),
+    (math.nan, 30.0),  # no baseline
+    (50.0, math.nan),  # no follow-up
+    (math.nan, math.nan),
+    (45.3, 35.3),  # 10 points within the 1e-9 tolerance
+    (60.0, 40.1),  # 19.9: exactly the VAS MCII
+    (100.0, 31.0),
+]
+
+
+def assert_same_arrays(many, one, row):
+    for name in ("absolute", "relative", "improvement", "relative_improvement"):
+        assert np.array_equal(getattr(many, name)[row], getattr(one, name), equal_nan=True), name
+    assert set(many.flags) == set(one.flags) == {"mcii", "mic", "pass_"}
+    for key, (met, known) in one.flags.items():
+        assert np.array_equal(many.flags[key][1][row], known), key
+        assert np.array_equal(many.flags[key][0][row], met), key
+    assert many.reason[row].tolist() == one.reason.tolist()
+
+
+@pytest.mark.parametrize("rule", ["absolute", "relative", "both", "either"])
+def test_change_for_codes_equals_change_arrays_for_every_score(rule):
+    codes = list(SCORES)
+    baseline = np.array([[b for b, _f in EDGE_PAIRS]] * len(codes))
+    followup = np.array([[f for _b, f in EDGE_PAIRS]] * len(codes))
+    many = change_arrays_for_codes(codes, baseline, followup, mcii_rule=rule)
+    assert many.absolute.shape == (len(codes), len(EDGE_PAIRS))
+    for row, code in enumerate(codes):
+        one = change_arrays(code, baseline[row], followup[row], mcii_rule=rule)
+        assert_same_arrays(many, one, row)
+
+
+def test_change_for_codes_gives_the_published_flags():
+    codes = ["vas_pain", "koos_pain", "koos_jr"]
+    baseline = np.array([[60.0, 0.0], [40.0, 40.0], [40.0, np.nan]])
+    followup = np.array([[40.1, 10.0], [56.7, 50.0], [80.0, 80.0]])
+    out = change_arrays_for_codes(codes, baseline, followup)
+    mcii, mcii_known = out.flags["mcii"]
+    assert mcii_known.tolist() == [[True, True], [False, False], [False, False]]
+    assert mcii[0].tolist() == [True, False]  # 19.9 mm (Tubach 2005); 10 mm worse
+    mic, mic_known = out.flags["mic"]
+    assert (mic[1] & mic_known[1]).tolist() == [True, False]  # KOOS pain 16.7 (Monticone 2013)
+    assert out.improvement[0].tolist() == pytest.approx([19.9, -10.0])
+    assert out.improvement[1].tolist() == pytest.approx([16.7, 10.0])
+    assert math.isnan(out.relative[0, 1])  # baseline 0
+    assert out.reason.tolist() == [
+        [None, "baseline is 0: relative change undefined"],
+        [None, None],
+        [None, "no baseline value"],
+    ]
+
+
+def test_change_for_codes_uses_overriding_thresholds():
+    custom = [*DEFAULT_THRESHOLDS, Threshold("vas_pain", "mcii", 10.0, None, "study protocol")]
+    codes = ["vas_pain", "pga"]
+    baseline = np.array([[50.0], [50.0]])
+    followup = np.array([[38.0], [38.0]])
+    default = change_arrays_for_codes(codes, baseline, followup)
+    overridden = change_arrays_for_codes(codes, baseline, followup, custom)
+    assert default.flags["mcii"][0].tolist() == [[False], [False]]
+    assert overridden.flags["mcii"][0].tolist() == [[True], [False]]  # pga keeps 18.3
+
+
+def test_change_for_codes_checks_its_input():
+    with pytest.raises(ValueError, match="same shape"):
+        change_arrays_for_codes(["vas_pain"], np.zeros((1, 2)), np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="one row per score code"):
+        change_arrays_for_codes(["vas_pain", "pga"], np.zeros((1, 2)), np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="unknown score code"):
+        change_arrays_for_codes(["nope"], np.zeros((1, 2)), np.zeros((1, 2)))
+
+
+def test_score_rules_hold_the_cited_numbers():
+    rules = score_rules(["vas_pain", "koos_pain", "koos_jr"])
+    assert rules.sign.tolist() == [-1.0, 1.0, 1.0]
+    assert rules.mcii_absolute[0] == 19.9
+    assert rules.mcii_relative[0] == pytest.approx(0.408)
+    assert rules.pass_cutoff[0] == 32.3
+    assert rules.mic_absolute[1] == 16.7
+    assert np.isnan(rules.mic_relative[1])
+    assert all(
+        np.isnan(getattr(rules, name)[2])
+        for name in (
+            "mcii_absolute",
+            "mcii_relative",
+            "mic_absolute",
+            "mic_relative",
+            "pass_cutoff",
+        )
+    )
+
+
+def test_cached_rules_cannot_be_changed():
+    rules = rules_by_row(("vas_pain", "pga"), DEFAULT_THRESHOLDS, 2)
+    assert rules.sign.shape == (2, 1)
+    with pytest.raises(ValueError, match="read-only"):
+        rules.mcii_absolute[0] = 0.0

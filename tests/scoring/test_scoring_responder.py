@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring.responder import omeract_oarsi, omeract_oarsi_frame
+from scoring.responder import (
+    DOMAINS,
+    domain_table,
+    omeract_oarsi,
+    omeract_oarsi_frame,
+    responder_arrays,
+)
 
 
 @pytest.mark.parametrize(
@@ -121,14 +128,63 @@ codes = [
 visit = st.fixed_dictionaries({code: score for code in codes})
 
 
-@settings(max_examples=80, deadline=None)
-@given(rows=st.lists(st.tuples(visit, visit), min_size=1, max_size=15))
-def test_scalar_and_frame_agree(rows):
+def _frame_and_scalar(rows):
+    """(row position, the frame result of all rows, the scalar result of that row)."""
     base = pd.DataFrame([b for b, _ in rows], columns=codes, dtype="float64")
     follow = pd.DataFrame([f for _, f in rows], columns=codes, dtype="float64")
     frame = omeract_oarsi_frame(base, follow)
     for position, (b, f) in enumerate(rows):
-        one = omeract_oarsi(b, f)
+        yield position, frame, omeract_oarsi(b, f)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(st.tuples(visit, visit), min_size=1, max_size=15))
+def test_scalar_and_frame_agree(rows):
+    for position, frame, one in _frame_and_scalar(rows):
         value = frame["responder"].iloc[position]
         assert pd.isna(value) if one.responder is None else bool(value) is one.responder
         assert frame["criterion"].iloc[position] == one.criterion
+
+
+def test_each_row_picks_its_own_source():
+    """One call, four rows: VAS, then WOMAC pain, then KOOS (flipped), then none."""
+    nan = np.nan
+    base = {
+        "vas_pain": np.array([80.0, 80.0, nan, nan]),
+        "womac_pain_norm": np.array([50.0, 50.0, 50.0, nan]),
+        "koos_womac_pain": np.array([50.0, 50.0, 40.0, 40.0]),
+    }
+    follow = {
+        "vas_pain": np.array([30.0, nan, 20.0, nan]),
+        "womac_pain_norm": np.array([40.0, 40.0, nan, nan]),
+        "koos_womac_pain": np.array([80.0, 80.0, 70.0, nan]),
+    }
+    table = domain_table(base, follow, 4)
+    pain = DOMAINS.index("pain")
+    assert table.source[pain].tolist() == ["vas_pain", "womac_pain_norm", "koos_womac_pain", None]
+    assert np.array_equal(table.baseline[pain], [80.0, 50.0, 60.0, nan], equal_nan=True)
+    assert np.array_equal(table.followup[pain], [30.0, 40.0, 30.0, nan], equal_nan=True)
+    assert table.known[DOMAINS.index("global")].tolist() == [False] * 4
+    responder, known, criterion, domains = responder_arrays(base, follow, 4)
+    assert domains["pain"].source.tolist() == table.source[pain].tolist()
+    assert responder.tolist()[:3] == [True, False, True]  # 50 pts 62 %; 10 pts 20 %; 30 pts 50 %
+    assert known.tolist() == [True, False, True, False]
+    assert criterion[0] == "high improvement in pain"
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(visit, visit), min_size=1, max_size=15))
+def test_frame_domains_agree_with_scalar(rows):
+    for position, frame, one in _frame_and_scalar(rows):
+        for name, domain in (
+            ("pain", one.pain),
+            ("function", one.function),
+            ("global", one.global_),
+        ):
+            assert frame[f"{name}_source"].iloc[position] == domain.source
+            for column, expected in (
+                ("improvement", domain.improvement),
+                ("relative", domain.relative),
+            ):
+                value = frame[f"{name}_{column}"].iloc[position]
+                assert pd.isna(value) if expected is None else value == expected

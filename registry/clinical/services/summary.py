@@ -10,46 +10,86 @@ display only (``scoring.format_score``, half-up to one decimal).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
+from functools import cache, cached_property, lru_cache
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy.orm import Session, joinedload
 
 import scoring
 from registry.clinical.services.enrolment import indication_warnings
 from registry.clock import today as clock_today
 from registry.followup.status import STATUS_LABELS, followup_status
-from registry.models import AdverseEvent, Patient, ScoreValue, Visit
-from scoring.change import DEFAULT_THRESHOLDS, change_arrays
+from registry.models import AdverseEvent, Patient, ScoreValue, Timepoint, Visit
+from scoring.change import DEFAULT_THRESHOLDS, ChangeArrays, change_arrays_for_codes
+from scoring.core import FloatArray
 from scoring.responder import SOURCES as RESPONDER_SOURCES
 from scoring.responder import responder_arrays
 
 # Rows of the score table, instrument by instrument in this order.
 INSTRUMENT_ORDER = ("vas", "pga", "womac", "koos", "koos12", "koosjr")
+ORDERED_SCORE_CODES: tuple[str, ...] = tuple(
+    score.code for code in INSTRUMENT_ORDER for score in scoring.INSTRUMENTS[code].scores)
+RESPONDER_CODES: frozenset[str] = frozenset(
+    code for sources in RESPONDER_SOURCES.values() for code, _flip in sources)
+
+#: A stored score as the page needs it: (value, reason); value None = not scorable.
+ScoreEntry = tuple[float | None, str | None]
 
 
-def ordered_score_codes() -> list[str]:
-    return [score.code for code in INSTRUMENT_ORDER
-            for score in scoring.INSTRUMENTS[code].scores]
+# Display text is a pure function of the value, and values recur within and across pages:
+# memoised so the Decimal rounding runs once per distinct value, not once per cell.
+format_score = lru_cache(maxsize=8192)(scoring.format_score)
 
 
+@lru_cache(maxsize=8192)
 def signed(value: float | None, suffix: str = "") -> str:
-    text = scoring.format_score(value)
+    text = format_score(value)
     if value is None or text == scoring.display.MISSING:
         return text
     return (text if text.startswith("-") or text == "0.0" else f"+{text}") + suffix
 
 
-@dataclass
+@dataclass(frozen=True)
 class Flag:
     name: str
     met: bool
 
-    @property
+    @cached_property
     def text(self) -> str:
         return f"{self.name}: {'yes' if self.met else 'no'}"
+
+    @cached_property
+    def badge(self) -> str:
+        """CSS class of the flag's badge."""
+        return "badge-ok" if self.met else "badge-plain"
+
+
+# (label, key in ``ChangeArrays.flags``) in the order the page shows them.
+FLAG_KEYS = (("MCII", "mcii"), ("MIC", "mic"), ("PASS", "pass_"))
+# A cell's flags by ``flag_set`` number: digit i (base 3) of flag FLAG_KEYS[i] is 0 when it
+# cannot be judged (not shown), 1 when not met, 2 when met.
+FLAG_SETS: list[tuple[Flag, ...]] = [
+    tuple(Flag(name, number // 3**i % 3 == 2) for i, (name, _key) in enumerate(FLAG_KEYS)
+          if number // 3**i % 3)
+    for number in range(3 ** len(FLAG_KEYS))
+]
+
+
+def flag_set(change: ChangeArrays) -> list[list[int]]:
+    """Each cell's ``FLAG_SETS`` number."""
+    number = sum(3**i * (change.flags[key][1] * (1 + change.flags[key][0]))
+                 for i, (_name, key) in enumerate(FLAG_KEYS))
+    return np.asarray(number, dtype=np.int64).tolist()
+
+
+def optional_values(values: FloatArray) -> list[list[float | None]]:
+    """Nested lists of ``values`` with None for NaN."""
+    return np.where(np.isnan(values), None, values).tolist()
 
 
 @dataclass
@@ -60,7 +100,19 @@ class ScoreCell:
     change: str | None = None
     relative: str | None = None
     improved: bool | None = None
-    flags: list[Flag] = field(default_factory=list)
+    flags: tuple[Flag, ...] = ()
+
+    @property
+    def direction(self) -> str:
+        """'better', 'worse' or '' (no change, or not judged): shown text and CSS class."""
+        return "better" if self.improved else "worse" if self.improved is False else ""
+
+    @property
+    def change_text(self) -> str:
+        """The change as shown: '-40.0 (-66.7 %) better' (one text, for a cheaper template)."""
+        text = f"{self.change} ({self.relative})" if self.relative else f"{self.change}"
+        direction = self.direction
+        return f"{text} {direction}" if direction else text
 
 
 @dataclass
@@ -77,9 +129,31 @@ class ResponderCell:
     criterion: str
 
 
+@dataclass(frozen=True, slots=True)
+class VisitRecord:
+    """What the page shows of a visit: its columns and its timepoint's name and role."""
+
+    id: int
+    timepoint_id: int | None
+    timepoint_name: str | None
+    is_baseline: bool | None
+    target_date: date | None
+    window_start: date | None
+    window_end: date | None
+    grace_end: date | None
+    visit_date: date | None
+    status: str
+    out_of_window: bool
+
+    @property
+    def name(self) -> str:
+        """As ``visit_name``: the timepoint's name, or "Unscheduled"."""
+        return self.timepoint_name if self.timepoint_id is not None else "Unscheduled"
+
+
 @dataclass
 class ScheduleRow:
-    visit: Visit
+    visit: VisitRecord
     name: str
     status: str
     status_label: str
@@ -93,133 +167,191 @@ class PatientSummary:
     days_since_treatment: int | None
     warnings: list[str]
     schedule: list[ScheduleRow]
-    columns: list[Visit]
-    baseline: Visit | None
+    columns: list[VisitRecord]
+    baseline: VisitRecord | None
     score_rows: list[ScoreRow]
     responders: list[ResponderCell | None]
-    adverse_events: list[AdverseEvent]
+    adverse_events: list[Row[Any]]  # adverse_event rows: attributes as on ``AdverseEvent``
     charts: list[tuple[str, str]]  # (score code, label) with at least one value
+
+    @property
+    def awaiting_review(self) -> bool:
+        """Whether a serious adverse event still awaits review (the page offers the action)."""
+        return any(event.serious and not event.reviewed_at for event in self.adverse_events)
 
 
 def visit_name(visit: Visit) -> str:
     return visit.timepoint.name if visit.timepoint is not None else "Unscheduled"
 
 
-def _sort_key(visit: Visit) -> tuple[date, int]:
+def _sort_key(visit: VisitRecord) -> tuple[date, int]:
     return (visit.visit_date or visit.target_date or date.max, visit.id)
 
 
-def load_patient(session: Session, patient_id: int, *, with_identity: bool) -> Patient:
-    """The patient with everything the page needs, in 4 queries."""
-    options = [joinedload(Patient.site), joinedload(Patient.index_knee),
-               joinedload(Patient.treatment),
-               selectinload(Patient.visits).joinedload(Visit.timepoint),
-               selectinload(Patient.adverse_events)]
-    if with_identity:
-        options.append(joinedload(Patient.identity))
-    patient = session.scalars(select(Patient).where(Patient.id == patient_id)
-                              .options(*options).execution_options(populate_existing=True)
-                              ).unique().one()
-    return patient
+@dataclass(frozen=True)
+class PageQueries:
+    """The page's statements, built once: options and cache keys cost more than the SQL."""
+
+    patient: Select[tuple[Patient]]
+    visits: Select[Any]
+    adverse_events: Select[Any]
+    scores: Select[tuple[int, str, float | None, str | None]]
 
 
-def scores_by_visit(session: Session, patient_id: int) -> dict[int, dict[str, ScoreValue]]:
-    rows = session.scalars(select(ScoreValue).where(ScoreValue.patient_id == patient_id))
-    result: dict[int, dict[str, ScoreValue]] = {}
-    for score in rows:
-        result.setdefault(score.visit_id, {})[score.score_code] = score
+@cache
+def page_queries() -> PageQueries:
+    """Statements taking the ``patient_id`` parameter."""
+    patient_id = bindparam("patient_id")
+    return PageQueries(
+        patient=select(Patient).where(Patient.id == patient_id)
+        .options(joinedload(Patient.site), joinedload(Patient.index_knee),
+                 joinedload(Patient.treatment), joinedload(Patient.identity))
+        .execution_options(populate_existing=True),
+        visits=select(Visit.id, Visit.timepoint_id, Timepoint.name, Timepoint.is_baseline,
+                      Visit.target_date, Visit.window_start, Visit.window_end,
+                      Visit.grace_end, Visit.visit_date, Visit.status, Visit.out_of_window)
+        .outerjoin(Timepoint, Timepoint.id == Visit.timepoint_id)
+        .where(Visit.patient_id == patient_id).order_by(Visit.target_date),
+        adverse_events=select(*AdverseEvent.__table__.columns)
+        .where(AdverseEvent.patient_id == patient_id).order_by(AdverseEvent.onset_date),
+        scores=select(ScoreValue.visit_id, ScoreValue.score_code, ScoreValue.value,
+                      ScoreValue.reason).where(ScoreValue.patient_id == patient_id),
+    )
+
+
+def load_patient(session: Session, patient_id: int) -> Patient | None:
+    """The patient with site, knee, treatment and identity (shown only when the user may
+    see it), in 1 query — before authorization, which needs the patient's site."""
+    return session.scalars(page_queries().patient,
+                           {"patient_id": patient_id}).unique().one_or_none()
+
+
+# Visits, adverse events and scores are read as plain rows on the session's connection (in
+# its transaction, after the patient query's autoflush): many small ORM objects cost more
+# than the rest of the page.
+
+def load_visits(session: Session, patient_id: int) -> list[VisitRecord]:
+    """The patient's visits in ``Patient.visits`` order (target date)."""
+    rows = session.connection().execute(page_queries().visits, {"patient_id": patient_id})
+    return [VisitRecord(*row) for row in rows]
+
+
+def load_adverse_events(session: Session, patient_id: int) -> list[Row[Any]]:
+    """The patient's adverse events (all columns), by onset date and id."""
+    rows = session.connection().execute(page_queries().adverse_events,
+                                        {"patient_id": patient_id}).all()
+    return sorted(rows, key=lambda event: (event.onset_date, event.id))
+
+
+def scores_by_visit(session: Session, patient_id: int) -> dict[int, dict[str, ScoreEntry]]:
+    """visit id -> score code -> (value, reason)."""
+    result: dict[int, dict[str, ScoreEntry]] = {}
+    for visit_id, code, value, reason in session.connection().execute(
+            page_queries().scores, {"patient_id": patient_id}).all():
+        result.setdefault(visit_id, {})[code] = (value, reason)
     return result
 
 
-def _number(value: float) -> float | None:
-    return None if math.isnan(value) else float(value)
+def score_values(grid: list[list[ScoreEntry | None]], columns: int) -> FloatArray:
+    """(scores x visits) values, NaN where missing or not scorable."""
+    return np.array([[math.nan if entry is None or entry[0] is None else entry[0]
+                      for entry in row] for row in grid],
+                    dtype=np.float64).reshape(len(grid), columns)
 
 
-def score_row(code: str, column_scores: list[ScoreValue | None],
-              baseline: ScoreValue | None, baseline_index: int | None) -> ScoreRow:
-    """One score across the visits, with change from baseline for every follow-up.
+def score_table(codes: Sequence[str], grid: list[list[ScoreEntry | None]], values: FloatArray,
+                baseline_index: int | None) -> list[ScoreRow]:
+    """Every score across the visits, with change from baseline for every follow-up.
 
-    One vectorised call per score to ``scoring.change.change_arrays`` — the single
-    implementation behind ``change_from_baseline`` and ``change_frame`` — instead of one
-    scalar call per cell: the scalar API costs about half a millisecond per call, which a
-    10-visit page would multiply by every score.
+    One vectorised call to ``scoring.change.change_arrays_for_codes`` for the whole table
+    (the implementation behind ``change_from_baseline`` and ``change_frame``) instead of a
+    call per score or per cell: numpy's fixed cost per call dominates arrays this small.
     """
-    definition = scoring.SCORES[code]
-    base_value = baseline.value if baseline is not None else None
-    follow = np.array([math.nan if score is None or score.value is None else score.value
-                       for score in column_scores], dtype=np.float64)
-    base = np.full(follow.shape, math.nan if base_value is None else base_value)
-    change = change_arrays(code, base, follow, DEFAULT_THRESHOLDS)
-    cells: list[ScoreCell | None] = []
-    for index, score in enumerate(column_scores):
-        if score is None:
-            cells.append(None)
-            continue
-        if score.value is None:
-            cells.append(ScoreCell(value="not scorable", scorable=False, reason=score.reason))
-            continue
-        cell = ScoreCell(value=scoring.format_score(score.value), scorable=True)
-        cells.append(cell)
-        if index == baseline_index or base_value is None:
-            continue
-        cell.change = signed(_number(change.absolute[index]))
-        relative = _number(change.relative[index])
-        if relative is not None:
-            cell.relative = signed(relative * 100, " %")
-        improvement = _number(change.improvement[index])
-        if improvement is not None and abs(improvement) > 1e-9:
-            cell.improved = improvement > 0
-        for name, key in (("MCII", "mcii"), ("MIC", "mic"), ("PASS", "pass_")):
-            met, known = change.flags[key]
-            if known[index]:
-                cell.flags.append(Flag(name, bool(met[index])))
-    return ScoreRow(code, definition.label, definition.higher_is_better, cells)
+    if not codes:
+        return []
+    if baseline_index is None:
+        base = np.full(values.shape, math.nan)
+    else:
+        base = np.repeat(values[:, baseline_index:baseline_index + 1], values.shape[1], axis=1)
+    change = change_arrays_for_codes(codes, base, values, DEFAULT_THRESHOLDS)
+    absolute = optional_values(change.absolute)
+    relative_percent = optional_values(change.relative * 100)
+    # Better/worse shown only for a change of more than 1e-9 (no colour for "no change").
+    improved = np.where(np.isnan(change.improvement) | (np.abs(change.improvement) <= 1e-9),
+                        None, change.improvement > 0).tolist()
+    flags = flag_set(change)
+    rows = []
+    for row, (code, entries) in enumerate(zip(codes, grid, strict=True)):
+        base_entry = entries[baseline_index] if baseline_index is not None else None
+        has_baseline = base_entry is not None and base_entry[0] is not None
+        absolute_row, relative_row = absolute[row], relative_percent[row]
+        improved_row, flags_row = improved[row], flags[row]
+        cells: list[ScoreCell | None] = []
+        for index, entry in enumerate(entries):
+            if entry is None:
+                cells.append(None)
+                continue
+            value, reason = entry
+            if value is None:
+                cells.append(ScoreCell(value="not scorable", scorable=False, reason=reason))
+            elif index == baseline_index or not has_baseline:
+                cells.append(ScoreCell(value=format_score(value), scorable=True))
+            else:
+                percent = relative_row[index]
+                cells.append(ScoreCell(
+                    value=format_score(value), scorable=True,
+                    change=signed(absolute_row[index]),
+                    relative=None if percent is None else signed(percent, " %"),
+                    improved=improved_row[index], flags=FLAG_SETS[flags_row[index]]))
+        definition = scoring.SCORES[code]
+        rows.append(ScoreRow(code, definition.label, definition.higher_is_better, cells))
+    return rows
 
 
-def responder_cells(columns: list[Visit], baseline_index: int | None,
-                    scores: dict[int, dict[str, ScoreValue]]) -> list[ResponderCell | None]:
+def responder_cells(codes: Sequence[str], values: FloatArray,
+                    baseline_index: int | None) -> list[ResponderCell | None]:
     """OMERACT-OARSI status of every follow-up column (one vectorised call to
     ``scoring.responder.responder_arrays``, the implementation behind ``omeract_oarsi``)."""
+    columns = values.shape[1]
     if baseline_index is None:
-        return [None] * len(columns)
-    codes = {code for sources in RESPONDER_SOURCES.values() for code, _flip in sources}
-
-    def value(visit: Visit, code: str) -> float:
-        score = scores[visit.id].get(code)
-        return math.nan if score is None or score.value is None else float(score.value)
-
-    rows = len(columns)
-    base = {code: np.full(rows, value(columns[baseline_index], code)) for code in codes}
-    follow = {code: np.array([value(v, code) for v in columns], dtype=np.float64)
-              for code in codes}
-    responder, known, criterion, _domains = responder_arrays(base, follow, rows)
+        return [None] * columns
+    row_of = {code: row for row, code in enumerate(codes)}
+    missing = np.full(columns, math.nan)
+    follow = {code: values[row_of[code]] if code in row_of else missing
+              for code in RESPONDER_CODES}
+    base = {code: np.full(columns, column[baseline_index]) for code, column in follow.items()}
+    responder, known, criterion, _domains = responder_arrays(base, follow, columns)
+    responder_list, known_list = responder.tolist(), known.tolist()
     return [None if index == baseline_index else
-            ResponderCell(bool(responder[index]) if known[index] else None,
+            ResponderCell(bool(responder_list[index]) if known_list[index] else None,
                           str(criterion[index]))
-            for index in range(rows)]
+            for index in range(columns)]
 
 
-def patient_summary(session: Session, patient_id: int, *, show_identity: bool) -> PatientSummary:
-    patient = load_patient(session, patient_id, with_identity=show_identity)
+def patient_summary(session: Session, patient: Patient, *,
+                    show_identity: bool) -> PatientSummary:
+    """The page of a patient loaded by :func:`load_patient` (with identity if shown)."""
+    patient_id = patient.id
+    visits = sorted(load_visits(session, patient_id), key=_sort_key)
+    adverse_events = load_adverse_events(session, patient_id)
     scores = scores_by_visit(session, patient_id)
     today = clock_today(patient.site.timezone)
-    visits = sorted(patient.visits, key=_sort_key)
     schedule = []
     for visit in visits:
         status = followup_status(visit, patient.status, today)
-        schedule.append(ScheduleRow(visit, visit_name(visit), status,
+        schedule.append(ScheduleRow(visit, visit.name, status,
                                     STATUS_LABELS.get(status, status)))
     columns = [visit for visit in visits if visit.status == "done" and visit.id in scores]
     columns.sort(key=lambda v: (v.visit_date or date.max, v.id))
-    baseline = next((v for v in columns if v.timepoint is not None and v.timepoint.is_baseline),
-                    None)
+    baseline = next((v for v in columns if v.timepoint_id is not None and v.is_baseline), None)
     baseline_index = columns.index(baseline) if baseline is not None else None
-    baseline_scores = scores.get(baseline.id, {}) if baseline is not None else {}
-    present = {code for visit in columns for code in scores[visit.id]}
-    rows = [score_row(code, [scores[visit.id].get(code) for visit in columns],
-                      baseline_scores.get(code), baseline_index)
-            for code in ordered_score_codes() if code in present]
-    responders = responder_cells(columns, baseline_index, scores)
+    column_scores = [scores[visit.id] for visit in columns]
+    present = {code for entries in column_scores for code in entries}
+    codes = [code for code in ORDERED_SCORE_CODES if code in present]
+    grid = [[entries.get(code) for entries in column_scores] for code in codes]
+    values = score_values(grid, len(columns))
+    rows = score_table(codes, grid, values, baseline_index)
+    responders = responder_cells(codes, values, baseline_index)
     treatment = patient.treatment
     knee = patient.index_knee
     warnings = indication_warnings(knee.kl_grade, knee.eligibility or {}) if knee else []
@@ -228,7 +360,7 @@ def patient_summary(session: Session, patient_id: int, *, show_identity: bool) -
         days_since_treatment=(today - treatment.treatment_date).days if treatment else None,
         warnings=warnings, schedule=schedule, columns=columns, baseline=baseline,
         score_rows=rows, responders=responders,
-        adverse_events=sorted(patient.adverse_events, key=lambda e: (e.onset_date, e.id)),
+        adverse_events=adverse_events,
         charts=[(row.code, row.label) for row in rows
                 if any(cell is not None and cell.scorable for cell in row.cells)],
     )

@@ -16,14 +16,14 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 import scoring
 from registry.audit import capture
 from registry.models import InstrumentResponse, Patient, Visit, utcnow
 from registry.models.protocol import DEFAULT_INSTRUMENTS
 from registry.scheduling import is_in_window
-from registry.scores import DERIVED_INSTRUMENTS, save_response
+from registry.scores import DERIVED_INSTRUMENTS, InvalidAnswers, save_responses
 from registry.services import ValidationFailed, check_version
 
 # Instruments entered on the form; KOOS-12 and KOOS JR are scored from the KOOS answers.
@@ -133,13 +133,13 @@ def save_visit(session: Session, visit: Visit, *, visit_date: date, answers: Ans
             visit.out_of_window = not is_in_window(visit, visit_date)
             visit.clinician_id = clinician_id
             visit.updated_at = utcnow()  # bumps the version even when only answers change
-            for code, items in to_save.items():
-                try:
-                    save_response(session, visit, code, items)
-                except ValidationFailed as error:
-                    raise ValidationFailed({field_name(code, item): message for item, message
-                                            in error.errors.items()}) from error
-            session.flush()
+            # One flush for the visit and all responses (one audit batch), one INSERT
+            # for all new scores.
+            try:
+                save_responses(session, visit, to_save)
+            except InvalidAnswers as error:
+                raise ValidationFailed({field_name(error.instrument, item): message for item,
+                                        message in error.errors.items()}) from error
     except BaseException:
         savepoint.rollback()
         raise
@@ -156,12 +156,17 @@ def add_unscheduled_visit(session: Session, patient: Patient) -> Visit:
 
 
 def load_visit(session: Session, patient: Patient, visit_id: int) -> Visit | None:
-    """The patient's visit with its timepoint, responses and scores (3 queries)."""
-    return session.scalar(
+    """The patient's visit with its timepoint, responses, scores and the treatment.
+
+    One joined query (plus one for the scores when there are responses): everything
+    the form and ``save_visit`` read, so a save triggers no lazy load.
+    """
+    return session.scalars(
         select(Visit).where(Visit.id == visit_id, Visit.patient_id == patient.id)
-        .options(selectinload(Visit.timepoint),
-                 selectinload(Visit.responses).selectinload(InstrumentResponse.scores))
-    )
+        .options(joinedload(Visit.timepoint),
+                 joinedload(Visit.patient).joinedload(Patient.treatment),
+                 joinedload(Visit.responses).selectinload(InstrumentResponse.scores))
+    ).unique().one_or_none()
 
 
 @dataclass

@@ -1,0 +1,173 @@
+"""The worklist's status table (``FollowupState``): kept current, read only when fresh.
+
+Computing every visit's follow-up status on every worklist page costs a pass over all
+the site's visits; the status only changes when a visit or its patient changes, or when
+the date at the site changes.  So it is computed ahead of time — always with
+:func:`registry.followup.status.status_expression`, the one definition of the rule:
+
+- **on every write**: a flush that creates or changes a visit (status, dates, timepoint)
+  or changes a patient's status recomputes the rows of those patients' visits, in the
+  same transaction (:func:`install`);
+- **when the date changes**: :func:`refresh_sites` recomputes a whole site and records
+  the day (``FollowupRefresh.as_of``); ``registry refresh-followup`` runs it (from cron,
+  hourly, so that sites in every time zone roll over soon after their midnight), and so
+  do ``registry remind`` and the demo loader.
+
+The worklist uses the table only when every site it shows was refreshed for its today
+(:func:`is_fresh`); otherwise it computes the status live, as before — the same result,
+more slowly.  ``tests/followup/test_state.py`` proves the two agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, Executable, Select, bindparam, event, inspect, select, text
+from sqlalchemy.orm import Session, UOWTransaction
+
+from registry.clock import CONFIG_KEY
+from registry.clock import today as clock_today
+from registry.followup.status import date_parameters, status_expression, urgency_expression
+from registry.models import FollowupRefresh, FollowupState, Patient, Site, Visit, utcnow
+
+# Visit columns the status depends on (a change to any other column keeps the row).
+STATUS_INPUTS = frozenset({"status", "window_start", "window_end", "grace_end",
+                           "timepoint_id", "patient_id"})
+STATE_COLUMNS = ("visit_id", "site_id", "status", "urgency", "grace_end", "window_start")
+CHUNK = 500
+
+
+def state_rows(todays: date | Mapping[int, date], *where: Any) -> Select[Any]:
+    """SELECT of ``FollowupState`` rows (in ``STATE_COLUMNS`` order) for scheduled visits."""
+    status = status_expression(todays)
+    return (select(Visit.id, Patient.site_id, status, urgency_expression(status),
+                   Visit.grace_end, Visit.window_start)
+            .join(Patient, Patient.id == Visit.patient_id)
+            .where(Visit.timepoint_id.is_not(None), *where))
+
+
+def _upsert_statement(dialect: str, rows: Select[Any]) -> Executable:
+    """INSERT … SELECT, replacing existing rows (ON CONFLICT on both databases)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(FollowupState).from_select(list(STATE_COLUMNS), rows)
+    return statement.on_conflict_do_update(
+        index_elements=["visit_id"],
+        set_={column: statement.excluded[column] for column in STATE_COLUMNS[1:]})
+
+
+def _upsert(connection: Connection, rows: Select[Any]) -> None:
+    connection.execute(_upsert_statement(connection.dialect.name, rows))
+
+
+@cache
+def _patients_upsert(dialect: str) -> Executable:
+    """The write hook's statement for sites sharing one date, built once (parameters:
+    ``patient_ids`` and :func:`date_parameters`)."""
+    rows = state_rows(date.min, Visit.patient_id.in_(bindparam("patient_ids", expanding=True)))
+    return _upsert_statement(dialect, rows)
+
+
+def _todays_where(session: Session, *where: Any) -> dict[int, date]:
+    """Today's date at each site matching ``where`` (its time zone; UTC when none).
+
+    With the settings of the app the session belongs to (its pinned TODAY, if any):
+    flush hooks may run outside an app context.
+    """
+    config = session.info.get(CONFIG_KEY)
+    rows = session.connection().execute(select(Site.id, Site.timezone).where(*where))
+    return {site_id: clock_today(zone, config) for site_id, zone in rows}
+
+
+def recompute_patients(session: Session, patient_ids: Iterable[int]) -> None:
+    """Recompute the rows of these patients' visits for today (at their sites)."""
+    connection = session.connection()
+    ids = sorted(set(patient_ids))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        todays = _todays_where(session, Site.id.in_(
+            select(Patient.site_id).where(Patient.id.in_(chunk)).scalar_subquery()))
+        days = set(todays.values())
+        if len(days) == 1:
+            connection.execute(_patients_upsert(connection.dialect.name),
+                               {"patient_ids": chunk, **date_parameters(days.pop())})
+        elif days:
+            _upsert(connection, state_rows(todays, Visit.patient_id.in_(chunk)))
+
+
+def refresh_sites(session: Session, site_ids: Iterable[int] | None = None, *,
+                  force: bool = False) -> dict[int, date]:
+    """Recompute every row of the sites whose date moved on since their last refresh.
+
+    Returns site id -> the day refreshed for (sites already current are skipped unless
+    ``force``).  On PostgreSQL, patient and visit are locked against writes (SHARE) for
+    the transaction, so that no write can slip between the computation and its commit;
+    on SQLite, writing transactions are serialized anyway.
+    """
+    connection = session.connection()
+    wanted = [] if site_ids is None else [Site.id.in_(sorted(set(site_ids)))]
+    todays = _todays_where(session, *wanted)
+    done = dict(session.execute(select(FollowupRefresh.site_id, FollowupRefresh.as_of)
+                                .where(FollowupRefresh.site_id.in_(sorted(todays)))).all())
+    stale = {site_id: day for site_id, day in todays.items()
+             if force or done.get(site_id) != day}
+    if not stale:
+        return {}
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("LOCK TABLE patient, visit IN SHARE MODE"))
+    for site_id, day in sorted(stale.items()):
+        _upsert(connection, state_rows(day, Patient.site_id == site_id))
+        record = session.get(FollowupRefresh, site_id)
+        if record is None:
+            session.add(FollowupRefresh(site_id=site_id, as_of=day, refreshed_at=utcnow()))
+        else:
+            record.as_of, record.refreshed_at = day, utcnow()
+    session.flush()
+    return stale
+
+
+def is_fresh(session: Session, todays: Mapping[int, date]) -> bool:
+    """Whether every one of these sites was refreshed for its today (one query)."""
+    if not todays:
+        return False
+    rows = session.execute(select(FollowupRefresh.site_id, FollowupRefresh.as_of)
+                           .where(FollowupRefresh.site_id.in_(sorted(todays))))
+    refreshed = dict(rows.all())
+    return all(refreshed.get(site_id) == day for site_id, day in todays.items())
+
+
+def _touched_patients(session: Session) -> set[int]:
+    """Patients whose visits' status inputs this flush created or changed."""
+    patient_ids: set[int] = set()
+    for obj in session.new:
+        if isinstance(obj, Visit):
+            patient_ids.add(obj.patient_id)
+    for obj in session.dirty:
+        if isinstance(obj, Visit):
+            state = inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in STATUS_INPUTS):
+                patient_ids.add(obj.patient_id)
+                for old in state.attrs.patient_id.history.deleted:
+                    patient_ids.add(old)
+        elif isinstance(obj, Patient) and inspect(obj).attrs.status.history.has_changes():
+            patient_ids.add(obj.id)
+    return patient_ids
+
+
+def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
+    patient_ids = _touched_patients(session)
+    if patient_ids:
+        recompute_patients(session, patient_ids)
+
+
+def install(session_factory: Any) -> None:
+    """Keep ``FollowupState`` current on every flush of sessions from this factory."""
+    event.listen(session_factory, "after_flush", _after_flush)
+
+
+__all__ = ["install", "is_fresh", "recompute_patients", "refresh_sites", "state_rows"]
