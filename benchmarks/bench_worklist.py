@@ -37,6 +37,7 @@ from sqlalchemy import Engine, event, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.load_registry import analyse  # noqa: E402
 from registry import create_app, migrate  # noqa: E402
 from registry.auth.services import create_user  # noqa: E402
 from registry.db import get_session, writing  # noqa: E402
@@ -170,11 +171,7 @@ def build_registry(app: Any, patients: int, seed: int) -> tuple[list[int], float
                     connection.execute(text(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"(SELECT max(id) FROM {table}))"))
-        # Statistics (and on PostgreSQL the visibility map for index-only scans), as the
-        # autovacuum daemon / a periodic ANALYZE would have them in production.
-        maintenance = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text(maintenance))
+        analyse(engine)
     return site_ids, time.perf_counter() - started
 
 

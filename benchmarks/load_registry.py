@@ -145,6 +145,14 @@ def _rows(count: int, site_ids: list[int], protocol_id: int, timepoints: list[An
         yield rows
 
 
+def analyse(engine: Engine) -> None:
+    """Statistics (and on PostgreSQL the visibility map for index-only scans) after a bulk
+    load, as the autovacuum daemon / a periodic ANALYZE would have them in production."""
+    maintenance = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(maintenance))
+
+
 TABLES = {"patient": Patient.__table__, "identity": PatientIdentity.__table__,
           "knee": IndexKnee.__table__, "treatment": Treatment.__table__,
           "visit": Visit.__table__, "response": InstrumentResponse.__table__,
@@ -186,11 +194,7 @@ def build_registry(app: Flask, *, patients: int, users: int, password: str, toda
         with writing():  # what the hourly ``registry refresh-followup`` does
             refresh_sites(get_session(), site_ids)
             get_session().commit()
-        # Statistics (and on PostgreSQL the visibility map for index-only scans), as the
-        # autovacuum daemon / a periodic ANALYZE would have them in production.
-        maintenance = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text(maintenance))
+        analyse(engine)
     return BuiltRegistry(site_ids, accounts, time.perf_counter() - started)
 
 

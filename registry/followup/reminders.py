@@ -242,7 +242,7 @@ def run_reminders(session: Session, config: Any, *, dry_run: bool = False,
                   echo: Callable[[str], Any] = print) -> RunSummary:
     """Send (or with ``dry_run`` only list) every reminder that is due now."""
     settings = SmtpSettings.from_config(config)
-    todays = site_todays(session, set(session.scalars(select(Site.id))))
+    todays = site_todays(session)
     digest_date = clock_today()
     patients = patient_reminders(session, todays)
     digests = coordinator_digests(session, todays, digest_date)

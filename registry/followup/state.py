@@ -28,10 +28,13 @@ from typing import Any
 from sqlalchemy import Connection, Executable, Select, bindparam, event, inspect, select, text
 from sqlalchemy.orm import Session, UOWTransaction
 
-from registry.clock import CONFIG_KEY
-from registry.clock import today as clock_today
-from registry.followup.status import date_parameters, status_expression, urgency_expression
-from registry.models import FollowupRefresh, FollowupState, Patient, Site, Visit, utcnow
+from registry.followup.status import (
+    date_parameters,
+    site_todays,
+    status_expression,
+    urgency_expression,
+)
+from registry.models import FollowupRefresh, FollowupState, Patient, Visit, utcnow
 
 # Visit columns the status depends on (a change to any other column keeps the row).
 STATUS_INPUTS = frozenset({"status", "window_start", "window_end", "grace_end",
@@ -73,25 +76,14 @@ def _patients_upsert(dialect: str) -> Executable:
     return _upsert_statement(dialect, rows)
 
 
-def _todays_where(session: Session, *where: Any) -> dict[int, date]:
-    """Today's date at each site matching ``where`` (its time zone; UTC when none).
-
-    With the settings of the app the session belongs to (its pinned TODAY, if any):
-    flush hooks may run outside an app context.
-    """
-    config = session.info.get(CONFIG_KEY)
-    rows = session.connection().execute(select(Site.id, Site.timezone).where(*where))
-    return {site_id: clock_today(zone, config) for site_id, zone in rows}
-
-
 def recompute_patients(session: Session, patient_ids: Iterable[int]) -> None:
     """Recompute the rows of these patients' visits for today (at their sites)."""
     connection = session.connection()
     ids = sorted(set(patient_ids))
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        todays = _todays_where(session, Site.id.in_(
-            select(Patient.site_id).where(Patient.id.in_(chunk)).scalar_subquery()))
+        todays = site_todays(session, select(Patient.site_id)
+                             .where(Patient.id.in_(chunk)).scalar_subquery())
         days = set(todays.values())
         if len(days) == 1:
             connection.execute(_patients_upsert(connection.dialect.name),
@@ -110,8 +102,7 @@ def refresh_sites(session: Session, site_ids: Iterable[int] | None = None, *,
     on SQLite, writing transactions are serialized anyway.
     """
     connection = session.connection()
-    wanted = [] if site_ids is None else [Site.id.in_(sorted(set(site_ids)))]
-    todays = _todays_where(session, *wanted)
+    todays = site_todays(session, None if site_ids is None else frozenset(site_ids))
     done = dict(session.execute(select(FollowupRefresh.site_id, FollowupRefresh.as_of)
                                 .where(FollowupRefresh.site_id.in_(sorted(todays)))).all())
     stale = {site_id: day for site_id, day in todays.items()

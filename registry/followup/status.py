@@ -22,7 +22,7 @@ same rule in Python for one visit.  ``tests/followup/test_status.py`` proves the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from sqlalchemy import Date, bindparam, case, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from registry.clock import CONFIG_KEY
 from registry.clock import today as clock_today
 from registry.models import Patient, Site, Visit
 
@@ -146,12 +147,24 @@ def open_visit_prefilter(today: Today, *, visit: Any = Visit,
             visit.window_start <= latest + timedelta(days=UPCOMING_DAYS)]
 
 
-def site_todays(session: Session, site_ids: frozenset[int] | set[int]) -> dict[int, date]:
-    """Today's date at each site (its time zone; UTC when none is set)."""
-    if not site_ids:
-        return {}
-    zones = session.execute(select(Site.id, Site.timezone).where(Site.id.in_(site_ids)))
-    return {site_id: clock_today(zone) for site_id, zone in zones}
+def site_todays(session: Session, site_ids: Iterable[int] | Any = None) -> dict[int, date]:
+    """Today's date at each site (its time zone; UTC when none is set).
+
+    ``site_ids``: ids, a SQL expression giving them (a scalar subquery), or None for
+    every site.  Uses the
+    settings of the app the session belongs to (its pinned TODAY, if any), so flush hooks
+    running outside an app context get the same answer as the views.
+    """
+    if isinstance(site_ids, set | frozenset | list | tuple):
+        if not site_ids:
+            return {}
+        site_ids = sorted(site_ids)
+    config = session.info.get(CONFIG_KEY)
+    statement = select(Site.id, Site.timezone)
+    if site_ids is not None:
+        statement = statement.where(Site.id.in_(site_ids))
+    zones = session.connection().execute(statement)
+    return {site_id: clock_today(zone, config) for site_id, zone in zones}
 
 
 def days_overdue(grace_end: date | None, status: str, today: date) -> int | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from registry.audit import capture
 from registry.clinical.services.treatment import TreatmentData, save_treatment
@@ -14,6 +14,7 @@ from registry.followup.services import mark_not_applicable, withdraw_patient
 from registry.followup.state import is_fresh, refresh_sites, state_rows
 from registry.followup.worklist import WorklistFilters, load_worklist
 from registry.models import FollowupRefresh, FollowupState, Patient, Visit
+from tests.fixtures.database import recorded_statements
 from tests.followup.conftest import TODAY, row_visit_ids, visit_of
 from tests.followup.test_status import EDGES, _arrange
 
@@ -109,16 +110,8 @@ def coordinator_a(auth, site_a):
 
 
 def _reads_state(client, engine, url: str) -> tuple[bool, str]:
-    statements: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with recorded_statements(engine) as statements:
         html = client.get(url).get_data(as_text=True)
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
     return any("followup_state" in statement for statement in statements), html
 
 

@@ -8,10 +8,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from registry.followup.state import refresh_sites
 from registry.models import AuditEvent, ContactAttempt
+from tests.fixtures.database import recorded_statements
 from tests.followup.conftest import TODAY, row_visit_ids, shown_count, visit_of
 
 # m3 visit: window days 75–120, grace ends day 105 → overdue from day 106.
@@ -228,16 +229,8 @@ def test_admin_sees_own_sites_worklist(auth, client, site_a, treated_days_ago):
 
 
 def _statements_for(client, engine, url: str) -> int:
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements(engine) as statements:
         response = client.get(url)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert response.status_code == 200
     return len(statements)
 
