@@ -9,6 +9,7 @@ PostgreSQL is used through psycopg 3 with the same models and migrations.
 from __future__ import annotations
 
 import contextvars
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 # Set for the duration of a request or command that writes: SQLite then starts its
@@ -29,6 +31,10 @@ READ_ONLY = "registry_read_only"  # session.info key: the session must not write
 # from a map costs far less than read() calls — with several worker processes writing,
 # that is most reads.
 SQLITE_MMAP_BYTES = 1 << 30
+
+# A pooled PostgreSQL connection idle for longer than this is tested before use.
+PING_AFTER_IDLE_S = 10.0
+_RETURNED_AT = "registry_returned_at"  # connection record info: when it was checked in
 
 
 def normalise_url(url: str) -> str:
@@ -51,7 +57,37 @@ def make_engine(url: str, *, busy_timeout_ms: int = 10000, **kwargs: Any) -> Eng
         )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Test a pooled connection before use only when it sat idle in the pool.
+
+    ``pool_pre_ping`` would cost a round trip on every request.  A connection in steady
+    use has just proved itself; one idle for more than ``PING_AFTER_IDLE_S`` (the server
+    may have restarted, or a firewall dropped it) is pinged, and a dead one is replaced
+    (``DisconnectionError``: the pool retries with a new connection — SQLAlchemy,
+    "Disconnect Handling – Pessimistic", custom checkout ping).  A server restart during
+    steady use fails at most the statements in flight, after which the pool is renewed.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get(_RETURNED_AT)
+        if returned_at is None or time.monotonic() - returned_at <= PING_AFTER_IDLE_S:
+            return  # new, or in steady use
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001 - any failure means: not usable
+            raise DisconnectionError("idle connection failed its ping") from error
+        if not alive:
+            raise DisconnectionError("idle connection failed its ping")
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -119,12 +119,14 @@ def enrol() -> Page:
 def patient_page(patient_id: int) -> str:
     session = get_session()
     # Loaded once with what the page shows, then authorized (as patient_or_abort does).
-    patient = load_patient(session, patient_id)
-    if patient is None:
+    loaded = load_patient(session, patient_id)
+    if loaded is None:
         abort(404)
+    patient, has_adverse_events = loaded
     authorize(Permission.CLINICAL_READ, patient.site_id)
     summary = patient_summary(session, patient, show_identity=can(
-        current_user, Permission.IDENTITY_READ, patient.site_id))
+        current_user, Permission.IDENTITY_READ, patient.site_id),
+        has_adverse_events=has_adverse_events)
     can_write = can(current_user, Permission.CLINICAL_WRITE, patient.site_id)
     # Forms and per-row links are built only for what this patient's page shows.
     return render_template(

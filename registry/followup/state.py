@@ -16,16 +16,35 @@ the date at the site changes.  So it is computed ahead of time — always with
 The worklist uses the table only when every site it shows was refreshed for its today
 (:func:`is_fresh`); otherwise it computes the status live, as before — the same result,
 more slowly.  ``tests/followup/test_state.py`` proves the two agree.
+
+``FollowupCount`` (visits per site and urgency) is kept equal to counting the table:
+the write hook adds the difference between the rows it replaced and the rows it wrote,
+and a refresh recounts its sites.  Writers cannot interleave: on PostgreSQL every write
+to a visit or patient holds the audit chain's transaction lock
+(``registry.audit.chain``) before this hook runs, and the refresh locks patient and
+visit; SQLite serializes writing transactions.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Select, bindparam, event, inspect, select, text
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Select,
+    bindparam,
+    delete,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session, UOWTransaction
 
 from registry.followup.status import (
@@ -34,7 +53,14 @@ from registry.followup.status import (
     status_expression,
     urgency_expression,
 )
-from registry.models import FollowupRefresh, FollowupState, Patient, Visit, utcnow
+from registry.models import (
+    FollowupCount,
+    FollowupRefresh,
+    FollowupState,
+    Patient,
+    Visit,
+    utcnow,
+)
 
 # Visit columns the status depends on (a change to any other column keeps the row).
 STATUS_INPUTS = frozenset({"status", "window_start", "window_end", "grace_end",
@@ -52,20 +78,63 @@ def state_rows(todays: date | Mapping[int, date], *where: Any) -> Select[Any]:
             .where(Visit.timepoint_id.is_not(None), *where))
 
 
-def _upsert_statement(dialect: str, rows: Select[Any]) -> Executable:
-    """INSERT … SELECT, replacing existing rows (ON CONFLICT on both databases)."""
+def _insert(dialect: str) -> Any:
+    """The dialect's INSERT with ON CONFLICT (both databases have one)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(FollowupState).from_select(list(STATE_COLUMNS), rows)
-    return statement.on_conflict_do_update(
+    return insert
+
+
+def _upsert_statement(dialect: str, rows: Select[Any], *, returning: bool = True
+                      ) -> Executable:
+    """INSERT … SELECT, replacing existing rows; returns the (site id, urgency) written."""
+    statement = _insert(dialect)(FollowupState).from_select(list(STATE_COLUMNS), rows)
+    upsert = statement.on_conflict_do_update(
         index_elements=["visit_id"],
         set_={column: statement.excluded[column] for column in STATE_COLUMNS[1:]})
+    return upsert.returning(FollowupState.site_id, FollowupState.urgency) if returning \
+        else upsert
 
 
-def _upsert(connection: Connection, rows: Select[Any]) -> None:
-    connection.execute(_upsert_statement(connection.dialect.name, rows))
+@cache
+def _count_adder(dialect: str) -> Executable:
+    """Add ``visits`` to a site's count for an urgency (creating the row at first)."""
+    statement = _insert(dialect)(FollowupCount)
+    return statement.on_conflict_do_update(
+        index_elements=["site_id", "urgency"],
+        set_={"visits": FollowupCount.visits + statement.excluded.visits})
+
+
+def _add_counts(connection: Connection, replaced: Iterable[Any], written: Iterable[Any]) -> None:
+    """Change the counts by the rows written minus the rows they replaced."""
+    difference = Counter((site_id, urgency) for site_id, urgency in written)
+    difference.subtract((site_id, urgency) for site_id, urgency in replaced)
+    changes = [{"site_id": site_id, "urgency": urgency, "visits": visits}
+               for (site_id, urgency), visits in sorted(difference.items()) if visits]
+    if changes:
+        connection.execute(_count_adder(connection.dialect.name), changes)
+
+
+def _recount(connection: Connection, site_id: int) -> None:
+    """Count a site's rows afresh (after a refresh rewrote them)."""
+    connection.execute(delete(FollowupCount).where(FollowupCount.site_id == site_id))
+    counted = (select(FollowupState.site_id, FollowupState.urgency, func.count())
+               .where(FollowupState.site_id == site_id)
+               .group_by(FollowupState.site_id, FollowupState.urgency))
+    connection.execute(_insert(connection.dialect.name)(FollowupCount).from_select(
+        ["site_id", "urgency", "visits"], counted))
+
+
+@cache
+def _patients_rows() -> Select[Any]:
+    """(site id, urgency) of the rows of the ``patient_ids``' scheduled visits — the rows
+    :func:`recompute_patients` replaces."""
+    return (select(FollowupState.site_id, FollowupState.urgency)
+            .join(Visit, Visit.id == FollowupState.visit_id)
+            .where(Visit.patient_id.in_(bindparam("patient_ids", expanding=True)),
+                   Visit.timepoint_id.is_not(None)))
 
 
 @cache
@@ -85,11 +154,17 @@ def recompute_patients(session: Session, patient_ids: Iterable[int]) -> None:
         todays = site_todays(session, select(Patient.site_id)
                              .where(Patient.id.in_(chunk)).scalar_subquery())
         days = set(todays.values())
+        if not days:
+            continue
+        replaced = connection.execute(_patients_rows(), {"patient_ids": chunk}).all()
         if len(days) == 1:
-            connection.execute(_patients_upsert(connection.dialect.name),
-                               {"patient_ids": chunk, **date_parameters(days.pop())})
-        elif days:
-            _upsert(connection, state_rows(todays, Visit.patient_id.in_(chunk)))
+            written = connection.execute(
+                _patients_upsert(connection.dialect.name),
+                {"patient_ids": chunk, **date_parameters(days.pop())}).all()
+        else:
+            written = connection.execute(_upsert_statement(
+                connection.dialect.name, state_rows(todays, Visit.patient_id.in_(chunk)))).all()
+        _add_counts(connection, replaced, written)
 
 
 def refresh_sites(session: Session, site_ids: Iterable[int] | None = None, *,
@@ -112,7 +187,10 @@ def refresh_sites(session: Session, site_ids: Iterable[int] | None = None, *,
     if connection.dialect.name == "postgresql":
         connection.execute(text("LOCK TABLE patient, visit IN SHARE MODE"))
     for site_id, day in sorted(stale.items()):
-        _upsert(connection, state_rows(day, Patient.site_id == site_id))
+        connection.execute(_upsert_statement(
+            connection.dialect.name, state_rows(day, Patient.site_id == site_id),
+            returning=False))
+        _recount(connection, site_id)
         record = session.get(FollowupRefresh, site_id)
         if record is None:
             session.add(FollowupRefresh(site_id=site_id, as_of=day, refreshed_at=utcnow()))

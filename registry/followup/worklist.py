@@ -31,6 +31,7 @@ from registry.followup.status import (
 )
 from registry.models import (
     ContactAttempt,
+    FollowupCount,
     FollowupState,
     Patient,
     PatientIdentity,
@@ -192,8 +193,18 @@ def _counts_statement(shape: FilterShape, live: dict[int, date] | None) -> Selec
     return select(per_visit.c.urgency, func.count()).group_by(per_visit.c.urgency)
 
 
+def _stored_counts(shape: FilterShape) -> Select[Any]:
+    """Counts from the status table: without filters beyond the site, the kept counts
+    (``FollowupCount``, a few rows) instead of counting the site's visits."""
+    if any(shape):
+        return _counts_statement(shape, live=None)
+    return (select(FollowupCount.urgency, func.sum(FollowupCount.visits))
+            .where(FollowupCount.site_id.in_(bindparam("site_ids", expanding=True)))
+            .group_by(FollowupCount.urgency))
+
+
 # Built once per shape: constructing these statements costs more than running them.
-_stored_counts_statement = lru_cache(maxsize=32)(partial(_counts_statement, live=None))
+_stored_counts_statement = lru_cache(maxsize=32)(_stored_counts)
 
 
 def status_counts(session: Session, filters: WorklistFilters, todays: dict[int, date],
@@ -211,7 +222,7 @@ def status_counts(session: Session, filters: WorklistFilters, todays: dict[int, 
     statement = _stored_counts_statement(shape) if stored else _counts_statement(shape, todays)
     rows = session.execute(statement, _parameters(filters))
     by_rank = {rank: status for status, rank in URGENCY.items()}
-    counts.update({by_rank[rank]: count for rank, count in rows})
+    counts.update({by_rank[rank]: int(count) for rank, count in rows})
     return counts
 
 

@@ -3,7 +3,13 @@
 from registry.models.accounts import ROLE_LABELS, Role, Site, User, user_site
 from registry.models.audit import AuditEvent
 from registry.models.base import Audited, Base, Versioned, utcnow
-from registry.models.followup import ContactAttempt, FollowupRefresh, FollowupState, Reminder
+from registry.models.followup import (
+    ContactAttempt,
+    FollowupCount,
+    FollowupRefresh,
+    FollowupState,
+    Reminder,
+)
 from registry.models.patients import IndexKnee, Patient, PatientIdentity, Treatment
 from registry.models.protocol import Protocol, Timepoint
 from registry.models.research import Cohort
@@ -17,6 +23,7 @@ __all__ = [
     "Base",
     "Cohort",
     "ContactAttempt",
+    "FollowupCount",
     "FollowupRefresh",
     "FollowupState",
     "IndexKnee",

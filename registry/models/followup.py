@@ -106,6 +106,23 @@ class FollowupState(Base):
     window_start: Mapped[date | None] = mapped_column(Date)
 
 
+class FollowupCount(Base):
+    """How many of a site's ``FollowupState`` rows have each urgency (= status).
+
+    The worklist's counts without a filter beyond the site, read from a handful of rows
+    instead of counting the site's visits on every page.  Kept equal to
+    ``GROUP BY site_id, urgency`` over ``FollowupState`` by ``registry.followup.state``
+    (the write hook adds the difference it made; a refresh recounts the site).
+    """
+
+    __tablename__ = "followup_count"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("site.id", ondelete="CASCADE"), primary_key=True)
+    urgency: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    visits: Mapped[int]
+
+
 class FollowupRefresh(Base):
     """The day (at the site) for which a site's ``FollowupState`` rows were all computed."""
 

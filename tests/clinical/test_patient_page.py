@@ -116,3 +116,26 @@ def test_patient_page_cells_flags_and_links(auth, client, db, site_a, make_patie
         assert f'="{link}"' in html, link
     assert "Mark reviewed" in html
     assert "Add an unscheduled visit" in html
+
+
+def test_adverse_events_are_read_only_for_patients_who_have_them(
+        app, auth, client, db, site_a, make_patient):
+    without = make_patient(site_a, treatment_date=TREATED)
+    with_event = make_patient(site_a, treatment_date=TREATED)
+    db.add(AdverseEvent(patient_id=with_event.id, onset_date=date(2026, 1, 9),
+                        description="Effusion after injection", category="swelling",
+                        severity_grade=1, serious=False, relatedness="possibly",
+                        outcome="ongoing"))
+    db.flush()
+    auth.login("clinician", sites=[site_a])
+    engine = app.extensions["registry.engine"]
+    reads_events = {}
+    for patient in (without, with_event):
+        with recorded_statements(engine) as statements:
+            html = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+        reads_events[patient.id] = [s for s in statements if "FROM adverse_event" in s
+                                    and "EXISTS" not in s.upper()]
+        assert ("No adverse events recorded." in html) is (patient is without)
+        assert ("Effusion after injection" in html) is (patient is with_event)
+    assert reads_events[without.id] == []
+    assert len(reads_events[with_event.id]) == 1

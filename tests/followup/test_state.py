@@ -6,16 +6,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from registry.audit import capture
 from registry.clinical.services.treatment import TreatmentData, save_treatment
 from registry.followup.services import mark_not_applicable, withdraw_patient
 from registry.followup.state import is_fresh, refresh_sites, state_rows
+from registry.followup.status import STATUS_LABELS
 from registry.followup.worklist import WorklistFilters, load_worklist
-from registry.models import FollowupRefresh, FollowupState, Patient, Visit
+from registry.models import FollowupCount, FollowupRefresh, FollowupState, Patient, Visit
 from tests.fixtures.database import recorded_statements
-from tests.followup.conftest import TODAY, row_visit_ids, visit_of
+from tests.followup.conftest import TODAY, row_visit_ids, shown_count, visit_of
 from tests.followup.test_status import EDGES, _arrange
 
 
@@ -32,6 +33,18 @@ def live(db, today: date = TODAY) -> dict[int, tuple[int, str, int]]:
             in db.execute(state_rows(today))}
 
 
+def assert_counts_kept(db) -> dict[tuple[int, int], int]:
+    """``FollowupCount`` equals counting ``FollowupState`` (zero counts may stay);
+    ``db``: a session or a connection."""
+    kept = {(site_id, urgency): visits for site_id, urgency, visits in db.execute(
+        select(FollowupCount.site_id, FollowupCount.urgency, FollowupCount.visits))}
+    counted = {(site_id, urgency): visits for site_id, urgency, visits in db.execute(
+        select(FollowupState.site_id, FollowupState.urgency, func.count())
+        .group_by(FollowupState.site_id, FollowupState.urgency))}
+    assert {key: visits for key, visits in kept.items() if visits} == counted
+    return counted
+
+
 def test_every_edge_is_stored_as_the_rule_says_after_the_writes_that_made_it(
         db, site_a, treated_days_ago, record_visit):
     assert refresh_sites(db) == {site_a.id: TODAY}  # an empty site: only the day is kept
@@ -43,9 +56,12 @@ def test_every_edge_is_stored_as_the_rule_says_after_the_writes_that_made_it(
     rows = stored(db)
     assert {visit_id: rows[visit_id][1] for visit_id in expected} == expected
     assert rows == live(db)
+    counts = assert_counts_kept(db)  # kept by the writes alone
+    assert sum(counts.values()) == len(rows)
     assert refresh_sites(db) == {}  # already current: nothing to do
     assert refresh_sites(db, force=True) == {site_a.id: TODAY}
     assert stored(db) == rows
+    assert assert_counts_kept(db) == counts  # recounted by the refresh: the same
 
 
 def test_unscheduled_visits_are_not_in_the_table(db, site_a, treated_days_ago):
@@ -80,6 +96,7 @@ def test_services_keep_rows_current(app, db, site_a, treated_days_ago, record_vi
                    reason="Date entered wrongly", recorded_by_id=None)
     assert stored(db)[visit_of(moved, "w2_6").id][1] == "due"
     assert stored(db) == live(db)
+    assert assert_counts_kept(db)
 
 
 def test_a_patient_status_change_alone_recomputes_its_visits(db, site_a, treated_days_ago):
@@ -89,6 +106,7 @@ def test_a_patient_status_change_alone_recomputes_its_visits(db, site_a, treated
         patient.status = "withdrawn"
         db.flush()
     assert stored(db)[visit_of(patient, "m3").id][1] == "not_applicable"
+    assert assert_counts_kept(db)
 
 
 def test_each_site_is_refreshed_for_its_own_today(app, db, make_site, treated_days_ago):
@@ -102,6 +120,7 @@ def test_each_site_is_refreshed_for_its_own_today(app, db, make_site, treated_da
     assert is_fresh(db, days)
     assert not is_fresh(db, {east.id: days[west.id]})
     assert stored(db) == live(db, days)
+    assert {site_id for site_id, _urgency in assert_counts_kept(db)} == {east.id, west.id}
 
 
 @pytest.fixture
@@ -135,15 +154,17 @@ def test_worklist_reads_the_table_only_when_the_site_is_fresh(
 
 @pytest.mark.parametrize("status", ["open", "all", "overdue", "due", "missed", "upcoming",
                                     "scheduled", "done", "not_applicable"])
-@pytest.mark.parametrize("timepoint", [None, "m3"])
+@pytest.mark.parametrize(("timepoint", "treated_from"), [
+    (None, None),  # counts from FollowupCount
+    (None, TODAY - timedelta(days=200)), ("m3", None), ("m3", TODAY - timedelta(days=200))])
 def test_stored_and_live_worklists_agree(db, site_a, site_b, treated_days_ago, record_visit,
-                                         status, timepoint):
+                                         status, timepoint, treated_from):
     for site, edges in ((site_a, EDGES), (site_b, EDGES[::3])):
         for code, days, _expected, modifier in edges:
             _arrange(db, treated_days_ago, record_visit, site, code, days, modifier)
     todays = {site_a.id: TODAY, site_b.id: TODAY}
     filters = WorklistFilters(site_ids=frozenset(todays), status=status, timepoint=timepoint,
-                              treated_from=TODAY - timedelta(days=200))
+                              treated_from=treated_from)
 
     def shown() -> tuple[dict[str, int], int, list[tuple[int, str]]]:
         page = load_worklist(db, filters, todays, per_page=7, page=2)
@@ -155,6 +176,25 @@ def test_stored_and_live_worklists_agree(db, site_a, site_b, treated_days_ago, r
     assert is_fresh(db, todays)
     assert shown() == computed_live
     assert computed_live[1] > 0 or status == "scheduled"
+
+
+def test_unfiltered_counts_read_the_kept_counts_not_the_visits(
+        client, db, engine, site_a, treated_days_ago, record_visit, coordinator_a):
+    patients = [treated_days_ago(site_a, days) for days in (115, 95, 140, 65)]
+    refresh_sites(db)
+    record_visit(visit_of(patients[0], "m3"), TODAY)  # overdue -> done, after the refresh
+    db.flush()
+    with recorded_statements(engine) as statements:
+        html = client.get("/followup/?status=all").get_data(as_text=True)
+    counting = [statement for statement in statements if "count(" in statement.lower()]
+    assert any("followup_count" in statement for statement in statements)
+    assert counting == []  # nothing counted per page
+    assert shown_count(html, "done") == 1
+    assert shown_count(html, "overdue") == 0
+    assert sum(shown_count(html, code) for code in STATUS_LABELS) == 4 * len(patients)
+    with recorded_statements(engine) as statements:
+        client.get("/followup/?status=all&timepoint=m3")
+    assert not any("followup_count" in statement for statement in statements)
 
 
 def test_refresh_command_reports_what_it_did(runner, db, site_a, treated_days_ago):

@@ -24,8 +24,17 @@ from sqlalchemy.orm import Session
 import scoring
 from registry.audit import chain
 from registry.db import make_engine
-from registry.models import AdverseEvent, Audited, AuditEvent, Base, IndexKnee, Patient, Site
-from registry.scheduling import default_protocol
+from registry.models import (
+    AdverseEvent,
+    Audited,
+    AuditEvent,
+    Base,
+    IndexKnee,
+    Patient,
+    Site,
+    Treatment,
+)
+from registry.scheduling import default_protocol, schedule_visits
 from tests.fixtures.app import TEST_SETTINGS, make_app
 
 _site_numbers = itertools.count(int(time.time() * 1000) % 10_000)
@@ -84,6 +93,27 @@ def seed(database_url: str, patients: int = 1) -> list[int]:
     with maker() as session:
         site = add_site(session, f"I{next(_site_numbers):04d}")
         ids = [add_patient(session, site, number).id for number in range(1, patients + 1)]
+        session.commit()
+    app.extensions["registry.engine"].dispose()
+    return ids
+
+
+def seed_treated(database_url: str, patients: int, treatment_date: date) -> list[int]:
+    """Commit a new site and ``patients`` treated patients with their visit schedules."""
+    app = committed_app(database_url)
+    maker = app.extensions["registry.sessionmaker"]
+    with maker() as session:
+        site = add_site(session, f"T{next(_site_numbers):04d}")
+        ids = []
+        for number in range(1, patients + 1):
+            patient = add_patient(session, site, number)
+            patient.treatment = Treatment(
+                treatment_date=treatment_date, cell_source="bmac", product_name="Demo BMAC",
+                lot_number=f"LOT-{number:05d}", cell_dose_million=20.0, injections=1,
+                co_interventions=[], operator="Dr Test")
+            session.flush()
+            schedule_visits(session, patient, treatment_date)
+            ids.append(patient.id)
         session.commit()
     app.extensions["registry.engine"].dispose()
     return ids

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
-from registry.models import InstrumentResponse, Visit
-from tests.integrity.helpers import audit_mismatches, engine_for, seed, verify_chain
-from tests.integrity.workers import write_visits
+from registry.models import FollowupState, InstrumentResponse, Visit
+from tests.followup.test_state import assert_counts_kept
+from tests.integrity.helpers import (
+    audit_mismatches,
+    engine_for,
+    seed,
+    seed_treated,
+    verify_chain,
+)
+from tests.integrity.workers import save_scheduled_visits, write_visits
 
 PROCESSES = 4
 # Seconds of concurrent writing (issue 7 asks for 20 s on SQLite); override to explore.
@@ -62,3 +70,33 @@ def test_concurrent_visit_writers_lose_nothing(migrated_database_url: str, backe
         assert audit_mismatches(connection) == []
         result = verify_chain(connection)
         assert result.ok, result
+
+
+@pytest.mark.slow
+def test_concurrent_visit_saves_keep_the_worklist_counts(migrated_database_url: str) -> None:
+    """Processes saving scheduled visits of one site at once: every status change reaches
+    ``FollowupState`` and the kept counts (``FollowupCount``) equal counting it."""
+    patient_ids = seed_treated(migrated_database_url, PROCESSES * 3, date(2026, 1, 5))
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    workers = [context.Process(target=save_scheduled_visits, args=(
+        migrated_database_url, patient_ids[number::PROCESSES], date(2026, 2, 1), start,
+        results)) for number in range(PROCESSES)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    collected = [results.get(timeout=300) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+    assert [error for _saved, errors in collected for error in errors] == []
+    saved = sorted(visit_id for visit_ids, _errors in collected for visit_id in visit_ids)
+    with engine_for(migrated_database_url) as engine, engine.connect() as connection:
+        scheduled = connection.scalars(select(Visit.id).where(
+            Visit.patient_id.in_(patient_ids), Visit.timepoint_id.is_not(None))).all()
+        assert saved == sorted(scheduled)
+        statuses = dict(connection.execute(select(FollowupState.visit_id, FollowupState.status)
+                                           .where(FollowupState.visit_id.in_(saved))).all())
+        assert set(statuses.values()) == {"done"}
+        assert len(statuses) == len(saved)
+        assert assert_counts_kept(connection)

@@ -8,7 +8,7 @@ from typing import Any
 
 from registry.clinical.services.visits import add_unscheduled_visit, save_visit
 from registry.db import get_session, writing
-from registry.models import Patient
+from registry.models import Patient, Visit
 from tests.integrity.helpers import committed_app, womac_answers
 
 
@@ -46,3 +46,30 @@ def write_visits(database_url: str, patient_id: int, seconds: float, start: Any,
             first_commit.set()
     app.extensions["registry.engine"].dispose()
     results.put((patient_id, written, errors))
+
+
+def save_scheduled_visits(database_url: str, patient_ids: list[int], visit_date: date,
+                          start: Any, results: Any) -> None:
+    """Save every scheduled visit of these patients, one writing transaction each (the
+    follow-up status of each visit changes, at the same site as the other workers)."""
+    app = committed_app(database_url)
+    saved: list[int] = []
+    errors: list[str] = []
+    start.wait(timeout=120)
+    for patient_id in patient_ids:
+        with app.app_context():
+            visit_ids = [visit.id for visit in get_session().get(Patient, patient_id).visits]
+        for number, visit_id in enumerate(visit_ids):
+            try:
+                with app.app_context(), writing():
+                    session = get_session()
+                    visit = session.get(Visit, visit_id)
+                    save_visit(session, visit, visit_date=visit_date,
+                               answers={"vas": {"VAS": number % 101}},
+                               version=str(visit.version), reason=None, clinician_id=None)
+                    session.commit()
+                    saved.append(visit_id)
+            except Exception as error:  # noqa: BLE001 - every failure is reported to the test
+                errors.append(f"{type(error).__name__}: {str(error)[:300]}")
+    app.extensions["registry.engine"].dispose()
+    results.put((saved, errors))

@@ -17,7 +17,7 @@ from functools import cache, cached_property, lru_cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, exists, select
 from sqlalchemy.orm import Session, joinedload
 
 import scoring
@@ -192,7 +192,7 @@ def _sort_key(visit: VisitRecord) -> tuple[date, int]:
 class PageQueries:
     """The page's statements, built once: options and cache keys cost more than the SQL."""
 
-    patient: Select[tuple[Patient]]
+    patient: Select[tuple[Patient, bool]]
     visits: Select[Any]
     adverse_events: Select[Any]
     scores: Select[tuple[int, str, float | None, str | None]]
@@ -203,7 +203,8 @@ def page_queries() -> PageQueries:
     """Statements taking the ``patient_id`` parameter."""
     patient_id = bindparam("patient_id")
     return PageQueries(
-        patient=select(Patient).where(Patient.id == patient_id)
+        patient=select(Patient, exists().where(AdverseEvent.patient_id == Patient.id)
+                       .label("has_adverse_events")).where(Patient.id == patient_id)
         .options(joinedload(Patient.site), joinedload(Patient.index_knee),
                  joinedload(Patient.treatment), joinedload(Patient.identity))
         .execution_options(populate_existing=True),
@@ -219,11 +220,13 @@ def page_queries() -> PageQueries:
     )
 
 
-def load_patient(session: Session, patient_id: int) -> Patient | None:
+def load_patient(session: Session, patient_id: int) -> tuple[Patient, bool] | None:
     """The patient with site, knee, treatment and identity (shown only when the user may
-    see it), in 1 query — before authorization, which needs the patient's site."""
-    return session.scalars(page_queries().patient,
-                           {"patient_id": patient_id}).unique().one_or_none()
+    see it), and whether they have adverse events (most have none: then the page skips
+    that query), in 1 query — before authorization, which needs the patient's site."""
+    row = session.execute(page_queries().patient,
+                          {"patient_id": patient_id}).unique().one_or_none()
+    return None if row is None else (row[0], bool(row[1]))
 
 
 # Visits, adverse events and scores are read as plain rows on the session's connection (in
@@ -328,12 +331,12 @@ def responder_cells(codes: Sequence[str], values: FloatArray,
             for index in range(columns)]
 
 
-def patient_summary(session: Session, patient: Patient, *,
-                    show_identity: bool) -> PatientSummary:
+def patient_summary(session: Session, patient: Patient, *, show_identity: bool,
+                    has_adverse_events: bool = True) -> PatientSummary:
     """The page of a patient loaded by :func:`load_patient` (with identity if shown)."""
     patient_id = patient.id
     visits = sorted(load_visits(session, patient_id), key=_sort_key)
-    adverse_events = load_adverse_events(session, patient_id)
+    adverse_events = load_adverse_events(session, patient_id) if has_adverse_events else []
     scores = scores_by_visit(session, patient_id)
     today = clock_today(patient.site.timezone)
     schedule = []
