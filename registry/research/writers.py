@@ -88,9 +88,10 @@ class HashingWriter:
 
 
 def locked(progress: Progress | None) -> Progress | None:
-    """``progress`` made safe to call from several threads."""
+    """``progress`` made safe to call from several threads (once: a locked one is
+    returned as it is)."""
     if progress is None or getattr(progress, "locked", False):
-        return None
+        return progress
     lock = threading.Lock()
 
     def report(count: int) -> None:

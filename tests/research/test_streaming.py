@@ -4,6 +4,7 @@ the Arrow pieces must equal pandas' own conversion, and the number of queries is
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import json
 import zipfile
@@ -15,12 +16,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import event
 
 import scoring
 from registry.research import cohorts, dataset, scorestream, writers
 from registry.research.export import ExportOptions, export_cohort
 from registry.research.longtable import LongTable, merge
+from tests.fixtures.database import recorded_statements
 from tests.research.conftest import TREATED, answers
 
 TINY_CHUNKS = {"CHUNK_ROWS": 1, "BLOCK_ROWS": 7, "BLOCK_BYTES": 1}
@@ -118,22 +119,15 @@ def test_the_whole_frame_is_the_same_when_read_in_one_go(monkeypatch, db, more_d
 def statements(db, monkeypatch) -> Iterator[list[str]]:
     """Every statement sent to the database (the PostgreSQL score stream runs on the
     driver's cursor, so it is counted where it starts)."""
-    seen: list[str] = []
+    with recorded_statements(db.get_bind()) as seen:
+        original = scorestream._postgres_blocks
 
-    def record(_conn, _cursor, statement, *_args) -> None:
-        seen.append(statement)
+        def postgres_blocks(*args, **kwargs):
+            seen.append("score stream")
+            return original(*args, **kwargs)
 
-    bind = db.get_bind()
-    event.listen(bind, "before_cursor_execute", record)
-    original = scorestream._postgres_blocks
-
-    def postgres_blocks(*args, **kwargs):
-        seen.append("score stream")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(scorestream, "_postgres_blocks", postgres_blocks)
-    yield seen
-    event.remove(bind, "before_cursor_execute", record)
+        monkeypatch.setattr(scorestream, "_postgres_blocks", postgres_blocks)
+        yield seen
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
@@ -170,3 +164,32 @@ def test_zip_switches_to_stored_once_the_tables_are_large(monkeypatch, db, more_
     with zipfile.ZipFile(tmp_path / "small.zip") as archive:
         assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_DEFLATED}
     assert small["outcomes_long.csv"] == members["outcomes_long.csv"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_progress_counts_rows_read_and_rows_written(monkeypatch, db, more_data, tmp_path,
+                                                    fmt):
+    """The export reports its reading (``scorestream``) and its writing (``writers``);
+    ``export_cohort`` makes the callback thread-safe once and the writers keep it."""
+    reports: list[tuple[str, int]] = []
+
+    def progress(count: int) -> None:
+        # The first frame past the thread-safe wrapper (``writers.locked``'s ``report``).
+        frame = next(frame for frame in inspect.stack()[1:] if frame.function != "report")
+        caller = "writers" if frame.filename.endswith("writers.py") else "reading"
+        reports.append((caller, count))
+
+    target = tmp_path / "export.zip"
+    export_cohort(db, cohort_name="All", definition={},
+                  options=ExportOptions(format=fmt, shape="long", project="Same"),
+                  pseudonym_key="test-key", free_text_allowed=False, target=target,
+                  progress=progress)
+    with zipfile.ZipFile(target) as archive:
+        tables = [archive.read(name) for name in archive.namelist()
+                  if name.endswith(f".{fmt}") and not name.startswith("data_dictionary")]
+    read = pd.read_csv if fmt == "csv" else pd.read_parquet
+    rows = sum(len(read(io.BytesIO(table))) for table in tables)
+    assert rows >= 5 * 23 + 2 * 23 + 4  # outcomes_long among them
+    written = sum(count for caller, count in reports if caller == "writers")
+    assert written == rows  # every row of every table, once
+    assert sum(count for caller, count in reports if caller == "reading") > 0
