@@ -320,27 +320,11 @@ def run(url: str, label: str, patients: int, runs: int, formats: list[str],
 
 
 def loadavg() -> str:
+    """The 1, 5 and 15 minute load averages, as /proc/loadavg shows them ("n/a": unknown)."""
     try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
     except OSError:
         return "n/a"
-
-
-def postgres_url_for(server_url: str, name: str) -> str:
-    """The URL of database ``name`` on the server, created when it does not exist yet."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from registry.db import normalise_url
-
-    admin = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                             {"name": name}) is None:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(normalise_url(server_url)).set(database=name).render_as_string(
-        hide_password=False)
 
 
 def main() -> None:
@@ -382,8 +366,8 @@ def main() -> None:
         from tests.fixtures.database import create_postgres_database, drop_postgres_database
 
         keep = bool(args.postgres_db)
-        url = (postgres_url_for(args.postgres_url, args.postgres_db) if keep
-               else create_postgres_database(args.postgres_url))
+        url = create_postgres_database(args.postgres_url, name=args.postgres_db,
+                                       exist_ok=keep)
         try:
             pg_lines = run(url, "PostgreSQL", args.patients, args.runs, formats,
                            not args.no_counts)

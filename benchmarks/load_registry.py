@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -28,12 +28,14 @@ from registry.auth.services import create_user
 from registry.db import get_session, writing
 from registry.followup.state import refresh_sites
 from registry.models import (
+    ContactAttempt,
     IndexKnee,
     InstrumentResponse,
     Patient,
     PatientIdentity,
     ScoreValue,
     Site,
+    Timepoint,
     Treatment,
     Visit,
 )
@@ -46,6 +48,10 @@ SITES = (("OSL", "Oslo Knee Clinic"), ("BGN", "Bergen Orthopaedics"),
 CHUNK = 2000
 ANSWER_LEVELS = 48  # answer sets per instrument in the pool
 DONE_SHARE = 0.6  # share of visits whose window has opened that are done
+
+Chunk = dict[str, list[dict[str, Any]]]  # table key (see TABLES) -> rows
+# (patients, site ids, protocol id, timepoints, today, seed) -> chunks of rows
+RowGenerator = Callable[[int, list[int], int, list[Any], date, int], Iterator[Chunk]]
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ def _answer_pool(rng: random.Random) -> dict[str, list[tuple[dict[str, Any],
 
 
 def _rows(count: int, site_ids: list[int], protocol_id: int, timepoints: list[Any],
-          today: date, seed: int) -> Iterator[dict[str, list[dict[str, Any]]]]:
+          today: date, seed: int) -> Iterator[Chunk]:
     """Rows of every table, CHUNK patients at a time, with ids assigned here."""
     rng = random.Random(seed)
     pool = _answer_pool(rng)
@@ -84,7 +90,7 @@ def _rows(count: int, site_ids: list[int], protocol_id: int, timepoints: list[An
     sequences = dict.fromkeys(site_ids, 0)
     visit_id = response_id = 0
     for start in range(0, count, CHUNK):
-        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in (
+        rows: Chunk = {name: [] for name in (
             "patient", "identity", "knee", "treatment", "visit", "response", "score")}
         for patient_id in range(start + 1, min(start + CHUNK, count) + 1):
             site_id = site_ids[patient_id % len(site_ids)]
@@ -145,6 +151,14 @@ def _rows(count: int, site_ids: list[int], protocol_id: int, timepoints: list[An
         yield rows
 
 
+def refresh_followup(site_ids: list[int] | None = None) -> None:
+    """What the hourly ``registry refresh-followup`` job does (inside an app context)."""
+    with writing():
+        session = get_session()
+        refresh_sites(session, site_ids)
+        session.commit()
+
+
 def analyse(engine: Engine) -> None:
     """Statistics (and on PostgreSQL the visibility map for index-only scans) after a bulk
     load, as the autovacuum daemon / a periodic ANALYZE would have them in production."""
@@ -156,12 +170,32 @@ def analyse(engine: Engine) -> None:
 TABLES = {"patient": Patient.__table__, "identity": PatientIdentity.__table__,
           "knee": IndexKnee.__table__, "treatment": Treatment.__table__,
           "visit": Visit.__table__, "response": InstrumentResponse.__table__,
-          "score": ScoreValue.__table__}
+          "score": ScoreValue.__table__, "contact": ContactAttempt.__table__}
+
+
+def _insert(engine: Engine, chunks: Iterator[Chunk]) -> None:
+    """Insert the tables present in each chunk; on PostgreSQL, move the id sequences of
+    the tables filled (those with an id column) past the ids assigned by the generator."""
+    filled: set[str] = set()
+    with engine.begin() as connection:
+        for chunk in chunks:
+            for name, table in TABLES.items():
+                if chunk.get(name):
+                    connection.execute(table.insert(), chunk[name])
+                    filled.add(name)
+        if engine.dialect.name == "postgresql":
+            for name, table in TABLES.items():
+                if name in filled and "id" in table.c:
+                    connection.execute(text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"(SELECT max(id) FROM {table.name}))"))
 
 
 def build_registry(app: Flask, *, patients: int, users: int, password: str, today: date,
-                   seed: int) -> BuiltRegistry:
-    """Sites and coordinators through the services; the patients in bulk."""
+                   seed: int, rows: RowGenerator = _rows,
+                   refresh: bool = True) -> BuiltRegistry:
+    """Sites and coordinators through the services; the patients in bulk (``rows``
+    generates them); then, if ``refresh``, the worklist's status table; then ANALYZE."""
     started = time.perf_counter()
     with app.app_context(), writing():
         session = get_session()
@@ -181,19 +215,9 @@ def build_registry(app: Flask, *, patients: int, users: int, password: str, toda
         protocol_id = protocol.id
         session.commit()
         engine: Engine = app.extensions["registry.engine"]
-        with engine.begin() as connection:
-            for chunk in _rows(patients, site_ids, protocol_id, timepoints, today, seed):
-                for name, table in TABLES.items():
-                    if chunk[name]:
-                        connection.execute(table.insert(), chunk[name])
-            if engine.dialect.name == "postgresql":
-                for table in ("patient", "visit", "instrument_response", "score_value"):
-                    connection.execute(text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM {table}))"))
-        with writing():  # what the hourly ``registry refresh-followup`` does
-            refresh_sites(get_session(), site_ids)
-            get_session().commit()
+        _insert(engine, rows(patients, site_ids, protocol_id, timepoints, today, seed))
+        if refresh:
+            refresh_followup(site_ids)
         analyse(engine)
     return BuiltRegistry(site_ids, accounts, time.perf_counter() - started)
 
@@ -208,8 +232,6 @@ class SaveTarget:
 
 def open_followup_visits(engine: Engine, site_id: int, today: date) -> list[SaveTarget]:
     """Scheduled follow-up visits of a site whose window has opened (they can be saved)."""
-    from registry.models import Timepoint
-
     statement = (select(Visit.patient_id, Visit.id, Visit.version, Visit.target_date)
                  .join(Patient, Patient.id == Visit.patient_id)
                  .join(Timepoint, Timepoint.id == Visit.timepoint_id)

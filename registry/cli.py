@@ -6,12 +6,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import Connection
 
 from registry.db import get_session, writing
+
+if TYPE_CHECKING:
+    from registry.audit.chain import VerifyResult
 
 
 def _create_app() -> Flask:
@@ -93,15 +99,24 @@ def audit_group() -> None:
 @with_appcontext
 def audit_verify_command() -> None:
     """Check the audit trail's hash chain; exit 1 at the first broken row."""
+    verify_audit_chain(get_session().connection(),
+                       lambda result: f" ({result.rows_checked} rows before it are intact).")
+
+
+def verify_audit_chain(connection: Connection, broken_hint: Callable[[VerifyResult], str]) -> None:
+    """Verify the audit chain with this installation's key and say so; exit 1 if broken.
+
+    Shared by ``audit verify`` and ``restore``; ``broken_hint(result)`` ends the error line.
+    """
     from registry.audit import chain
 
-    result = chain.verify(get_session().connection(), current_app.config["AUDIT_KEY"].encode())
+    result = chain.verify(connection, current_app.config["AUDIT_KEY"].encode())
     if result.ok:
         click.echo(f"Audit trail intact: {result.rows_checked} rows, head {result.head_hash}.")
         return
     click.echo(
-        f"Audit trail BROKEN at row id {result.first_broken_id}: {result.problem} "
-        f"({result.rows_checked} rows before it are intact).",
+        f"Audit trail BROKEN at row id {result.first_broken_id}: {result.problem}"
+        f"{broken_hint(result)}",
         err=True,
     )
     sys.exit(1)

@@ -1,8 +1,9 @@
 """Change from baseline, MCII / MIC / PASS flags, with thresholds kept as cited data.
 
 One numpy implementation (``change_core``) serves the scalar ``change_from_baseline``, the
-vectorised ``change_frame`` used by exports, ``change_arrays`` (one score) and
-``change_arrays_for_codes`` (many scores at once, as on the patient page).
+vectorised ``change_frame`` used by exports, ``change_arrays`` (one score),
+``change_arrays_for_codes`` (many scores at once, as on the patient page) and
+``change_arrays_by_index`` (a different score per element, as in the long export table).
 
 Conventions (registry's documented choices):
 - ``absolute`` = follow-up - baseline; ``relative`` = absolute / baseline (a fraction, 0.25 =
@@ -266,6 +267,25 @@ def change_arrays_for_codes(
     if baseline.ndim == 0 or baseline.shape[0] != len(score_codes):
         raise ValueError("the first axis of the values must have one row per score code")
     rules = rules_by_row(tuple(score_codes), tuple(thresholds), baseline.ndim)
+    return change_core(rules, baseline, followup, mcii_rule)
+
+
+def change_arrays_by_index(
+    score_codes: Sequence[str],
+    code_index: NDArray[np.integer],
+    baseline: FloatArray,
+    followup: FloatArray,
+    thresholds: Sequence[Threshold] = DEFAULT_THRESHOLDS,
+    mcii_rule: McIIRule = "absolute",
+) -> ChangeArrays:
+    """Change and flags of values of mixed scores in one vectorised call (``change_core``).
+
+    Element ``i`` of the 1-d ``baseline`` and ``followup`` holds values of
+    ``score_codes[code_index[i]]`` (e.g. the score rows of a long table). Equal, element by
+    element, to ``change_arrays`` of each element's code.
+    """
+    by_code = rules_by_row(tuple(score_codes), tuple(thresholds), 1)
+    rules = ScoreRules(*(column[code_index] for column in vars(by_code).values()))
     return change_core(rules, baseline, followup, mcii_rule)
 
 

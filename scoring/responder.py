@@ -32,6 +32,9 @@ SOURCES: dict[str, tuple[tuple[str, bool], ...]] = {
     "global": (("pga", False),),
 }
 DOMAINS = ("pain", "function", "global")
+#: Every score the criteria read, sorted.
+SOURCE_CODES: tuple[str, ...] = tuple(sorted(
+    {code for sources in SOURCES.values() for code, _flip in sources}))
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,6 @@ def _site_choices() -> list[SelectChoice]:
                    get_session().scalars(select(Site).order_by(Site.code)))
 
 
-def _attach_error(form: object, error: AccountError) -> None:
-    flash_unplaced(form, {error.field or "": str(error)})
-
-
 @bp.route("/sites", methods=["GET", "POST"])
 @requires(Permission.ADMIN)
 def sites() -> str | Response | tuple[str, int]:
@@ -36,7 +32,7 @@ def sites() -> str | Response | tuple[str, int]:
             site = create_site(get_session(), code=form.code.data or "", name=form.name.data or "",
                                timezone=form.timezone.data)
         except AccountError as error:
-            _attach_error(form, error)
+            flash_unplaced(form, error.errors)
         else:
             flash(f"Site {site.code} created.", "success")
             return redirect(url_for("admin.sites"))
@@ -60,7 +56,7 @@ def edit_site(site_id: int) -> str | Response | tuple[str, int]:
             flash(str(error), "error")
             return render_template("admin/site_edit.html", site=site, form=SiteForm(obj=site)), 409
         except AccountError as error:
-            _attach_error(form, error)
+            flash_unplaced(form, error.errors)
         else:
             flash(f"Site {site.code} saved.", "success")
             return redirect(url_for("admin.sites"))
@@ -82,7 +78,7 @@ def users() -> str | Response | tuple[str, int]:
                                role=form.role.data or "", password=form.password.data or "",
                                site_codes=codes, must_change_password=True)
         except AccountError as error:
-            _attach_error(form, error)
+            flash_unplaced(form, error.errors)
         else:
             flash(f"Account {user.email} created; they must change the password at first "
                   "sign-in.", "success")
@@ -106,7 +102,7 @@ def edit_user(user_id: int) -> str | Response | tuple[str, int]:
                         role=form.role.data or "", site_ids=form.sites.data or [],
                         active=form.active.data, reason=form.reason.data or "")
         except AccountError as error:
-            _attach_error(form, error)
+            flash_unplaced(form, error.errors)
         else:
             flash(f"Account {user.email} saved.", "success")
             return redirect(url_for("admin.users"))

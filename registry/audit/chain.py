@@ -57,29 +57,28 @@ def row_hash(key: bytes, row: Mapping[str, Any], prev_hash: str) -> str:
     return hmac.new(key, _canonical(row, prev_hash), hashlib.sha256).hexdigest()
 
 
+def head(connection: Connection) -> str | None:
+    """The newest row's hash (the chain's head), or None when the audit table is empty."""
+    return connection.execute(_HEAD).scalar()
+
+
 def append(connection: Connection, key: bytes, rows: list[dict[str, Any]]) -> None:
     """Insert audit rows at the end of the chain, in order, in the current transaction."""
     if not rows:
         return
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK_KEY})
-    previous = connection.execute(_HEAD).scalar()
-    previous = previous or GENESIS_HASH
+    previous = head(connection) or GENESIS_HASH
     for row in rows:
         for name in HASHED_FIELDS:
             row.setdefault(name, None)
         row["prev_hash"] = previous
         row["row_hash"] = row_hash(key, row, previous)
         previous = row["row_hash"]
-    if connection.dialect.use_insertmanyvalues_wo_returning:
-        # A dialect that would fold the rows into one multi-row INSERT: one statement
-        # per row keeps id order equal to chain order.
-        for row in rows:
-            connection.execute(_INSERT, row)
-        return
-    # One DBAPI executemany: the driver runs the INSERT once per row, in order (pysqlite
-    # steps one prepared statement; psycopg sends them in order, pipelined), so id order
-    # equals chain order, at the cost of one round trip for the whole batch.
+    # One DBAPI executemany (without RETURNING, SQLAlchemy folds no rows into a multi-row
+    # INSERT on pysqlite or psycopg 3): the driver runs the INSERT once per row, in order
+    # (pysqlite steps one prepared statement; psycopg sends them in order, pipelined), so id
+    # order equals chain order, at the cost of one round trip for the whole batch.
     connection.execute(_INSERT, rows)
 
 

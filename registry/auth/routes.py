@@ -75,7 +75,7 @@ def change_password_page() -> str | Response | tuple[str, int]:
                             form.new_password.data or "")
         except AccountError as error:
             db.rollback()
-            flash_unplaced(form, {error.field or "": str(error)})
+            flash_unplaced(form, error.errors)
             return render_template("auth/change_password.html", form=form), 422
         db.commit()
         login_user(user)  # the token changed: keep this session, end the others

@@ -21,6 +21,11 @@ class AccountError(ValueError):
         super().__init__(message)
         self.field = field
 
+    @property
+    def errors(self) -> dict[str, str]:
+        """Field -> message, as ``ValidationFailed.errors`` (no field: the key "")."""
+        return {self.field or "": str(self)}
+
 
 @dataclass(frozen=True)
 class LoginPolicy:

@@ -41,7 +41,7 @@ from registry.clinical.services.summary import (
 )
 from registry.clinical.services.treatment import TreatmentData, save_treatment
 from registry.db import get_session
-from registry.forms import attach_errors, choices
+from registry.forms import attach_errors, choices, flash_unplaced
 from registry.models import AdverseEvent, Patient, Site
 from registry.services import ConflictError, ValidationFailed
 from registry.urls import url_builder
@@ -102,8 +102,7 @@ def enrol() -> Page:
         try:
             patient = enrol_patient(get_session(), data)
         except ValidationFailed as error:
-            for message in attach_errors(form, error.errors).values():
-                flash(message, "error")
+            flash_unplaced(form, error.errors)
         else:
             flash(f"Patient {patient.study_id} enrolled. Record the treatment next.", "success")
             return redirect(url_for("clinical.treatment", patient_id=patient.id))
@@ -179,8 +178,7 @@ def treatment(patient_id: int) -> Page:
             return render_template("clinical/treatment.html", patient=patient,
                                    form=fresh), 409
         except ValidationFailed as error:
-            for message in attach_errors(form, error.errors).values():
-                flash(message, "error")
+            flash_unplaced(form, error.errors)
         else:
             flash("Treatment saved; the follow-up schedule is set from the treatment date.",
                   "success")
@@ -283,8 +281,7 @@ def adverse_event_new(patient_id: int) -> Page:
             event = ae_services.record_adverse_event(session, patient, _ae_data(form),
                                                      reported_by_id=current_user.id)
         except ValidationFailed as error:
-            for message in attach_errors(form, error.errors).values():
-                flash(message, "error")
+            flash_unplaced(form, error.errors)
         else:
             flash("Adverse event recorded." + (" It is serious: it stays on the home page "
                                                "until reviewed." if event.serious else ""),
@@ -325,8 +322,7 @@ def adverse_event_edit(patient_id: int, event_id: int) -> Page:
             return render_template("clinical/adverse_event.html", patient=patient, form=fresh,
                                    event=event), 409
         except ValidationFailed as error:
-            for message in attach_errors(form, error.errors).values():
-                flash(message, "error")
+            flash_unplaced(form, error.errors)
         else:
             flash("Adverse event saved.", "success")
             return redirect(url_for("clinical.patient_page", patient_id=patient.id,

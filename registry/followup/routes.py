@@ -146,10 +146,6 @@ def _render_visit(visit: Visit, patient: Patient, *, contact_form: ContactForm |
     ), status
 
 
-def _attach(form: Any, error: ValidationFailed) -> None:
-    flash_unplaced(form, error.errors)
-
-
 @bp.route("/visits/<int:visit_id>")
 @requires(Permission.FOLLOWUP_MANAGE)
 def visit_page(visit_id: int) -> tuple[str, int]:
@@ -170,7 +166,7 @@ def record_contact(visit_id: int) -> Response | tuple[str, int]:
                         appointment_date=form.appointment_date.data, note=form.note.data,
                         today=today(patient.site.timezone))
         except ValidationFailed as error:
-            _attach(form, error)
+            flash_unplaced(form, error.errors)
         else:
             flash(f"Contact attempt recorded for {patient.study_id}.", "success")
             return redirect(url_for("followup.visit_page", visit_id=visit.id))
@@ -190,7 +186,7 @@ def visit_not_applicable(visit_id: int) -> Response | tuple[str, int]:
             flash(str(error), "error")
             return _render_visit(visit, patient, status=409)
         except ValidationFailed as error:
-            _attach(form, error)
+            flash_unplaced(form, error.errors)
         else:
             flash(f"Visit marked not applicable for {patient.study_id}.", "success")
             return redirect(url_for("followup.visit_page", visit_id=visit.id))
@@ -216,7 +212,7 @@ def withdraw(patient_id: int) -> Response | tuple[str, int]:
             return render_template("followup/withdraw.html", patient=patient,
                                    form=fresh), 409
         except ValidationFailed as error:
-            _attach(form, error)
+            flash_unplaced(form, error.errors)
         else:
             flash(f"{patient.study_id} withdrawn from follow-up; {changed} visit(s) not yet "
                   "done are now not applicable. Data already collected is kept.", "success")

@@ -178,10 +178,10 @@ def refresh_sites(session: Session, site_ids: Iterable[int] | None = None, *,
     """
     connection = session.connection()
     todays = site_todays(session, None if site_ids is None else frozenset(site_ids))
-    done = dict(session.execute(select(FollowupRefresh.site_id, FollowupRefresh.as_of)
-                                .where(FollowupRefresh.site_id.in_(sorted(todays)))).all())
+    records = {record.site_id: record for record in session.scalars(
+        select(FollowupRefresh).where(FollowupRefresh.site_id.in_(sorted(todays))))}
     stale = {site_id: day for site_id, day in todays.items()
-             if force or done.get(site_id) != day}
+             if force or site_id not in records or records[site_id].as_of != day}
     if not stale:
         return {}
     if connection.dialect.name == "postgresql":
@@ -191,7 +191,7 @@ def refresh_sites(session: Session, site_ids: Iterable[int] | None = None, *,
             connection.dialect.name, state_rows(day, Patient.site_id == site_id),
             returning=False))
         _recount(connection, site_id)
-        record = session.get(FollowupRefresh, site_id)
+        record = records.get(site_id)
         if record is None:
             session.add(FollowupRefresh(site_id=site_id, as_of=day, refreshed_at=utcnow()))
         else:
@@ -239,4 +239,4 @@ def install(session_factory: Any) -> None:
     event.listen(session_factory, "after_flush", _after_flush)
 
 
-__all__ = ["install", "is_fresh", "recompute_patients", "refresh_sites", "state_rows"]
+__all__ = ["install", "is_fresh", "refresh_sites", "state_rows"]

@@ -87,21 +87,17 @@ def date_parameters(today: date) -> dict[str, date]:
             "followup_horizon": today + timedelta(days=UPCOMING_DAYS)}
 
 
-def _date_param(today: Today, site_column: Any, shift_days: int = 0) -> ColumnElement[Any]:
-    """Today (+ shift) as a named bound parameter (see :func:`date_parameters`), or a
-    CASE on the site when sites are on different dates."""
+def _date_param(today: Today, site_column: Any, key: str) -> ColumnElement[Any]:
+    """The named parameter ``key`` of :func:`date_parameters` (today or the horizon), or
+    a CASE on the site with each site's value when sites are on different dates."""
     if isinstance(today, Mapping):
         if not today:
             raise ValueError("no sites given")
         distinct = set(today.values())
         if len(distinct) > 1:
-            shift = timedelta(days=shift_days)
-            return case({site_id: literal(day + shift, Date())
+            return case({site_id: literal(date_parameters(day)[key], Date())
                          for site_id, day in today.items()}, value=site_column)
         today = distinct.pop()
-    key = "followup_horizon" if shift_days else "followup_today"
-    if shift_days not in (0, UPCOMING_DAYS):
-        raise ValueError(f"no named parameter for a shift of {shift_days} days")
     return bindparam(key, date_parameters(today)[key], type_=Date())
 
 
@@ -112,8 +108,8 @@ def status_expression(today: Today, *, visit: Any = Visit,
 
     ``today`` is a date, or a mapping site id → that site's today (see :func:`site_todays`).
     """
-    now = _date_param(today, site_column)
-    horizon = _date_param(today, site_column, UPCOMING_DAYS)
+    now = _date_param(today, site_column, "followup_today")
+    horizon = _date_param(today, site_column, "followup_horizon")
     return case(
         (visit.status == "not_applicable", "not_applicable"),
         (visit.status == "done", "done"),

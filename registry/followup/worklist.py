@@ -42,6 +42,7 @@ from registry.models import (
 )
 
 PER_PAGE = 50
+STATUS_OF_URGENCY = {rank: status for status, rank in URGENCY.items()}
 
 
 @dataclass(frozen=True)
@@ -221,8 +222,7 @@ def status_counts(session: Session, filters: WorklistFilters, todays: dict[int, 
     shape = FilterShape.of(filters)
     statement = _stored_counts_statement(shape) if stored else _counts_statement(shape, todays)
     rows = session.execute(statement, _parameters(filters))
-    by_rank = {rank: status for status, rank in URGENCY.items()}
-    counts.update({by_rank[rank]: int(count) for rank, count in rows})
+    counts.update({STATUS_OF_URGENCY[rank]: int(count) for rank, count in rows})
     return counts
 
 

@@ -54,14 +54,16 @@ def _followup_panels(session: Session, user: Any, summary: HomeSummary) -> None:
     from registry.clock import today
     from registry.followup.queries import managed_site_ids
     from registry.followup.services import booked_appointments
-    from registry.followup.status import STATUS_LABELS, site_todays
+    from registry.followup.status import STATUS_LABELS
     from registry.followup.worklist import WorklistFilters, status_counts
 
     site_ids = managed_site_ids(user)
     if not site_ids:
         return
+    # Today at each site, from the sites already loaded for the page.
+    todays = {site.id: today(site.timezone) for site in summary.sites if site.id in site_ids}
     summary.followup_counts = status_counts(session, WorklistFilters(site_ids=site_ids),
-                                            site_todays(session, site_ids))
+                                            todays)
     summary.followup_labels = STATUS_LABELS
     monday = today() - timedelta(days=today().weekday())
     summary.week = (monday, monday + timedelta(days=6))

@@ -18,14 +18,14 @@ the path ``shutil.which`` found, with an argument list and no shell.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import subprocess  # nosec B404
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,9 @@ from sqlalchemy import Connection, create_engine, func, inspect, select, table, 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
+from registry.audit import chain
 from registry.db import normalise_url
+from registry.files import sha256_file
 from registry.models import AuditEvent, utcnow
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -74,12 +76,18 @@ def manifest_path(backup_path: Path) -> Path:
     return backup_path.with_name(backup_path.name + MANIFEST_SUFFIX)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@contextmanager
+def connect(database_url: str) -> Iterator[Connection]:
+    """A connection of a throwaway, unpooled engine, disposed afterwards.
+
+    A plain engine, not ``registry.db.make_engine``: its SQLite hooks would change the copy.
+    """
+    engine = create_engine(normalise_url(database_url), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 def describe(connection: Connection) -> tuple[str | None, dict[str, int], int, str | None]:
@@ -92,8 +100,7 @@ def describe(connection: Connection) -> tuple[str | None, dict[str, int], int, s
         revision = connection.scalar(text("SELECT version_num FROM alembic_version"))
     head = None
     if AuditEvent.__tablename__ in names:
-        head = connection.scalar(
-            select(AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1))
+        head = chain.head(connection)
     return revision, counts, counts.get(AuditEvent.__tablename__, 0), head
 
 
@@ -103,12 +110,8 @@ def _snapshot(backend: str, connection: Connection, path: Path | None = None) ->
 
 
 def table_names(database_url: str) -> list[str]:
-    engine = create_engine(normalise_url(database_url), poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            return sorted(inspect(connection).get_table_names())
-    finally:
-        engine.dispose()
+    with connect(database_url) as connection:
+        return sorted(inspect(connection).get_table_names())
 
 
 def _sqlite_file(database_url: str) -> Path:
@@ -119,12 +122,8 @@ def _sqlite_file(database_url: str) -> Path:
 
 
 def _describe_sqlite_file(path: Path) -> Snapshot:
-    engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            return _snapshot("sqlite", connection, path)
-    finally:
-        engine.dispose()
+    with connect(f"sqlite:///{path}") as connection:
+        return _snapshot("sqlite", connection, path)
 
 
 def _integrity_problem(connection: sqlite3.Connection) -> str | None:
@@ -197,17 +196,13 @@ def _run(args: list[str], env: Mapping[str, str]) -> None:
 def _backup_postgresql(database_url: str, partial: Path) -> Snapshot:
     conninfo, env = _libpq(database_url)
     pg_dump = _pg_tool("pg_dump")
-    engine = create_engine(normalise_url(database_url), poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            connection = connection.execution_options(isolation_level="REPEATABLE READ")
-            with connection.begin():
-                snapshot_id = connection.scalar(text("SELECT pg_export_snapshot()"))
-                described = _snapshot("postgresql", connection, partial)
-                _run([pg_dump, "--format=custom", f"--snapshot={snapshot_id}",
-                      f"--file={partial}", f"--dbname={conninfo}"], env)
-    finally:
-        engine.dispose()
+    with connect(database_url) as connection:
+        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            snapshot_id = connection.scalar(text("SELECT pg_export_snapshot()"))
+            described = _snapshot("postgresql", connection, partial)
+            _run([pg_dump, "--format=custom", f"--snapshot={snapshot_id}",
+                  f"--file={partial}", f"--dbname={conninfo}"], env)
     return described
 
 
@@ -233,15 +228,14 @@ def backup(database_url: str, path: Path, *, overwrite: bool = False) -> Snapsho
         "backend": backend,
         "created_at": utcnow().isoformat(),
         "file": path.name,
-        "sha256": file_sha256(path),
+        "sha256": sha256_file(path),
         "revision": described.revision,
         "row_counts": described.row_counts,
         "audit_rows": described.audit_rows,
         "audit_head": described.audit_head,
     }
     manifest_path(path).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return Snapshot(backend, described.revision, described.row_counts, described.audit_rows,
-                    described.audit_head, path, manifest)
+    return replace(described, path=path, manifest=manifest)
 
 
 def _backup_backend(path: Path) -> str:
@@ -260,7 +254,7 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
     if not where.exists():
         return None
     manifest: dict[str, Any] = json.loads(where.read_text())
-    if manifest.get("sha256") != file_sha256(path):
+    if manifest.get("sha256") != sha256_file(path):
         raise MaintenanceError(
             f"{path} does not match the checksum in {where.name}: the backup is damaged or "
             "was changed after it was made. Nothing was restored.")
@@ -290,12 +284,8 @@ def _restore_postgresql(database_url: str, path: Path) -> Snapshot:
     conninfo, env = _libpq(database_url)
     _run([_pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
           "--single-transaction", f"--dbname={conninfo}", str(path)], env)
-    engine = create_engine(normalise_url(database_url), poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            return _snapshot("postgresql", connection)
-    finally:
-        engine.dispose()
+    with connect(database_url) as connection:
+        return _snapshot("postgresql", connection)
 
 
 def restore(database_url: str, path: Path) -> Snapshot:
@@ -322,5 +312,4 @@ def restore(database_url: str, path: Path) -> Snapshot:
         raise MaintenanceError(
             "The restored row counts differ from the backup's manifest: "
             f"expected {manifest.get('row_counts')}, found {restored.row_counts}.")
-    return Snapshot(backend, restored.revision, restored.row_counts, restored.audit_rows,
-                    restored.audit_head, path, manifest or {})
+    return replace(restored, path=path, manifest=manifest or {})

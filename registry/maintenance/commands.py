@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
 
-from registry.db import get_engine, normalise_url
-from registry.maintenance.backup import MaintenanceError, Snapshot, backup, manifest_path, restore
+from registry.cli import verify_audit_chain
+from registry.db import get_engine
+from registry.maintenance.backup import (
+    MaintenanceError,
+    Snapshot,
+    backup,
+    connect,
+    manifest_path,
+    restore,
+)
 
 
 def _summary(snapshot: Snapshot) -> str:
@@ -48,8 +53,6 @@ def restore_command(path: Path) -> None:
     Afterwards the audit trail's hash chain is verified with this installation's audit key;
     the command exits with status 1 if it is broken.
     """
-    from registry.audit import chain
-
     database_url = current_app.config["DATABASE_URL"]
     get_engine().dispose()  # no pooled connection may hold the target open
     try:
@@ -57,19 +60,9 @@ def restore_command(path: Path) -> None:
     except MaintenanceError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Restored {path} ({_summary(snapshot)}).")
-    engine = create_engine(normalise_url(database_url), poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            result = chain.verify(connection, current_app.config["AUDIT_KEY"].encode())
-    finally:
-        engine.dispose()
-    if result.ok:
-        click.echo(f"Audit trail intact: {result.rows_checked} rows, head {result.head_hash}.")
-        return
-    click.echo(
-        f"Audit trail BROKEN at row id {result.first_broken_id}: {result.problem}. Was the "
-        "backup made with a different audit key?", err=True)
-    sys.exit(1)
+    with connect(database_url) as connection:
+        verify_audit_chain(connection,
+                           lambda _result: ". Was the backup made with a different audit key?")
 
 
 COMMANDS: list[click.Command] = [backup_command, restore_command]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ from registry.models import (
     Visit,
 )
 from registry.research.cohorts import AGE_CAP, age_at_treatment
+
+if TYPE_CHECKING:  # scorestream imports this module
+    from registry.research.scorestream import ScoreChunk
 
 Progress = Callable[[int], None]
 
@@ -55,9 +58,17 @@ class ScoreRows:
     value: np.ndarray  # float, NaN when the score could not be computed
 
 
+def score_rows(chunk: ScoreChunk, patient_ids: np.ndarray) -> ScoreRows:
+    """The rows of a chunk with internal patient ids (``patient_ids``: sorted patients)."""
+    return ScoreRows(patient_id=patient_ids[chunk.position].astype(np.int64),
+                     timepoint=chunk.timepoint, day=chunk.day, score=chunk.score,
+                     value=chunk.value)
+
+
 def empty_scores() -> ScoreRows:
-    return ScoreRows(np.empty(0, np.int64), np.empty(0, np.int16), np.empty(0, np.int32),
-                     np.empty(0, np.int16), np.empty(0))
+    from registry.research.scorestream import empty_chunk
+
+    return score_rows(empty_chunk(), np.empty(0, np.int64))
 
 
 @dataclass
@@ -163,15 +174,7 @@ def load_scores(session: Session, cohort: Select[tuple[int]], patient_ids: np.nd
 
     parts = list(scorestream.chunks(session, cohort, patient_ids, score_codes, timepoint_of,
                                     n_timepoints, progress))
-
-    def joined(name: str, dtype: Any) -> np.ndarray:
-        return (np.concatenate([getattr(part, name) for part in parts]) if parts
-                else np.empty(0, dtype))
-
-    position = joined("position", np.int64)
-    return ScoreRows(patient_id=patient_ids[position].astype(np.int64),
-                     timepoint=joined("timepoint", np.int16), day=joined("day", np.int32),
-                     score=joined("score", np.int16), value=joined("value", np.float64))
+    return score_rows(scorestream.merge(parts), patient_ids)
 
 
 def load_adverse_events(session: Session, cohort: Select[tuple[int]],

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 import registry
 import scoring
 from registry.audit import capture
+from registry.files import sha256_file
 from registry.models import utcnow
 from registry.research import cohorts, dataset, scorestream, writers
 from registry.research.dictionary import dictionary_frame
@@ -227,7 +228,7 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
         else:
             manifest = _write_zip(tables, dictionary, options, Path(folder), target, progress,
                                   manifest_now)
-    checksum = writers.sha256_file(target)
+    checksum = sha256_file(target)
     row_counts = {table.name: table.rows for table in tables}
     stamp = manifest["exported_at"][:10].replace("-", "")
     extension = "xlsx" if options.format == "xlsx" else "zip"

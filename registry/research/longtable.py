@@ -22,7 +22,7 @@ import pyarrow as pa
 import scoring
 from registry.research.dataset import TimepointInfo
 from registry.research.dictionary import ColumnSpec, score_spec
-from registry.research.scorestream import ScoreChunk
+from registry.research.scorestream import ScoreChunk, empty_chunk, merge
 from registry.research.tables import Derived, Table, _spec, derive_rows
 
 FLAG_COLUMNS = (("mcii", "mcii"), ("mic", "mic"), ("pass_", "pass"))
@@ -64,20 +64,6 @@ def long_specs(name: str, timepoints: list[TimepointInfo],
     ]
     specs += [score_spec(name, f"value[score={code}]", code, None) for code in score_codes]
     return specs
-
-
-def empty_chunk() -> ScoreChunk:
-    return ScoreChunk(0, 0, np.empty(0, np.int64), np.empty(0, np.int16),
-                      np.empty(0, np.int32), np.empty(0, np.int16), np.empty(0))
-
-
-def merge(chunks: list[ScoreChunk]) -> ScoreChunk:
-    """One chunk of the rows of several (consecutive, ordered) chunks."""
-    if not chunks:
-        return empty_chunk()
-    return ScoreChunk(chunks[0].first, chunks[-1].stop,
-                      *(np.concatenate([getattr(c, name) for c in chunks])
-                        for name in ("position", "timepoint", "day", "score", "value")))
 
 
 class LongTable(Table):
@@ -131,10 +117,6 @@ class LongTable(Table):
             chunk = merge(list(self.chunks()))
             self._frame = self.pandas_frame(chunk, self.derive(chunk))
         return self._frame
-
-    @frame.setter
-    def frame(self, value: pd.DataFrame) -> None:
-        self._frame = value
 
     def arrow_schema(self) -> pa.Schema:
         return self._schema

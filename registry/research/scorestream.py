@@ -54,6 +54,21 @@ class ScoreChunk:
         return len(self.value)
 
 
+def empty_chunk() -> ScoreChunk:
+    """No score rows (the arrays' types as ``chunks`` gives them)."""
+    return ScoreChunk(0, 0, np.empty(0, np.int64), np.empty(0, np.int16),
+                      np.empty(0, np.int32), np.empty(0, np.int16), np.empty(0))
+
+
+def merge(chunks: list[ScoreChunk]) -> ScoreChunk:
+    """One chunk of the rows of several (consecutive, ordered) chunks."""
+    if not chunks:
+        return empty_chunk()
+    return ScoreChunk(chunks[0].first, chunks[-1].stop,
+                      *(np.concatenate([getattr(c, name) for c in chunks])
+                        for name in ("position", "timepoint", "day", "score", "value")))
+
+
 @dataclass
 class Visits:
     """The cohort's done visits, sorted by id."""

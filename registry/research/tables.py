@@ -34,12 +34,11 @@ from registry.vocabularies import (
     SEX,
     WITHDRAWAL_REASONS,
 )
-from scoring.change import change_arrays
-from scoring.responder import SOURCES as RESPONDER_SOURCES
+from scoring.change import change_arrays_by_index
+from scoring.responder import SOURCE_CODES as RESPONDER_CODES
 from scoring.responder import responder_arrays
 
 SLICE_ROWS = 500_000  # rows of a frame handed to a writer at a time
-RESPONDER_CODES = sorted({code for sources in RESPONDER_SOURCES.values() for code, _ in sources})
 FREE_TEXT_SOURCE = "free text entered by staff (included because an admin allowed it)"
 
 
@@ -200,23 +199,16 @@ def derive_rows(position: np.ndarray, timepoint: np.ndarray, score: np.ndarray,
     change = {key: np.full(n_rows, np.nan) for key in ("change", "relative", "improvement")}
     flags = {kind: (np.zeros(n_rows, bool), np.zeros(n_rows, bool))
              for kind in ("mcii", "mic", "pass_")}
-    # Rows grouped by score once (index arrays), so each score's work is proportional to
-    # its own rows rather than to the whole table.
-    by_score = np.argsort(score, kind="stable")
-    bounds = np.searchsorted(score[by_score], np.arange(n_scores + 1))
-    for index, code in enumerate(score_codes):
-        members = by_score[bounds[index]:bounds[index + 1]]
-        members = members[followup[members]]
-        if not len(members):
-            continue
-        result = change_arrays(code, baseline[members], value[members])
-        change["change"][members] = result.absolute
-        change["relative"][members] = result.relative
-        change["improvement"][members] = result.improvement
+    if followup.any():  # all follow-up rows in one call, whatever their score
+        result = change_arrays_by_index(score_codes, score[followup], baseline[followup],
+                                        value[followup])
+        change["change"][followup] = result.absolute
+        change["relative"][followup] = result.relative
+        change["improvement"][followup] = result.improvement
         for kind in flags:
             flag_value, known = result.flags[kind]
-            flags[kind][0][members] = flag_value & known
-            flags[kind][1][members] = known
+            flags[kind][0][followup] = flag_value & known
+            flags[kind][1][followup] = known
     responder = np.full((n_patients, max(n_tp, 1)), -1, dtype=np.int8)
     wanted = [score_codes.index(code) for code in RESPONDER_CODES]
     base = {code: base_matrix[:, column] for code, column in zip(RESPONDER_CODES, wanted,

@@ -47,14 +47,6 @@ class ExportTooLarge(ValueError):
     """The chosen format cannot hold the table (Excel's row limit)."""
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class HashingWriter:
     """A binary sink that passes bytes on and keeps their SHA-256 and count."""
 

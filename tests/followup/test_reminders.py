@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-import socket
 import threading
 from datetime import date, timedelta
 from email.message import Message
@@ -25,6 +24,7 @@ from registry.models import (
     Treatment,
 )
 from registry.scheduling import default_protocol, schedule_visits
+from tests.e2e.server import free_port
 from tests.fixtures.accounts import PASSWORD
 from tests.followup.conftest import TODAY, visit_of
 
@@ -32,12 +32,6 @@ DUE_M3 = 95  # m3 window open (days 75–120), grace not passed (105)
 OVERDUE_M3 = 115
 HEALTH_WORDS = ("knee", "pain", "osteoarthritis", "cell", "womac", "koos", "treatment",
                 "adverse", "injection")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Inbox:

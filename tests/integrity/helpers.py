@@ -8,7 +8,6 @@ Everything here also runs in ``spawn``ed worker processes: no pytest fixtures.
 from __future__ import annotations
 
 import itertools
-import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -86,33 +85,25 @@ def add_adverse_event(session: Session, patient: Patient, *, grade: int = 1,
     return event
 
 
-def seed(database_url: str, patients: int = 1) -> list[int]:
-    """Commit a new site and ``patients`` patients; return their ids."""
+def seed(database_url: str, patients: int = 1, *,
+         treatment_date: date | None = None) -> list[int]:
+    """Commit a new site and ``patients`` patients; return their ids.  With a
+    ``treatment_date``, each is treated then and has the default visit schedule."""
     app = committed_app(database_url)
     maker = app.extensions["registry.sessionmaker"]
     with maker() as session:
         site = add_site(session, f"I{next(_site_numbers):04d}")
-        ids = [add_patient(session, site, number).id for number in range(1, patients + 1)]
-        session.commit()
-    app.extensions["registry.engine"].dispose()
-    return ids
-
-
-def seed_treated(database_url: str, patients: int, treatment_date: date) -> list[int]:
-    """Commit a new site and ``patients`` treated patients with their visit schedules."""
-    app = committed_app(database_url)
-    maker = app.extensions["registry.sessionmaker"]
-    with maker() as session:
-        site = add_site(session, f"T{next(_site_numbers):04d}")
         ids = []
         for number in range(1, patients + 1):
             patient = add_patient(session, site, number)
-            patient.treatment = Treatment(
-                treatment_date=treatment_date, cell_source="bmac", product_name="Demo BMAC",
-                lot_number=f"LOT-{number:05d}", cell_dose_million=20.0, injections=1,
-                co_interventions=[], operator="Dr Test")
-            session.flush()
-            schedule_visits(session, patient, treatment_date)
+            if treatment_date is not None:
+                patient.treatment = Treatment(
+                    treatment_date=treatment_date, cell_source="bmac",
+                    product_name="Demo BMAC", lot_number=f"LOT-{number:05d}",
+                    cell_dose_million=20.0, injections=1, co_interventions=[],
+                    operator="Dr Test")
+                session.flush()
+                schedule_visits(session, patient, treatment_date)
             ids.append(patient.id)
         session.commit()
     app.extensions["registry.engine"].dispose()
@@ -162,10 +153,6 @@ def audit_mismatches(connection: Connection) -> list[str]:
 
 def verify_chain(connection: Connection) -> chain.VerifyResult:
     return chain.verify(connection, AUDIT_KEY)
-
-
-def decoded(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
 
 
 def eventually(condition: Callable[[], bool], seconds: float) -> bool:

@@ -12,14 +12,13 @@ from sqlalchemy.orm import Session
 from registry.audit import capture
 from registry.models import (
     AdverseEvent,
-    Audited,
     AuditEvent,
-    Base,
     IndexKnee,
     Patient,
     Reminder,
     Visit,
 )
+from tests.integrity.helpers import audited_models
 
 REGISTRY_SOURCE = Path(__file__).resolve().parents[2] / "registry"
 STATEMENTS = {
@@ -57,8 +56,7 @@ def test_every_audited_table_is_guarded() -> None:
 
 def _bulk_writes_in_source() -> list[str]:
     """update()/delete()/insert() Core calls naming an audited model or table in registry/."""
-    audited_models = {mapper.class_.__name__ for mapper in Base.registry.mappers
-                      if issubclass(mapper.class_, Audited)}
+    audited_names = {model.__name__ for model in audited_models()}
     found = []
     for path in sorted(REGISTRY_SOURCE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -66,7 +64,7 @@ def _bulk_writes_in_source() -> list[str]:
                     and node.func.id in {"update", "delete", "insert"} and node.args):
                 continue
             target = ast.unparse(node.args[0])
-            if target.split(".")[0] in audited_models:
+            if target.split(".")[0] in audited_names:
                 found.append(f"{path.relative_to(REGISTRY_SOURCE.parent)}:{node.lineno} "
                              f"{node.func.id}({target})")
     return found

@@ -22,7 +22,6 @@ from tests.integrity.helpers import (
     audit_mismatches,
     engine_for,
     seed,
-    seed_treated,
     verify_chain,
 )
 from tests.integrity.workers import save_scheduled_visits, write_visits
@@ -76,7 +75,7 @@ def test_concurrent_visit_writers_lose_nothing(migrated_database_url: str, backe
 def test_concurrent_visit_saves_keep_the_worklist_counts(migrated_database_url: str) -> None:
     """Processes saving scheduled visits of one site at once: every status change reaches
     ``FollowupState`` and the kept counts (``FollowupCount``) equal counting it."""
-    patient_ids = seed_treated(migrated_database_url, PROCESSES * 3, date(2026, 1, 5))
+    patient_ids = seed(migrated_database_url, PROCESSES * 3, treatment_date=date(2026, 1, 5))
     context = multiprocessing.get_context("spawn")
     start, results = context.Event(), context.Queue()
     workers = [context.Process(target=save_scheduled_visits, args=(

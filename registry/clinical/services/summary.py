@@ -1,7 +1,8 @@
 """What the patient page shows, loaded in a fixed number of queries.
 
-One query for the patient with site, knee, treatment and (when allowed) identity, one
-each for visits (+ timepoints), scores and adverse events — the count does not grow with
+One query for the patient with site, knee, treatment and identity (shown only when
+allowed) and whether there are adverse events, one each for visits (+ timepoints),
+scores and — when there are any — adverse events — the count does not grow with
 the number of visits.  Change from baseline, MCII / MIC / PASS flags and the
 OMERACT-OARSI responder status come from ``scoring`` only; values are rounded for
 display only (``scoring.format_score``, half-up to one decimal).
@@ -27,15 +28,13 @@ from registry.followup.status import STATUS_LABELS, followup_status
 from registry.models import AdverseEvent, Patient, ScoreValue, Timepoint, Visit
 from scoring.change import DEFAULT_THRESHOLDS, ChangeArrays, change_arrays_for_codes
 from scoring.core import FloatArray
-from scoring.responder import SOURCES as RESPONDER_SOURCES
+from scoring.responder import SOURCE_CODES as RESPONDER_CODES
 from scoring.responder import responder_arrays
 
 # Rows of the score table, instrument by instrument in this order.
 INSTRUMENT_ORDER = ("vas", "pga", "womac", "koos", "koos12", "koosjr")
 ORDERED_SCORE_CODES: tuple[str, ...] = tuple(
     score.code for code in INSTRUMENT_ORDER for score in scoring.INSTRUMENTS[code].scores)
-RESPONDER_CODES: frozenset[str] = frozenset(
-    code for sources in RESPONDER_SOURCES.values() for code, _flip in sources)
 
 #: A stored score as the page needs it: (value, reason); value None = not scorable.
 ScoreEntry = tuple[float | None, str | None]
@@ -154,9 +153,12 @@ class VisitRecord:
 @dataclass
 class ScheduleRow:
     visit: VisitRecord
-    name: str
     status: str
     status_label: str
+
+    @property
+    def name(self) -> str:
+        return self.visit.name
 
 
 @dataclass
@@ -212,9 +214,10 @@ def page_queries() -> PageQueries:
                       Visit.target_date, Visit.window_start, Visit.window_end,
                       Visit.grace_end, Visit.visit_date, Visit.status, Visit.out_of_window)
         .outerjoin(Timepoint, Timepoint.id == Visit.timepoint_id)
-        .where(Visit.patient_id == patient_id).order_by(Visit.target_date),
+        .where(Visit.patient_id == patient_id),
         adverse_events=select(*AdverseEvent.__table__.columns)
-        .where(AdverseEvent.patient_id == patient_id).order_by(AdverseEvent.onset_date),
+        .where(AdverseEvent.patient_id == patient_id)
+        .order_by(AdverseEvent.onset_date, AdverseEvent.id),
         scores=select(ScoreValue.visit_id, ScoreValue.score_code, ScoreValue.value,
                       ScoreValue.reason).where(ScoreValue.patient_id == patient_id),
     )
@@ -234,16 +237,15 @@ def load_patient(session: Session, patient_id: int) -> tuple[Patient, bool] | No
 # than the rest of the page.
 
 def load_visits(session: Session, patient_id: int) -> list[VisitRecord]:
-    """The patient's visits in ``Patient.visits`` order (target date)."""
+    """The patient's visits (unordered: the page sorts them by date)."""
     rows = session.connection().execute(page_queries().visits, {"patient_id": patient_id})
     return [VisitRecord(*row) for row in rows]
 
 
 def load_adverse_events(session: Session, patient_id: int) -> list[Row[Any]]:
     """The patient's adverse events (all columns), by onset date and id."""
-    rows = session.connection().execute(page_queries().adverse_events,
-                                        {"patient_id": patient_id}).all()
-    return sorted(rows, key=lambda event: (event.onset_date, event.id))
+    return list(session.connection().execute(page_queries().adverse_events,
+                                             {"patient_id": patient_id}).all())
 
 
 def scores_by_visit(session: Session, patient_id: int) -> dict[int, dict[str, ScoreEntry]]:
@@ -342,11 +344,12 @@ def patient_summary(session: Session, patient: Patient, *, show_identity: bool,
     schedule = []
     for visit in visits:
         status = followup_status(visit, patient.status, today)
-        schedule.append(ScheduleRow(visit, visit.name, status,
+        schedule.append(ScheduleRow(visit, status,
                                     STATUS_LABELS.get(status, status)))
     columns = [visit for visit in visits if visit.status == "done" and visit.id in scores]
     columns.sort(key=lambda v: (v.visit_date or date.max, v.id))
-    baseline = next((v for v in columns if v.timepoint_id is not None and v.is_baseline), None)
+    # is_baseline is NULL for unscheduled visits (no timepoint).
+    baseline = next((v for v in columns if v.is_baseline), None)
     baseline_index = columns.index(baseline) if baseline is not None else None
     column_scores = [scores[visit.id] for visit in columns]
     present = {code for entries in column_scores for code in entries}
