@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
 
@@ -43,3 +44,9 @@ def flash_unplaced(form: Any, errors: Mapping[str, str]) -> None:
 
     for message in attach_errors(form, errors).values():
         flash(message, "error")
+
+
+class ButtonForm(FlaskForm):
+    """A button-only POST form ("Mark reviewed", "Add an unscheduled visit", the call list):
+    only its CSRF token is checked.  Pages render the token with ``csrf_token()`` in a plain
+    hidden input, without building the form (and without a duplicate ``id``)."""

@@ -1,7 +1,8 @@
 -- wrk script for the registry's mix: one signed-in user per connection (run with as
 -- many threads as connections: -t16 -c16), 70 % patient pages of the user's own site,
 -- 20 % worklist pages, 10 % visit saves (a POST of the visit form with the connection's
--- CSRF token; each visit is saved once, at the version it had when the run began).
+-- CSRF token; each visit is saved once, at the version it had when the run began).  Like a
+-- browser, each connection keeps the session cookie the server last set.
 --
 -- Environment: WRK_DATA (a Lua file written by bench_load.py: cookies, CSRF tokens,
 -- patient ids, visits to save, the answers), WRK_RESULTS (the summary file),
@@ -19,9 +20,7 @@ end
 function init(args)
   local data = dofile(os.getenv("WRK_DATA"))
   local me = data.connections[index]
-  headers_get = {["Cookie"] = "registry_session=" .. me.cookie}
-  headers_post = {["Cookie"] = "registry_session=" .. me.cookie,
-                  ["Content-Type"] = "application/x-www-form-urlencoded"}
+  use_cookie(me.cookie)
   body_prefix = "csrf_token=" .. me.csrf .. "&" .. data.answers
   patients = me.patients
   saves = me.saves
@@ -34,6 +33,12 @@ function init(args)
   bad_statuses = ""
   saved_ids = ""
   math.randomseed(os.time() * 100 + index)
+end
+
+function use_cookie(cookie)
+  headers_get = {["Cookie"] = "registry_session=" .. cookie}
+  headers_post = {["Cookie"] = "registry_session=" .. cookie,
+                  ["Content-Type"] = "application/x-www-form-urlencoded"}
 end
 
 -- The mix as shares (WRK_MIX="patient,worklist,save" in percent; default 70,20,10).
@@ -70,6 +75,8 @@ local function note_bad(status)
 end
 
 function response(status, headers, body)
+  local cookie = (headers["Set-Cookie"] or ""):match("^registry_session=([^;]+)")
+  if cookie then use_cookie(cookie) end
   if kind == "save" then
     n_save = n_save + 1
     if status == 302 and (headers["Location"] or ""):find("/visits/") then

@@ -184,10 +184,6 @@ class VisitForm(FlaskForm):
     submit = SubmitField("Save visit")
 
 
-class UnscheduledVisitForm(FlaskForm):
-    submit = SubmitField("Add an unscheduled visit")
-
-
 class AdverseEventForm(FlaskForm):
     onset_date = DateField("Onset date", validators=[InputRequired(
         message="Enter the onset date (YYYY-MM-DD)."), not_in_future])
@@ -247,9 +243,3 @@ class AdverseEventForm(FlaskForm):
     def validate_severity_grade(self, field: Field) -> None:
         if field.data == "5" and self.serious.data == "no":
             raise ValidationError("A grade 5 event (death) is serious.")
-
-
-class ActionForm(FlaskForm):
-    """A button-only POST form (CSRF token), e.g. "mark reviewed"."""
-
-    submit = SubmitField("Mark reviewed")

@@ -18,11 +18,9 @@ from registry.authz import Permission, authorize, can, patient_or_abort, require
 from registry.clinical import bp
 from registry.clinical.charts import render_svg
 from registry.clinical.forms import (
-    ActionForm,
     AdverseEventForm,
     EnrolForm,
     TreatmentForm,
-    UnscheduledVisitForm,
     VisitForm,
 )
 from registry.clinical.services import adverse_events as ae_services
@@ -41,7 +39,7 @@ from registry.clinical.services.summary import (
 )
 from registry.clinical.services.treatment import TreatmentData, save_treatment
 from registry.db import get_session
-from registry.forms import attach_errors, choices, flash_unplaced
+from registry.forms import ButtonForm, attach_errors, choices, flash_unplaced
 from registry.models import AdverseEvent, Patient, Site
 from registry.services import ConflictError, ValidationFailed
 from registry.urls import url_builder
@@ -127,12 +125,10 @@ def patient_page(patient_id: int) -> str:
         current_user, Permission.IDENTITY_READ, patient.site_id),
         has_adverse_events=has_adverse_events)
     can_write = can(current_user, Permission.CLINICAL_WRITE, patient.site_id)
-    # Forms and per-row links are built only for what this patient's page shows.
+    # Per-row links are built only for what this patient's page shows; its button-only
+    # forms carry just the CSRF token (ButtonForm checks it on POST).
     return render_template(
         "clinical/patient.html", summary=summary, patient=summary.patient,
-        review_form=ActionForm() if can_write and summary.awaiting_review else None,
-        unscheduled_form=UnscheduledVisitForm()
-        if can_write and summary.patient.treatment else None,
         vocab=vocabularies, can_write=can_write,
         visit_url=url_builder("clinical.visit_entry", "visit_id", patient_id=patient.id),
         chart_url=url_builder("clinical.score_chart", "score_code", patient_id=patient.id),
@@ -247,7 +243,7 @@ def visit_entry(patient_id: int, visit_id: int) -> Page:
 def unscheduled_visit(patient_id: int) -> Response:
     session = get_session()
     patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
-    if not UnscheduledVisitForm().validate_on_submit():
+    if not ButtonForm().validate_on_submit():
         abort(400)
     if patient.treatment is None:
         flash("Record the treatment before adding an unscheduled visit.", "error")
@@ -338,7 +334,7 @@ def adverse_event_review(patient_id: int, event_id: int) -> Response:
     session = get_session()
     patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
     event = _event_or_abort(patient, event_id)
-    if not ActionForm().validate_on_submit():
+    if not ButtonForm().validate_on_submit():
         abort(400)
     if ae_services.mark_reviewed(session, event, current_user.id):
         flash("Serious adverse event marked reviewed.", "success")

@@ -70,11 +70,6 @@ class WorklistFilterForm(FlaskForm):
             raise ValidationError("The end of the range cannot be before its start.")
 
 
-class CallListForm(FlaskForm):
-    """Download the filtered worklist as CSV (a POST: the export is audited)."""
-
-    submit = SubmitField("Download call list (CSV)")
-
 
 class ContactForm(FlaskForm):
     attempted_on = _date("Date of the attempt", required=True)

@@ -21,7 +21,6 @@ from registry.db import get_session
 from registry.followup import bp
 from registry.followup.calllist import call_list_csv
 from registry.followup.forms import (
-    CallListForm,
     ContactForm,
     NotApplicableForm,
     WithdrawalForm,
@@ -36,8 +35,8 @@ from registry.followup.queries import (
 from registry.followup.services import log_contact, mark_not_applicable, withdraw_patient
 from registry.followup.status import STATUS_LABELS, followup_status
 from registry.followup.worklist import load_worklist, worklist_rows
+from registry.forms import ButtonForm, flash_unplaced
 from registry.forms import choices as select_choices
-from registry.forms import flash_unplaced
 from registry.models import Patient, Visit
 from registry.services import ConflictError, ValidationFailed
 from registry.urls import url_builder
@@ -70,7 +69,7 @@ def _render_worklist(form: WorklistFilterForm, choices: Any, page: Any,
                                if can(current_user, Permission.IDENTITY_READ, site_id))
     return render_template(
         "followup/worklist.html", form=form, page=page, labels=STATUS_LABELS,
-        filter_args=_filter_args(form), call_list_form=CallListForm(),
+        filter_args=_filter_args(form),
         methods=CONTACT_METHODS, outcomes=CONTACT_OUTCOMES, site_names=choices.site_names,
         identity_sites=identity_sites, patient_url=_patient_url(),
         visit_url=url_builder("followup.visit_page", "visit_id"),
@@ -102,7 +101,7 @@ def worklist() -> tuple[str, int]:
 @bp.route("/call-list.csv", methods=["POST"])
 @requires(Permission.FOLLOWUP_MANAGE)
 def call_list() -> Response | tuple[str, int]:
-    if not CallListForm().validate_on_submit():
+    if not ButtonForm().validate_on_submit():
         abort(400)
     form, choices = _filter_form(request.form)
     if not form.validate():
