@@ -47,6 +47,7 @@ def flash_unplaced(form: Any, errors: Mapping[str, str]) -> None:
 
 
 class ButtonForm(FlaskForm):
-    """A button-only POST form ("Mark reviewed", "Add an unscheduled visit", the call list):
-    only its CSRF token is checked.  Pages render the token with ``csrf_token()`` in a plain
-    hidden input, without building the form (and without a duplicate ``id``)."""
+    """A button-only POST form ("Mark reviewed", "Add an unscheduled visit", the call list,
+    "Unlock account"): only its CSRF token is checked.  Pages render the token with
+    ``csrf_token()`` in a plain hidden input, without building the form and without an
+    ``id`` (a page may hold several such forms; ids must stay unique)."""

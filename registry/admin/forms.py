@@ -52,7 +52,3 @@ class UserEditForm(FlaskForm):
     active = BooleanField("Active (unticking signs the user out everywhere)")
     reason = StringField("Reason for the change", validators=[DataRequired(), Length(max=500)])
     submit = SubmitField("Save account")
-
-
-class UnlockForm(FlaskForm):
-    submit = SubmitField("Unlock account")

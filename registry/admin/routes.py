@@ -8,12 +8,12 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from registry.admin import bp
-from registry.admin.forms import SiteForm, UnlockForm, UserCreateForm, UserEditForm
+from registry.admin.forms import SiteForm, UserCreateForm, UserEditForm
 from registry.admin.services import create_site, update_site, update_user
 from registry.auth.services import AccountError, create_user, unlock
 from registry.authz import Permission, requires
 from registry.db import get_session
-from registry.forms import choices, flash_unplaced
+from registry.forms import ButtonForm, choices, flash_unplaced
 from registry.models import Site, User
 from registry.services import ConflictError
 
@@ -107,15 +107,14 @@ def edit_user(user_id: int) -> str | Response | tuple[str, int]:
             flash(f"Account {user.email} saved.", "success")
             return redirect(url_for("admin.users"))
     status = 422 if form.errors else 200
-    return render_template("admin/user_edit.html", user=user, form=form,
-                           unlock_form=UnlockForm()), status
+    return render_template("admin/user_edit.html", user=user, form=form), status
 
 
 @bp.route("/users/<int:user_id>/unlock", methods=["POST"])
 @requires(Permission.ADMIN)
 def unlock_user(user_id: int) -> Response:
     user = get_session().get(User, user_id) or abort(404)
-    if UnlockForm().validate_on_submit():
+    if ButtonForm().validate_on_submit():
         unlock(get_session(), user)
         flash(f"Account {user.email} unlocked.", "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))

@@ -70,7 +70,6 @@ class WorklistFilterForm(FlaskForm):
             raise ValidationError("The end of the range cannot be before its start.")
 
 
-
 class ContactForm(FlaskForm):
     attempted_on = _date("Date of the attempt", required=True)
     method = SelectField("Method", choices=choices(CONTACT_METHODS, blank="— choose —"),
