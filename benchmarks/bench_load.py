@@ -19,7 +19,7 @@ slower stretch of a shared machine weighs on both; our requests/s are reported a
 of the bare page's, the median of the rounds' shares.
 
     .venv/bin/python benchmarks/bench_load.py                       # SQLite (+ PostgreSQL)
-    .venv/bin/python benchmarks/bench_load.py --smoke               # 500 patients, 5 s
+    .venv/bin/python benchmarks/bench_load.py --smoke               # 500 patients, 2 rounds of 3 s
     .venv/bin/python benchmarks/bench_load.py --postgres-url postgresql://postgres@127.0.0.1:5432/test
 
 PostgreSQL: the server comes from ``--postgres-url`` or REGISTRY_TEST_POSTGRES_URL; the
@@ -119,8 +119,7 @@ def merge_runs(runs: list[Run]) -> Run:
             if key.endswith((".saved", ".bad_statuses")):
                 separator = "," if key.endswith(".saved") else " "
                 merged[key] = separator.join(part for part in (merged.get(key), value) if part)
-            elif key.startswith("thread") or key.startswith(("requests", "duration", "bytes",
-                                                              "errors")):
+            elif key.startswith(("thread", "requests", "duration", "bytes", "errors")):
                 merged[key] = str(float(merged.get(key, 0)) + float(value or 0))
     merged["p50_us"] = str(statistics.median(run.number("p50_us") for run in runs))
     for key in ("p90_us", "p95_us", "p99_us", "max_us"):
@@ -257,10 +256,10 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]
         server.start()
         connections = prepare_connections(server, engine, built.users, args.saves)
         dates = {t.visit_id: t.visit_date for c in connections for t in c["saves"]}
-        data_files = []
+        answers, data_files = visit_form_answers(), []
         for number, part in enumerate(split_saves(connections, args.rounds)):
             data_files.append(instance / f"wrk-data-{number}.lua")
-            data_files[-1].write_text(lua_data(part, visit_form_answers()))
+            data_files[-1].write_text(lua_data(part, answers))
         run_wrk("bare.lua", bare_url, args.connections, 3, bare_env)  # warm-ups
         run_wrk("registry.lua", server.base_url, args.connections, 3,
                 {"WRK_DATA": str(data_files[0]), "WRK_NO_SAVES": "1"})
@@ -360,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
                         help="gunicorn sync workers (default: cores + 1)")
     parser.add_argument("--saves", type=int, default=400, help="visits to save per connection")
-    parser.add_argument("--smoke", action="store_true", help="500 patients, 5 s")
+    parser.add_argument("--smoke", action="store_true", help="500 patients, 2 rounds of 3 s")
     parser.add_argument("--seed", type=int, default=20260601)
     parser.add_argument("--bare-port", type=int, default=0)
     parser.add_argument("--idle-retries", type=int, default=6,

@@ -45,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from registry.audit import capture
     from registry.extensions import csrf, login_manager
     from registry.followup import state as followup_state
+    from registry.forms import csrf_field
 
     db.init_app(app)
     maker = app.extensions["registry.sessionmaker"]
@@ -55,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
+    app.jinja_env.globals["csrf_field"] = csrf_field
     _register_blueprints(app)
 
     from registry.cli import register_commands

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 
@@ -46,8 +48,13 @@ def flash_unplaced(form: Any, errors: Mapping[str, str]) -> None:
         flash(message, "error")
 
 
+def csrf_field() -> Markup:
+    """The session's CSRF token as a hidden input without an ``id`` (a page may hold
+    several forms; ids must stay unique) — for templates, as ``csrf_field()``."""
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
+
+
 class ButtonForm(FlaskForm):
     """A button-only POST form ("Mark reviewed", "Add an unscheduled visit", the call list,
-    "Unlock account"): only its CSRF token is checked.  Pages render the token with
-    ``csrf_token()`` in a plain hidden input, without building the form and without an
-    ``id`` (a page may hold several such forms; ids must stay unique)."""
+    "Unlock account"): only its CSRF token is checked.  Pages render it with
+    :func:`csrf_field` instead of building the form."""

@@ -147,9 +147,8 @@ def site_todays(session: Session, site_ids: Iterable[int] | Any = None) -> dict[
     """Today's date at each site (its time zone; UTC when none is set).
 
     ``site_ids``: ids, a SQL expression giving them (a scalar subquery), or None for
-    every site.  Uses the
-    settings of the app the session belongs to (its pinned TODAY, if any), so flush hooks
-    running outside an app context get the same answer as the views.
+    every site.  Uses the settings of the app the session belongs to (its pinned TODAY, if
+    any), so flush hooks running outside an app context get the same answer as the views.
     """
     if isinstance(site_ids, set | frozenset | list | tuple):
         if not site_ids:
