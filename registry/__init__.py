@@ -41,7 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("PSEUDONYM_KEY"):
         app.config["PSEUDONYM_KEY"] = settings.load_or_create_secret(instance, "pseudonym_key")
 
-    from registry import clock, db, security
+    from registry import clock, db, request_guard, security, transactions
     from registry.audit import capture
     from registry.extensions import csrf, login_manager
     from registry.followup import state as followup_state
@@ -54,8 +54,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     capture.install(maker)
     followup_state.install(maker)
     login_manager.init_app(app)
+    request_guard.init_app(app)  # bounded URL ids; NUL and file parts refused first
     csrf.init_app(app)
     security.init_app(app)
+    transactions.init_app(app)  # after security: its commit runs before the headers
     app.jinja_env.globals["csrf_field"] = csrf_field
     _register_blueprints(app)
 

@@ -2,7 +2,8 @@
 
 Views declare the permission they need with ``@requires(...)``; services that act on a
 patient call ``authorize(permission, site_id)``; queries restrict to
-``visible_site_ids(user)``.  Nothing else in the code compares roles.
+``visible_site_ids(user)``.  Nothing else in the code compares roles.  Site-scoped
+permissions hold only at the user's *active* sites: deactivating a site closes it.
 """
 
 from __future__ import annotations
@@ -58,14 +59,17 @@ def can(user: Any, permission: Permission, site_id: int | None = None) -> bool:
     if permission not in MATRIX.get(Role(user.role), frozenset()):
         return False
     if permission in SITE_SCOPED and site_id is not None:
-        return site_id in user.site_ids
+        # Only active sites: a deactivated site's patients, enrolment, worklist, call
+        # lists and digests are closed to everyone (admins reactivate it on the admin
+        # pages, which are not site-scoped).
+        return site_id in user.active_site_ids
     return True
 
 
 def visible_site_ids(user: Any) -> frozenset[int]:
-    """Sites whose patients the user may see clinically (empty for researchers)."""
+    """Active sites whose patients the user may see clinically (empty for researchers)."""
     if can(user, Permission.CLINICAL_READ):
-        return frozenset(user.site_ids)
+        return frozenset(user.active_site_ids)
     return frozenset()
 
 

@@ -57,6 +57,9 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "SESSION_ABSOLUTE_LIFETIME": timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12)),
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12)),
         "SESSION_COOKIE_SECURE": _env_bool("COOKIE_SECURE", False),
+        # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are trusted
+        # (0: none, the headers are ignored; 1: e.g. nginx in front of gunicorn).
+        "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_NAME": "registry_session",
@@ -77,5 +80,7 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         # Research exports leave free-text fields out unless this is on (and then only
         # administrators may choose to include them).
         "EXPORT_ALLOW_FREE_TEXT": _env_bool("EXPORT_ALLOW_FREE_TEXT", False),
+        # Research counts and summary cells below this are shown to researchers as "< k".
+        "MIN_CELL_SIZE": _env_int("MIN_CELL_SIZE", 5),
         "DEBUG": _env_bool("DEBUG", False),
     }

@@ -1,10 +1,17 @@
-"""Request hooks: sessions that end, one transaction per request, security headers.
+"""Request hooks: sessions that end, security headers.
 
-- Every request runs in one database transaction: committed after a successful response
-  (status < 400), rolled back otherwise, so a rejected form never leaves half-saved data.
+(The request's transaction boundary is ``registry.transactions``.)
+
 - Writing requests (POST …) start SQLite transactions with BEGIN IMMEDIATE.
 - Sessions end after the idle timeout and the absolute lifetime; the per-user session
   token (in flask-login's id) ends every session at logout, lock or password change.
+  A form posted on an expired session is kept and given back after the same user signs
+  in again (``registry.auth.pending``).
+- An account with a temporary password (set by an administrator) reaches nothing but the
+  password change page and sign-out until the password is changed.
+- Behind ``TRUSTED_PROXIES`` reverse proxies, the client address and scheme come from
+  their X-Forwarded-For / X-Forwarded-Proto headers (werkzeug's ProxyFix); otherwise
+  those headers are ignored.
 - Headers: a content security policy with no inline script, nosniff, no framing, a
   referrer policy, and no caching of signed-in pages (they show patient data).
 """
@@ -12,15 +19,14 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from flask import Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from registry.audit import capture
@@ -37,12 +43,37 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LAST_SEEN_RESOLUTION_SECONDS = 60
 
 
+_REDIRECT_BASE = "http://registry.invalid/"
+
+
+def _plain(text: str) -> bool:
+    return not any(char == "\\" or char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F
+                   for char in text)
+
+
 def is_safe_redirect(target: str | None) -> bool:
-    """Only same-site relative paths are followed after sign-in (no open redirect)."""
-    if not target:
+    """Only same-site absolute paths are followed after sign-in (no open redirect).
+
+    Browsers forgive a lot: they drop tabs and newlines, read a backslash as a slash and
+    take ``//host``, ``////host`` or ``/\\host`` as another site, and a proxy or a later
+    redirect may decode ``%2F``.  So the target must start with exactly one slash and hold
+    no backslash, whitespace or control character, its path must still do so once
+    percent-decoded, and joined onto this site's URL it must still name this site.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return False
+    if not _plain(target):
         return False
     parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target
+    if parts.scheme or parts.netloc:
+        return False
+    decoded = parts.path
+    for _ in range(3):  # %252F -> %2F -> /
+        decoded = unquote(decoded)
+    if decoded.startswith("//") or not _plain(decoded):
+        return False
+    joined = urlsplit(urljoin(_REDIRECT_BASE, target))
+    return (joined.scheme, joined.netloc) == ("http", "registry.invalid")
 
 
 # The user with their sites in one statement (every request checks both), built once.
@@ -66,46 +97,98 @@ def load_user(user_id: str) -> User | None:
     return user
 
 
+# Endpoints a user with a temporary password may still reach.
+PASSWORD_CHANGE_EXEMPT = frozenset({"auth.change_password_page", "auth.logout",
+                                    "auth.keepalive", "static"})
+EXPIRED_MESSAGE = "Your session has expired. Please sign in again."
+KEPT_MESSAGE = ("Your session expired before your entries were saved. They have been kept: "
+                "sign in again to get them back.")
+
+
+def session_seconds_left(now: float | None = None) -> float:
+    """Seconds until the signed-in session ends (idle limit or absolute lifetime)."""
+    now = utcnow().timestamp() if now is None else now
+    idle = current_app.config["SESSION_IDLE_TIMEOUT"].total_seconds()
+    lifetime = current_app.config["SESSION_ABSOLUTE_LIFETIME"].total_seconds()
+    return min(session.get("last_seen", 0) + idle, session.get("login_at", 0) + lifetime) - now
+
+
 def _start_request() -> Response | None:
+    from registry.auth import pending  # the auth blueprint imports this module
+
     token = write_intent.set(request.method not in SAFE_METHODS)
     g.write_intent_token = token
     db = get_session()
     db.info[capture.REMOTE_ADDR] = request.remote_addr
     if not current_user.is_authenticated:
-        return None
-    db.info[capture.ACTOR] = (current_user.id, current_user.email)
+        return _keep_for_expired_session(db)
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    db.info[capture.ACTOR] = (user.id, user.email)
     now = utcnow().timestamp()
-    idle = current_app.config["SESSION_IDLE_TIMEOUT"].total_seconds()
-    lifetime = current_app.config["SESSION_ABSOLUTE_LIFETIME"].total_seconds()
-    last_seen = session.get("last_seen", 0)
-    login_at = session.get("login_at", 0)
-    if now - last_seen > idle or now - login_at > lifetime:
-        logout_user()
-        session.clear()
-        flash("Your session has expired. Please sign in again.", "info")
-        return redirect(url_for("auth.login", next=request.full_path
-                                if request.method == "GET" else None))
+    if session_seconds_left(now) < 0:
+        return _expire_session(db, user.id)
     # Refresh at most once a minute: writing the session re-signs and re-sends the cookie,
     # which is wasted work on every request (the idle limit keeps minute resolution).
-    if now - last_seen >= LAST_SEEN_RESOLUTION_SECONDS:
+    if now - session.get("last_seen", 0) >= LAST_SEEN_RESOLUTION_SECONDS:
         session["last_seen"] = now
+    if user.must_change_password and request.endpoint not in PASSWORD_CHANGE_EXEMPT:
+        return redirect(url_for("auth.change_password_page"))
+    if pending.RESTORE_KEY in session:
+        if request.method in SAFE_METHODS:
+            g.kept_form = pending.for_page(db, user.id, request.path)
+        else:
+            pending.discard(db, user.id)
     return None
 
 
+def _expire_session(db: Any, user_id: int) -> Response:
+    """End the session; keep a posted form for the same user's next sign-in."""
+    from registry.auth import pending
+
+    kept = pending.keep(db, user_id, request) if pending.should_keep(request) else None
+    csrf_key = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    csrf_secret = session.get(csrf_key)
+    logout_user()
+    session.clear()
+    # The open page's CSRF token must still verify when its form is saved after this.
+    if csrf_secret is not None:
+        session[csrf_key] = csrf_secret
+    session[pending.EXPIRED_USER_KEY] = user_id
+    if kept is not None:
+        session[pending.KEPT_KEY], next_page = kept
+        flash(KEPT_MESSAGE, "warning")
+    else:
+        flash(EXPIRED_MESSAGE, "info")
+        next_page = (request.full_path if request.method in SAFE_METHODS
+                     else pending.form_page(request))
+    return redirect(url_for("auth.login", next=next_page))
+
+
+def _keep_for_expired_session(db: Any) -> Response | None:
+    """A form saved after its session already ended (another tab or a ping noticed first)."""
+    from registry.auth import pending
+
+    user_id = session.get(pending.EXPIRED_USER_KEY)
+    if not isinstance(user_id, int) or not pending.should_keep(request):
+        return None
+    kept = pending.keep(db, user_id, request)
+    if kept is None:
+        return None
+    session[pending.KEPT_KEY], next_page = kept
+    flash(KEPT_MESSAGE, "warning")
+    return redirect(url_for("auth.login", next=next_page))
+
+
 def _finish_request(response: Response) -> Response:
-    db = g.get("db_session")
-    if db is not None and db.in_transaction():
-        if response.status_code < 400:
-            try:
-                db.commit()
-            except (StaleDataError, IntegrityError):
-                db.rollback()
-                current_app.logger.warning("commit refused at request end", exc_info=True)
-                return Response(
-                    render_template("errors/409.html"), status=409, mimetype="text/html"
-                )
-        else:
-            db.rollback()
+    kept = g.pop("kept_form", None)
+    if (kept is not None and response.status_code == 200 and response.mimetype == "text/html"
+            and not response.is_streamed):
+        from registry.auth import pending
+        from registry.auth.formfill import fill_forms
+
+        response.set_data(fill_forms(response.get_data(as_text=True), page=request.path,
+                                     action_path=kept.action, fields=kept.fields))
+        pending.mark_shown()
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -149,7 +232,19 @@ def schema_is_current(app: Flask) -> bool:
     return ok
 
 
+def trust_proxies(app: Flask) -> None:
+    """Take the client address and scheme from ``TRUSTED_PROXIES`` reverse proxies."""
+    proxies = app.config.get("TRUSTED_PROXIES") or 0
+    if not isinstance(proxies, int) or proxies < 0:
+        raise ValueError("REGISTRY_TRUSTED_PROXIES must be a whole number of proxies, 0 or "
+                         f"more (got {proxies!r}).")
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+
+
 def init_app(app: Flask) -> None:
+    trust_proxies(app)
+
     @app.before_request
     def _check_schema() -> tuple[str, int] | None:
         if request.endpoint == "static" or schema_is_current(app):
@@ -172,7 +267,9 @@ def init_app(app: Flask) -> None:
         return {
             "can": lambda permission, site_id=None: can(user, Permission(permission), site_id),
             "navigation": navigation,
+            "session_seconds_left": session_seconds_left,
         }
 
 
-__all__ = ["init_app", "is_safe_redirect", "load_user"]
+__all__ = ["init_app", "is_safe_redirect", "load_user", "session_seconds_left",
+           "trust_proxies"]

@@ -9,6 +9,8 @@ from typing import Any
 from flask import url_for
 
 # An id no row has: ``url_builder`` builds a URL with it once, then swaps in each value.
+# It is above ``request_guard.MAX_ID``, so no URL with it would match a route, but
+# building one is not checked.
 URL_SENTINEL = 987_654_321_987_654_321
 URL_SAFE_TEXT = re.compile(r"[A-Za-z0-9_.~-]+")
 

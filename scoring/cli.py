@@ -3,10 +3,14 @@
 ``python -m scoring INSTRUMENT INPUT.csv [-o OUTPUT.csv] [--koos-missing-rule 2012|1998]``
 
 Input columns are the item codes (an empty cell = missing answer); all other columns are
-carried through as text, unchanged and in order. The output is the input plus one unrounded
-column per score, empty when the score cannot be computed. Bad input exits with status 2 and
-one message on stderr naming the data row (1-based, header not counted) and the column; the
-output is written to a temporary file and renamed at the end, so no partial file is left.
+carried through as text, unchanged and in order.  A column without a name in the header
+(the empty last column that a trailing comma on every line gives, as Excel writes it) is
+left out of the output when it is empty in every row, with a note on stderr; if it holds
+a value the run stops (status 2) naming the row and the column's position.  The output is
+the input plus one unrounded column per score, empty when the score cannot be computed.
+Bad input exits with status 2 and one message on stderr naming the data row (1-based,
+header not counted) and the column; the output is written to a temporary file and renamed
+at the end, so no partial file is left.
 The file is processed in chunks, so memory stays flat for large files.
 """
 
@@ -84,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def read_header(path: str) -> list[str]:
-    """The header row, checked for emptiness and duplicate names."""
+    """The header row, checked for emptiness and duplicate names (unnamed columns, "",
+    are not names: see ``unnamed_columns``)."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle), None)
@@ -96,12 +101,36 @@ def read_header(path: str) -> list[str]:
         raise BadInput(f"{path}: CSV line 1 (header): not UTF-8 text") from None
     if not header or header == [""]:
         raise BadInput(f"{path}: the file is empty (no header row)")
-    seen: set[str] = set()
-    for name in header:
+    if not any(header):
+        raise BadInput(f"{path}: CSV line 1 (header): no column has a name")
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name == "":
+            continue
         if name in seen:
-            raise BadInput(f"CSV line 1 (header), column {name}: the name appears twice")
-        seen.add(name)
+            raise BadInput(f"CSV line 1 (header), column {name}: the name appears twice "
+                           f"(columns {seen[name]} and {position})")
+        seen[name] = position
     return header
+
+
+def unnamed_columns(header: list[str]) -> list[int]:
+    """Positions (0-based) of the columns without a name: dropped if empty throughout."""
+    return [index for index, name in enumerate(header) if name == ""]
+
+
+def check_unnamed_empty(chunk: pd.DataFrame, unnamed: list[int], first_row: int) -> None:
+    """Refuse a value in a column without a name (it could not be told apart in output)."""
+    for index in unnamed:
+        cells = chunk.iloc[:, index].to_numpy(dtype=object)
+        filled = np.flatnonzero([str(cell).strip() != "" for cell in cells])
+        if filled.size:
+            row = int(filled[0])
+            raise BadInput(
+                f"data row {first_row + row} (1-based, header not counted), column "
+                f"{index + 1}: holds {cells[row]!r} but has no name in the header; give "
+                "the column a name, or leave it empty"
+            )
 
 
 def check_columns(instrument: Instrument, header: list[str]) -> None:
@@ -294,18 +323,27 @@ def run(instrument: Instrument, path: str, output: str | None, rule: str, chunk_
     """Score ``path`` into ``output`` (or stdout); raises BadInput for bad input."""
     header = read_header(path)
     check_columns(instrument, header)
+    unnamed = unnamed_columns(header)
+    kept = [index for index in range(len(header)) if index not in unnamed]
     progress = Progress(os.path.getsize(path))
     rows = 0
     with output_file(output) as out:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(header + list(instrument.score_codes))
+        writer.writerow([header[index] for index in kept] + list(instrument.score_codes))
         try:
             for chunk, done in chunks(path, header, chunk_rows):
+                check_unnamed_empty(chunk, unnamed, rows + 1)
                 scores = score_chunk(instrument, chunk, rows + 1, rule)
-                columns = [chunk[name].to_numpy(dtype=object) for name in header]
+                # By position: pandas renames unnamed columns ("Unnamed: 2").
+                columns = [chunk.iloc[:, index].to_numpy(dtype=object) for index in kept]
                 writer.writerows(zip(*columns, *scores, strict=True))
                 rows += len(chunk)
                 progress.update(rows, done)
         except UnicodeDecodeError:
             raise BadInput(f"{path}: not UTF-8 text") from None
         progress.finish()
+    if unnamed:
+        positions = ", ".join(str(index + 1) for index in unnamed)
+        plural = "s" if len(unnamed) > 1 else ""
+        print(f"python -m scoring: note: left out the empty column{plural} without a name "
+              f"(column{plural} {positions})", file=sys.stderr)

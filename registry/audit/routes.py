@@ -1,35 +1,58 @@
-"""Admin view of the audit trail."""
+"""Admin view of the audit trail: the events of the admin's own sites (see ``services``)."""
 
 from __future__ import annotations
 
 import tempfile
 
 from flask import Response, render_template, request, send_file
+from flask_login import current_user
 
 from registry.audit import bp, capture, services
-from registry.authz import Permission, requires
+from registry.authz import Permission, requires, visible_site_ids
 from registry.db import get_session
+from registry.downloads import as_download
+from registry.services import ValidationFailed
+
+
+def _page(args: dict[str, str], errors: dict[str, str], status: int) -> tuple[str, int]:
+    empty = services.AuditPage([], 0, 1, 1)
+    return render_template("audit/index.html", page=empty, filters=args, errors=errors), status
 
 
 @bp.route("/")
 @requires(Permission.AUDIT_READ)
-def index() -> str:
+def index() -> tuple[str, int]:
     args = {key: request.args.get(key, "") for key in services.FILTERS}
-    page = services.page_of_events(get_session(), args, request.args.get("page", 1, type=int))
-    return render_template("audit/index.html", page=page, filters=args)
+    try:
+        filters = services.parse_filters(args)
+        number = services.parse_page(request.args.get("page"))
+    except ValidationFailed as failed:
+        return _page(args, failed.errors, 422)
+    page = services.page_of_events(get_session(), filters, number,
+                                   visible_site_ids(current_user))
+    return render_template("audit/index.html", page=page, filters=args, errors={}), 200
 
 
 @bp.route("/export.csv", methods=["POST"])
 @requires(Permission.AUDIT_READ)
-def export_csv() -> Response:
+def export_csv() -> Response | tuple[str, int]:
     args = {key: request.form.get(key, "") for key in services.FILTERS}
+    try:
+        filters = services.parse_filters(args)
+    except ValidationFailed as failed:
+        return _page(args, failed.errors, 422)
     db = get_session()
-    capture.record(db, "audit_export", new_value={"filters": args})
     # Spooled to a temporary file (memory up to 8 MB, then disk) so that the whole
     # export is read inside this request's transaction, however long the trail.
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
-    for chunk in services.csv_rows(db, args):
-        spool.write(chunk.encode())
-    spool.seek(0)
-    return send_file(spool, mimetype="text/csv", as_attachment=True,
-                     download_name="audit-trail.csv")
+    try:
+        for chunk in services.csv_rows(db, filters, visible_site_ids(current_user)):
+            spool.write(chunk.encode())
+        spool.seek(0)
+    except BaseException:
+        spool.close()  # send_file owns it only once it is handed over
+        raise
+    response = as_download(send_file(spool, mimetype="text/csv"), "audit-trail.csv")
+    # Recorded once the file and its headers are built (after the rows it lists).
+    capture.record(db, "audit_export", new_value={"filters": args})
+    return response

@@ -1,20 +1,53 @@
-"""Reading the audit trail: filtered, paginated listing and CSV export."""
+"""Reading the audit trail: checked filters, the reader's sites, listing and CSV export.
+
+An administrator reads the events about records of their own sites, and the events about
+no patient (sign-ins, accounts, sites, protocols, cohorts, exports); never another
+site's patients.  The restriction is one SQL condition: an event's ``site_id`` when the
+audit hook knew it, else its record looked up in the patient tables.  An event without a
+site whose record type is neither known to be about no patient nor found at the reader's
+sites is not shown (fail closed).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, String, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
-from registry.models import AuditEvent
+from registry import paging
+from registry.models import (
+    AdverseEvent,
+    AuditEvent,
+    ContactAttempt,
+    IndexKnee,
+    InstrumentResponse,
+    Patient,
+    PatientIdentity,
+    Treatment,
+    Visit,
+)
+from registry.services import ValidationFailed
+from registry.spreadsheet import safe_cell
 
 PAGE_SIZE = 50
 FILTERS = ("action", "entity_type", "entity_id", "actor_email", "date_from", "date_to")
+LABELS = {"action": "Action", "entity_type": "Record type", "entity_id": "Record id",
+          "actor_email": "User e-mail", "date_from": "From", "date_to": "To",
+          "page": "Page"}
+MAX_LENGTH = {"action": 32, "entity_type": 40, "entity_id": 40, "actor_email": 254}
+DATE_RANGE = (date(2000, 1, 1), date(2099, 12, 31))  # the trail's plausible dates
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Record types whose events are about no patient: every administrator reads them.
+NO_PATIENT_TYPES = ("app_user", "site", "protocol", "timepoint", "cohort",
+                    "worklist_call_list")
 
 
 @dataclass
@@ -25,36 +58,129 @@ class AuditPage:
     pages: int
 
 
-def _parse_date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
+@dataclass(frozen=True)
+class AuditFilters:
+    """Checked filters: text as given (trimmed), dates parsed."""
+
+    text: dict[str, str]
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def _parse_date(name: str, value: str, errors: dict[str, str]) -> date | None:
+    if not value:
         return None
+    try:
+        parsed = date.fromisoformat(value) if ISO_DATE.fullmatch(value) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        errors[name] = f"{LABELS[name]}: {value!r} is not a date (YYYY-MM-DD)."
+        return None
+    low, high = DATE_RANGE
+    if not low <= parsed <= high:
+        errors[name] = f"{LABELS[name]}: must be between {low} and {high}."
+        return None
+    return parsed
 
 
-def filtered(args: Mapping[str, str]) -> Select[tuple[AuditEvent]]:
+def parse_filters(args: Mapping[str, str]) -> AuditFilters:
+    """The filters checked; ValidationFailed names each bad field and its problem."""
+    errors: dict[str, str] = {}
+    text = {}
+    for name, limit in MAX_LENGTH.items():
+        value = (args.get(name) or "").strip()
+        if len(value) > limit:
+            errors[name] = f"{LABELS[name]}: at most {limit} characters."
+        elif value:
+            text[name] = value
+    start = _parse_date("date_from", (args.get("date_from") or "").strip(), errors)
+    end = _parse_date("date_to", (args.get("date_to") or "").strip(), errors)
+    if start and end and start > end:
+        errors["date_to"] = f"{LABELS['date_to']}: must not be before {LABELS['date_from']}."
+    if errors:
+        raise ValidationFailed(errors)
+    return AuditFilters(text, start, end)
+
+
+def parse_page(value: str | None) -> int:
+    """The page number from the query string by the registry's one rule
+    (``registry.paging``); ValidationFailed naming the field otherwise.  Past the last
+    page is fine: the listing shows the last page."""
+    try:
+        return paging.parse_page(value)
+    except ValueError as error:
+        raise ValidationFailed({"page": f"{LABELS['page']}: {(value or '')[:20]!r} is not "
+                                        f"a page number (1, 2, 3 …). {error}"}) from None
+
+
+def _patient_records(site_ids: Collection[int]) -> dict[str, Select[Any]]:
+    """Per patient-related record type: ids (as text) of its records at ``site_ids``."""
+    own = select(Patient.id).where(Patient.site_id.in_(site_ids))
+
+    def ids_of(model: Any, *where: ColumnElement[bool]) -> Select[Any]:
+        return select(cast(model.id, String)).where(*where)
+
+    visits = select(Visit.id).where(Visit.patient_id.in_(own))
+    return {
+        "patient": ids_of(Patient, Patient.site_id.in_(site_ids)),
+        "patient_identity": select(cast(PatientIdentity.patient_id, String)).where(
+            PatientIdentity.site_id.in_(site_ids)),
+        "index_knee": ids_of(IndexKnee, IndexKnee.patient_id.in_(own)),
+        "treatment": ids_of(Treatment, Treatment.patient_id.in_(own)),
+        "visit": ids_of(Visit, Visit.patient_id.in_(own)),
+        "adverse_event": ids_of(AdverseEvent, AdverseEvent.patient_id.in_(own)),
+        "contact_attempt": ids_of(ContactAttempt, ContactAttempt.patient_id.in_(own)),
+        "instrument_response": ids_of(InstrumentResponse,
+                                      InstrumentResponse.visit_id.in_(visits)),
+    }
+
+
+def visible_to(site_ids: Collection[int] | None) -> ColumnElement[bool] | None:
+    """The events a reader of ``site_ids`` may see (None: every event).
+
+    Events with a site: only the reader's sites.  Events without one: those about no
+    patient, and those about a patient record that is (still) at one of the reader's
+    sites (the audit hook leaves the site empty when it did not have the patient at hand).
+    """
+    if site_ids is None:
+        return None
+    own_records = [and_(AuditEvent.entity_type == kind, AuditEvent.entity_id.in_(ids))
+                   for kind, ids in _patient_records(site_ids).items()]
+    no_patient = or_(AuditEvent.entity_type.is_(None),
+                     AuditEvent.entity_type.in_(NO_PATIENT_TYPES))
+    return or_(AuditEvent.site_id.in_(site_ids) if site_ids else false(),
+               and_(AuditEvent.site_id.is_(None), or_(no_patient, *own_records)))
+
+
+def filtered(filters: AuditFilters, site_ids: Collection[int] | None = None
+             ) -> Select[tuple[AuditEvent]]:
+    """The events matching ``filters`` that a reader of ``site_ids`` may see."""
     stmt = select(AuditEvent)
-    if args.get("action"):
-        stmt = stmt.where(AuditEvent.action == args["action"])
-    if args.get("entity_type"):
-        stmt = stmt.where(AuditEvent.entity_type == args["entity_type"])
-    if args.get("entity_id"):
-        stmt = stmt.where(AuditEvent.entity_id == args["entity_id"])
-    if args.get("actor_email"):
-        stmt = stmt.where(AuditEvent.actor_email == args["actor_email"].strip().lower())
-    start = _parse_date(args.get("date_from"))
-    if start:
-        stmt = stmt.where(AuditEvent.occurred_at >= datetime.combine(start, time(), UTC))
-    end = _parse_date(args.get("date_to"))
-    if end:
-        stmt = stmt.where(
-            AuditEvent.occurred_at < datetime.combine(end + timedelta(days=1), time(), UTC)
-        )
+    text = filters.text
+    if text.get("action"):
+        stmt = stmt.where(AuditEvent.action == text["action"])
+    if text.get("entity_type"):
+        stmt = stmt.where(AuditEvent.entity_type == text["entity_type"])
+    if text.get("entity_id"):
+        stmt = stmt.where(AuditEvent.entity_id == text["entity_id"])
+    if text.get("actor_email"):
+        stmt = stmt.where(AuditEvent.actor_email == text["actor_email"].lower())
+    if filters.date_from:
+        stmt = stmt.where(AuditEvent.occurred_at >= datetime.combine(filters.date_from, time(),
+                                                                     UTC))
+    if filters.date_to:  # the whole day: before the next midnight (within DATE_RANGE)
+        stmt = stmt.where(AuditEvent.occurred_at < datetime.combine(
+            filters.date_to + timedelta(days=1), time(), UTC))
+    visible = visible_to(site_ids)
+    if visible is not None:
+        stmt = stmt.where(visible)
     return stmt
 
 
-def page_of_events(session: Session, args: Mapping[str, str], page: int) -> AuditPage:
-    stmt = filtered(args)
+def page_of_events(session: Session, filters: AuditFilters, page: int,
+                   site_ids: Collection[int] | None = None) -> AuditPage:
+    stmt = filtered(filters, site_ids)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 1), pages)
@@ -69,14 +195,17 @@ CSV_COLUMNS = ("id", "occurred_at", "actor_email", "action", "entity_type", "ent
                "prev_hash", "row_hash")
 
 
-def csv_rows(session: Session, args: Mapping[str, str]) -> Iterator[str]:
-    """The filtered trail as CSV text chunks (streamed; oldest first)."""
+def csv_rows(session: Session, filters: AuditFilters,
+             site_ids: Collection[int] | None = None) -> Iterator[str]:
+    """The filtered trail as CSV text chunks (streamed; oldest first); text cells a
+    spreadsheet would run as formulas are escaped (``registry.spreadsheet``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    stmt = filtered(args).order_by(AuditEvent.id).execution_options(yield_per=1000)
+    stmt = filtered(filters, site_ids).order_by(AuditEvent.id).execution_options(
+        yield_per=1000)
     for event in session.scalars(stmt):
-        writer.writerow([getattr(event, column) for column in CSV_COLUMNS])
+        writer.writerow([safe_cell(getattr(event, column)) for column in CSV_COLUMNS])
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from registry.audit import capture
-from registry.auth import bp
+from registry.auth import bp, pending
 from registry.auth.forms import ChangePasswordForm, LoginForm
 from registry.auth.services import AccountError, LoginPolicy, authenticate, change_password
 from registry.auth.services import end_sessions as end_user_sessions
 from registry.db import get_session
 from registry.forms import flash_unplaced
 from registry.models import User, utcnow
-from registry.security import is_safe_redirect
+from registry.security import is_safe_redirect, session_seconds_left
+
+RESTORED_MESSAGE = ("Your session had expired; your entries were kept. Check them and save "
+                    "again: nothing has been saved yet.")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -36,12 +39,18 @@ def login() -> str | Response | tuple[str, int]:
             db.commit()  # keep the failed-attempt count and its audit row
             flash(str(error), "error")
             return render_template("auth/login.html", form=form), 401
+        kept_token = session.get(pending.KEPT_KEY)
+        kept_page = pending.claim(db, kept_token, user.id)
         session.clear()  # a new session at sign-in (no fixation)
         login_user(user)
         now = utcnow().timestamp()
         session["login_at"] = now
         session["last_seen"] = now
         next_url = request.args.get("next")
+        if kept_page is not None:
+            pending.start_restore(str(kept_token), kept_page)
+            flash(RESTORED_MESSAGE, "warning")
+            next_url = kept_page
         if user.must_change_password:
             return redirect(url_for("auth.change_password_page"))
         return redirect(next_url if is_safe_redirect(next_url) else url_for("main.home"))
@@ -82,3 +91,13 @@ def change_password_page() -> str | Response | tuple[str, int]:
         flash("Your password was changed. Other sessions were signed out.", "success")
         return redirect(url_for("main.home"))
     return render_template("auth/change_password.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/account/session")
+@login_required
+def keepalive() -> Response:
+    """"Stay signed in": a cheap request that restarts the idle limit (the expiry warning's
+    button calls it); answers the seconds left, which the absolute lifetime may cap."""
+    now = utcnow().timestamp()
+    session["last_seen"] = now
+    return jsonify(seconds_left=max(0, int(session_seconds_left(now))))

@@ -34,6 +34,7 @@ class LoginPolicy:
 
 
 GENERIC_LOGIN_ERROR = "Wrong e-mail address or password."
+SELF_SERVICE_REASON = "password changed by the account holder"
 
 
 def new_session_token() -> str:
@@ -44,18 +45,38 @@ def find_user(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
+def _user_for_sign_in(session: Session, email: str) -> User | None:
+    """The account for a sign-in attempt, its row locked until the attempt commits.
+
+    Attempts on one account queue on the row (PostgreSQL ``FOR UPDATE``; SQLite's
+    ``BEGIN IMMEDIATE`` already serialises writing requests), so each reads the failure
+    count and lock the one before it wrote: parallel guesses cannot all pass the lockout
+    check before any of them counts (a read-then-write race on ``failed_logins``).
+    """
+    statement = (select(User).where(func.lower(User.email) == email.strip().lower())
+                 .with_for_update().execution_options(populate_existing=True))
+    return session.scalar(statement)
+
+
 def authenticate(session: Session, email: str, password: str, policy: LoginPolicy) -> User:
     """Check credentials; count failures, lock after ``max_failed`` in a row (audited).
 
-    Raises AccountError with a message that does not reveal whether the account exists,
-    except for a locked account, whose owner needs to know to wait or call an admin.
+    Raises AccountError with a message that does not reveal whether the account exists or
+    is deactivated (a deactivated account answers as a wrong password would, after a hash
+    check of the same cost, whatever the password), except for a locked account, whose
+    owner needs to know to wait or call an admin.
     """
-    user = find_user(session, email)
+    user = _user_for_sign_in(session, email)
     now = utcnow()
-    if user is None:
-        passwords.verify_password(passwords.dummy_hash(), password)
-        capture.record(session, "login_failed", entity_type="app_user",
-                       new_value={"email": email.strip().lower()[:254]})
+    if user is None or not user.active:
+        passwords.verify_password(user.password_hash if user else passwords.dummy_hash(),
+                                  password)
+        if user is None:
+            capture.record(session, "login_failed", entity_type="app_user",
+                           new_value={"email": email.strip().lower()[:254]})
+        else:
+            capture.record(session, "login_refused_inactive", entity_type="app_user",
+                           entity_id=user.id)
         raise AccountError(GENERIC_LOGIN_ERROR)
     if user.locked_until is not None and user.locked_until > now:
         capture.record(session, "login_refused_locked", entity_type="app_user",
@@ -76,10 +97,6 @@ def authenticate(session: Session, email: str, password: str, policy: LoginPolic
                            entity_id=user.id, new_value={"until": user.locked_until})
         session.flush()
         raise AccountError(GENERIC_LOGIN_ERROR)
-    if not user.active:
-        capture.record(session, "login_refused_inactive", entity_type="app_user",
-                       entity_id=user.id)
-        raise AccountError("This account is deactivated. Ask an administrator.")
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -116,18 +133,25 @@ def create_user(session: Session, *, email: str, full_name: str, role: str, pass
 
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:
-    """Change a password; every other session of the user ends (token rotated)."""
+    """Change a password; every other session of the user ends (token rotated).
+
+    The change clears ``must_change_password`` (an already-recorded value, so the audit
+    trail needs a reason: the account holder chose their own password).
+    """
     if not passwords.verify_password(user.password_hash, current):
         raise AccountError("The current password is wrong.", "current_password")
+    if new == current:
+        raise AccountError("The new password must differ from the current one.",
+                           "new_password")
     problems = passwords.policy_problems(new, user.email)
     if problems:
         raise AccountError(" ".join(problems), "new_password")
-    user.password_hash = passwords.hash_password(new)
-    user.password_changed_at = utcnow()
-    user.must_change_password = False
-    user.session_token = new_session_token()
+    with capture.reason(session, SELF_SERVICE_REASON):
+        user.password_hash = passwords.hash_password(new)
+        user.password_changed_at = utcnow()
+        user.must_change_password = False
+        user.session_token = new_session_token()
     capture.record(session, "password_changed", entity_type="app_user", entity_id=user.id)
-    session.flush()
 
 
 def end_sessions(session: Session, user: User) -> None:

@@ -31,15 +31,14 @@ from wtforms.validators import (
     DataRequired,
     InputRequired,
     Length,
-    NumberRange,
     Optional,
     Regexp,
     ValidationError,
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from registry.clock import today
 from registry.forms import choices
+from registry.limits import date_validator, number_validator
 from registry.vocabularies import (
     AE_ACTIONS,
     AE_CATEGORIES,
@@ -59,10 +58,10 @@ from registry.vocabularies import (
 YES_NO = choices({"yes": "Yes", "no": "No"})
 
 
-def not_in_future(_form: Any, field: Field) -> None:
-    """Dates of things that have happened cannot lie after today."""
-    if field.data is not None and field.data > today():
-        raise ValidationError(f"The date cannot be in the future (today is {today()}).")
+def plausible(name: str) -> Any:
+    """Validator: the date field ``name`` lies in its plausible range (``registry.limits``),
+    which for things that have happened ends today."""
+    return date_validator(name)
 
 
 def one_of(vocabulary: dict[Any, str], what: str) -> Any:
@@ -99,11 +98,9 @@ class EnrolForm(FlaskForm):
                       validators=[DataRequired(message="Choose the patient's sex."),
                                   one_of(SEX, "Sex")])
     birth_date = DateField("Date of birth", validators=[InputRequired(
-        message="Enter the date of birth (YYYY-MM-DD)."), not_in_future])
-    height_cm = FloatField("Height (cm)", validators=[Optional(), NumberRange(
-        50, 250, message="Height must be between 50 and 250 cm.")])
-    weight_kg = FloatField("Weight (kg)", validators=[Optional(), NumberRange(
-        20, 350, message="Weight must be between 20 and 350 kg.")])
+        message="Enter the date of birth (YYYY-MM-DD)."), plausible("birth_date")])
+    height_cm = FloatField("Height (cm)", validators=[Optional(), number_validator("height_cm")])
+    weight_kg = FloatField("Weight (kg)", validators=[Optional(), number_validator("weight_kg")])
     laterality = RadioField("Index knee", choices=choices(LATERALITY),
                             validators=[InputRequired(message="Choose the index knee.")])
     kl_grade = StringField("Kellgren–Lawrence grade (0–4)", validators=[InputRequired(
@@ -112,7 +109,7 @@ class EnrolForm(FlaskForm):
         "Justification for treatment outside the usual indication",
         validators=[Optional(), Length(max=2000)])
     consent_date = DateField("Consent date", validators=[InputRequired(
-        message="Enter the date of consent (YYYY-MM-DD)."), not_in_future])
+        message="Enter the date of consent (YYYY-MM-DD)."), plausible("consent_date")])
     submit = SubmitField("Enrol patient")
 
     def validate_kl_grade(self, field: Field) -> None:
@@ -150,7 +147,7 @@ for _code, (_label, _expected) in ELIGIBILITY_CRITERIA.items():
 
 class TreatmentForm(FlaskForm):
     treatment_date = DateField("Treatment date (day 0)", validators=[InputRequired(
-        message="Enter the treatment date (YYYY-MM-DD)."), not_in_future])
+        message="Enter the treatment date (YYYY-MM-DD)."), plausible("treatment_date")])
     cell_source = SelectField("Cell source", choices=choices(CELL_SOURCES, blank="Choose…"),
                               validators=[DataRequired(message="Choose the cell source."),
                                           one_of(CELL_SOURCES, "Cell source")])
@@ -159,10 +156,10 @@ class TreatmentForm(FlaskForm):
     lot_number = StringField("Lot / batch number", validators=[DataRequired(
         message="Enter the lot number: it is required for traceability."), Length(max=80)])
     cell_dose_million = FloatField("Cell dose (million cells)", validators=[
-        Optional(), NumberRange(min=0.001, message="The dose must be greater than 0.")])
+        Optional(), number_validator("cell_dose_million")])
     injections = IntegerField("Number of injections", default=1, validators=[
         InputRequired(message="Enter the number of injections (1–10)."),
-        NumberRange(1, 10, message="The number of injections must be 1 to 10.")])
+        number_validator("injections")])
     co_interventions = MultiCheckboxField("Co-interventions", choices=choices(CO_INTERVENTIONS))
     operator = StringField("Operator", validators=[DataRequired(
         message="Enter who performed the treatment."), Length(max=200)])
@@ -177,7 +174,7 @@ class VisitForm(FlaskForm):
     """The visit header; the questionnaire items are parsed by ``services.visits``."""
 
     visit_date = DateField("Visit date", validators=[InputRequired(
-        message="Enter the visit date (YYYY-MM-DD)."), not_in_future])
+        message="Enter the visit date (YYYY-MM-DD)."), plausible("visit_date")])
     reason = StringField("Reason for the change (required when correcting saved answers)",
                          validators=[Optional(), Length(max=500)])
     version = HiddenField()
@@ -186,7 +183,7 @@ class VisitForm(FlaskForm):
 
 class AdverseEventForm(FlaskForm):
     onset_date = DateField("Onset date", validators=[InputRequired(
-        message="Enter the onset date (YYYY-MM-DD)."), not_in_future])
+        message="Enter the onset date (YYYY-MM-DD)."), plausible("onset_date")])
     description = TextAreaField("Description", validators=[DataRequired(
         message="Describe the event."), Length(max=4000)])
     category = SelectField("Category", choices=choices(AE_CATEGORIES, blank="Choose…"),
@@ -210,7 +207,8 @@ class AdverseEventForm(FlaskForm):
                                validators=[one_of(AE_ACTIONS, "Action")])
     outcome = SelectField("Outcome", choices=choices(AE_OUTCOMES),
                           validators=[DataRequired(), one_of(AE_OUTCOMES, "Outcome")])
-    resolution_date = DateField("Resolution date", validators=[Optional(), not_in_future])
+    resolution_date = DateField("Resolution date", validators=[Optional(),
+                                                               plausible("resolution_date")])
     reason = StringField("Reason for the change (required when correcting a saved event)",
                          validators=[Optional(), Length(max=500)])
     version = HiddenField()

@@ -7,6 +7,9 @@ stale save 409, so the request boundary rolls back and nothing is half-saved.
 
 from __future__ import annotations
 
+import re
+import secrets
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
@@ -38,20 +41,24 @@ from registry.clinical.services.summary import (
     visit_name,
 )
 from registry.clinical.services.treatment import TreatmentData, save_treatment
+from registry.clock import today
 from registry.db import get_session
 from registry.forms import ButtonForm, attach_errors, choices, flash_unplaced
 from registry.models import AdverseEvent, Patient, Site
+from registry.paging import page_number
 from registry.services import ConflictError, ValidationFailed
 from registry.urls import url_builder
 
 Page = str | Response | tuple[str, int]
+# The one-time key of a button form (``secrets.token_urlsafe(24)``: 32 characters).
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 @bp.route("/")
 @requires(Permission.CLINICAL_READ)
 def patient_list() -> str:
     query = request.args.get("q", "")
-    page = request.args.get("page", 1, type=int) or 1
+    page = page_number(request.args)
     result = search_patients(get_session(), current_user, query, page)
     return render_template("clinical/patient_list.html", result=result, query=query,
                            vocab=vocabularies)
@@ -72,7 +79,10 @@ def enrol() -> Page:
     sites = _enrol_sites()
     form.site_id.choices = choices((site.id, str(site)) for site in sites)
     if not sites:
-        flash("You are not assigned to a site, so you cannot enrol patients.", "error")
+        flash("You are not assigned to an active site, so you cannot enrol patients.", "error")
+    chosen = next((site for site in sites if str(site.id) == request.form.get("site_id")), None)
+    if chosen is not None:
+        form.site_today = today(chosen.timezone)  # dates are checked against the site's today
     warnings: list[str] = []
     if form.is_submitted():
         kl = None
@@ -130,6 +140,9 @@ def patient_page(patient_id: int) -> str:
     return render_template(
         "clinical/patient.html", summary=summary, patient=summary.patient,
         vocab=vocabularies, can_write=can_write,
+        # One key per rendering of the page: pressing its "Add an unscheduled visit" twice
+        # gives one visit.
+        visit_token=secrets.token_urlsafe(24) if can_write else None,
         visit_url=url_builder("clinical.visit_entry", "visit_id", patient_id=patient.id),
         chart_url=url_builder("clinical.score_chart", "score_code", patient_id=patient.id),
         event_url=url_builder("clinical.adverse_event_edit", "event_id", patient_id=patient.id),
@@ -158,6 +171,7 @@ def treatment(patient_id: int) -> Page:
     patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
     existing = patient.treatment
     form = TreatmentForm(obj=existing)
+    form.site_today = today(patient.site.timezone)
     if form.validate_on_submit():
         data = TreatmentData(
             treatment_date=form.treatment_date.data, cell_source=form.cell_source.data or "",
@@ -203,6 +217,7 @@ def visit_entry(patient_id: int, visit_id: int) -> Page:
     patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
     visit = visit_services.load_visit(session, patient, visit_id) or abort(404)
     form = VisitForm(obj=visit)
+    form.site_today = today(patient.site.timezone)
     if not form.is_submitted():
         saved_values = visit_services.form_values(visit_services.stored_answers(visit))
         return _render_visit(patient, visit, form, saved_values, {}, 200)
@@ -245,10 +260,17 @@ def unscheduled_visit(patient_id: int) -> Response:
     patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
     if not ButtonForm().validate_on_submit():
         abort(400)
+    token = request.form.get("request_token", "")
+    if not TOKEN_PATTERN.fullmatch(token):
+        abort(400, description="The form has no valid one-time key (request_token): reload "
+                               "the patient page and press “Add an unscheduled visit” again.")
     if patient.treatment is None:
         flash("Record the treatment before adding an unscheduled visit.", "error")
         return redirect(url_for("clinical.patient_page", patient_id=patient.id))
-    visit = visit_services.add_unscheduled_visit(session, patient)
+    visit, created = visit_services.add_unscheduled_visit_once(session, patient, token)
+    if not created:
+        flash("This page's “Add an unscheduled visit” was already pressed (a double click?): "
+              "here is the visit it added; no second visit was made.", "info")
     return redirect(url_for("clinical.visit_entry", patient_id=patient.id, visit_id=visit.id))
 
 
@@ -272,6 +294,7 @@ def adverse_event_new(patient_id: int) -> Page:
     session = get_session()
     patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
     form = AdverseEventForm()
+    form.site_today = today(patient.site.timezone)
     if form.validate_on_submit():
         try:
             event = ae_services.record_adverse_event(session, patient, _ae_data(form),
@@ -303,6 +326,7 @@ def adverse_event_edit(patient_id: int, event_id: int) -> Page:
     patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
     event = _event_or_abort(patient, event_id)
     form = AdverseEventForm(obj=event)
+    form.site_today = today(patient.site.timezone)
     if not form.is_submitted():
         form.serious.data = "yes" if event.serious else "no"
         form.severity_grade.data = str(event.severity_grade)

@@ -8,22 +8,28 @@ from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     HiddenField,
-    IntegerField,
     SelectField,
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from registry.followup.status import STATUS_LABELS
 from registry.forms import choices
+from registry.limits import date_validator
+from registry.paging import PageField
 from registry.vocabularies import CONTACT_METHODS, CONTACT_OUTCOMES, WITHDRAWAL_REASONS
 
 DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
 
 
-def _date(label: str, required: bool = False) -> DateField:
-    validators = [InputRequired(message="Enter the date.")] if required else [Optional()]
+def _date(label: str, required: bool = False, limit: str | None = None) -> DateField:
+    """A date field; ``limit`` names its plausible range in ``registry.limits`` (checked
+    against the site's today when the view sets the form's ``site_today``)."""
+    validators: list[Any] = ([InputRequired(message="Enter the date.")] if required
+                             else [Optional()])
+    if limit is not None:
+        validators.append(date_validator(limit))
     return DateField(label, validators=validators, invalid_value_message=DATE_MESSAGE)
 
 
@@ -44,8 +50,7 @@ class WorklistFilterForm(FlaskForm):
     clinician = SelectField("Clinician", validate_choice=False)
     treated_from = _date("Treated from")
     treated_to = _date("Treated until")
-    page = IntegerField("Page", validators=[Optional(), NumberRange(
-        min=1, message="The page number must be 1 or more.")], default=1)
+    page = PageField("Page", default=1)
 
     @staticmethod
     def _check_choice(field: Any, message: str) -> None:
@@ -71,12 +76,13 @@ class WorklistFilterForm(FlaskForm):
 
 
 class ContactForm(FlaskForm):
-    attempted_on = _date("Date of the attempt", required=True)
+    attempted_on = _date("Date of the attempt", required=True, limit="attempted_on")
     method = SelectField("Method", choices=choices(CONTACT_METHODS, blank="— choose —"),
                          validate_choice=False)
     outcome = SelectField("Outcome", choices=choices(CONTACT_OUTCOMES, blank="— choose —"),
                           validate_choice=False)
-    appointment_date = _date("Appointment date (when one was booked)")
+    appointment_date = _date("Appointment date (when one was booked)",
+                             limit="appointment_date")
     note = TextAreaField("Note (optional; no clinical details)",
                          validators=[Optional(), Length(max=2000)])
     submit = SubmitField("Record contact attempt")
@@ -91,7 +97,7 @@ class NotApplicableForm(FlaskForm):
 
 
 class WithdrawalForm(FlaskForm):
-    withdrawn_on = _date("Date of withdrawal", required=True)
+    withdrawn_on = _date("Date of withdrawal", required=True, limit="withdrawn_on")
     reason = SelectField("Reason", choices=choices(WITHDRAWAL_REASONS, blank="— choose —"),
                          validate_choice=False)
     note = TextAreaField("Note (required when the reason is “Other”)",

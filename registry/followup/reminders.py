@@ -15,6 +15,8 @@ for a digest), so an SMTP outage delays reminders but does not lose them.  A run
 dies between claim and send leaves a ``claimed`` row, which is never re-sent
 automatically (at most once beats twice); such rows are listed by ``--dry-run``.
 
+Only active sites are served: deactivating a site stops its reminders and digests.
+
 Because the claim must be durable before the message goes out, :func:`run_reminders`
 owns its transactions (commits), like a command; it is only called from ``registry
 remind`` and tests.
@@ -122,7 +124,8 @@ def patient_reminders(session: Session, todays: dict[int, date]) -> list[Patient
         .join(PatientIdentity, PatientIdentity.patient_id == Patient.id)
         .join(Site, Site.id == Patient.site_id)
         .join(Timepoint, Timepoint.id == Visit.timepoint_id)
-        .where(*open_visit_prefilter(todays), Timepoint.is_baseline.is_(False),
+        .where(Patient.site_id.in_(sorted(todays)), *open_visit_prefilter(todays),
+               Timepoint.is_baseline.is_(False),
                PatientIdentity.email_reminders.is_(True), PatientIdentity.email.is_not(None),
                PatientIdentity.email != "")
     ).subquery()
@@ -150,7 +153,8 @@ def coordinator_digests(session: Session, todays: dict[int, date],
                .join(Patient, Patient.id == Visit.patient_id)
                .join(Site, Site.id == Patient.site_id)
                .join(Timepoint, Timepoint.id == Visit.timepoint_id)
-               .where(*open_visit_prefilter(todays))).subquery()
+               .where(Patient.site_id.in_(sorted(todays)),
+                      *open_visit_prefilter(todays))).subquery()
     by_site: dict[int, list[DigestLine]] = {}
     for row in session.execute(select(overdue).where(overdue.c.status == "overdue")
                                .order_by(overdue.c.grace_end, overdue.c.study_id)):
@@ -242,7 +246,9 @@ def run_reminders(session: Session, config: Any, *, dry_run: bool = False,
                   echo: Callable[[str], Any] = print) -> RunSummary:
     """Send (or with ``dry_run`` only list) every reminder that is due now."""
     settings = SmtpSettings.from_config(config)
-    todays = site_todays(session)
+    # Active sites only: a deactivated site sends neither patient reminders (nobody there
+    # records the visits) nor digests.
+    todays = site_todays(session, select(Site.id).where(Site.active.is_(True)))
     digest_date = clock_today()
     patients = patient_reminders(session, todays)
     digests = coordinator_digests(session, todays, digest_date)

@@ -18,6 +18,7 @@ from registry.audit import capture
 from registry.authz import Permission, can, patient_or_abort, requires
 from registry.clock import today
 from registry.db import get_session
+from registry.downloads import content_disposition
 from registry.followup import bp
 from registry.followup.calllist import call_list_csv
 from registry.followup.forms import (
@@ -116,7 +117,7 @@ def call_list() -> Response | tuple[str, int]:
     body = call_list_csv(rows, choices.site_names, STATUS_LABELS)
     filename = f"call-list-{today().isoformat()}.csv"
     return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"'})
+        "Content-Disposition": content_disposition(filename)})
 
 
 def _visit_or_abort(visit_id: int) -> tuple[Visit, Patient]:
@@ -157,6 +158,7 @@ def visit_page(visit_id: int) -> tuple[str, int]:
 def record_contact(visit_id: int) -> Response | tuple[str, int]:
     visit, patient = _visit_or_abort(visit_id)
     form = ContactForm()
+    form.site_today = today(patient.site.timezone)
     if form.validate_on_submit():
         try:
             log_contact(get_session(), visit, user_id=current_user.id,
@@ -182,8 +184,12 @@ def visit_not_applicable(visit_id: int) -> Response | tuple[str, int]:
             mark_not_applicable(get_session(), visit, reason=form.reason.data or "",
                                 version=form.version.data)
         except ConflictError as error:
+            # The page shows the visit as it is now; the typed reason stays in the form,
+            # with the current version, to be sent again if it still applies.
             flash(str(error), "error")
-            return _render_visit(visit, patient, status=409)
+            fresh = NotApplicableForm(formdata=None, version=visit.version,
+                                      reason=form.reason.data)
+            return _render_visit(visit, patient, na_form=fresh, status=409)
         except ValidationFailed as error:
             flash_unplaced(form, error.errors)
         else:
@@ -199,6 +205,7 @@ def withdraw(patient_id: int) -> Response | tuple[str, int]:
     patient = patient_or_abort(db, patient_id, Permission.FOLLOWUP_MANAGE)
     site_today = today(patient.site.timezone)
     form = WithdrawalForm(version=patient.version, withdrawn_on=site_today)
+    form.site_today = site_today
     if form.validate_on_submit():
         try:
             changed = withdraw_patient(db, patient, withdrawn_on=form.withdrawn_on.data,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.audit import capture
+from registry.limits import problems
 from registry.models import ContactAttempt, Patient, PatientIdentity, Timepoint, Visit
 from registry.services import ValidationFailed, check_version
 from registry.vocabularies import CONTACT_METHODS, CONTACT_OUTCOMES, WITHDRAWAL_REASONS
@@ -33,9 +34,8 @@ def log_contact(session: Session, visit: Visit, *, user_id: int | None, attempte
                 method: str, outcome: str, appointment_date: date | None, note: str | None,
                 today: date) -> ContactAttempt:
     """Record an attempt to reach the patient; a booking sets the visit's appointment."""
-    errors: dict[str, str] = {}
-    if attempted_on > today:
-        errors["attempted_on"] = "The contact date cannot be in the future."
+    errors = problems({"attempted_on": attempted_on, "appointment_date": appointment_date},
+                      today)
     if method not in CONTACT_METHODS:
         errors["method"] = "Choose how you tried to reach the patient."
     if outcome not in CONTACT_OUTCOMES:
@@ -44,10 +44,11 @@ def log_contact(session: Session, visit: Visit, *, user_id: int | None, attempte
         if appointment_date is None:
             errors["appointment_date"] = "Give the appointment date when one was booked."
         elif appointment_date < attempted_on:
-            errors["appointment_date"] = "The appointment cannot be before the contact date."
+            errors.setdefault("appointment_date",
+                              "The appointment cannot be before the contact date.")
     elif appointment_date is not None:
-        errors["appointment_date"] = ("Leave the appointment date empty unless the outcome "
-                                      "is “Appointment booked”.")
+        errors.setdefault("appointment_date", "Leave the appointment date empty unless the "
+                                              "outcome is “Appointment booked”.")
     if note and len(note) > NOTE_MAX:
         errors["note"] = f"Keep the note under {NOTE_MAX} characters."
     if errors:
@@ -74,15 +75,13 @@ def withdraw_patient(session: Session, patient: Patient, *, withdrawn_on: date, 
     visits made not applicable.
     """
     check_version(patient, version)
-    errors: dict[str, str] = {}
+    errors = problems({"withdrawn_on": withdrawn_on}, today)
     if patient.status == "withdrawn":
         when = patient.withdrawn_on.isoformat() if patient.withdrawn_on else "an earlier date"
         errors["withdrawn_on"] = f"The patient was already withdrawn on {when}."
-    elif withdrawn_on > today:
-        errors["withdrawn_on"] = "The withdrawal date cannot be in the future."
     elif withdrawn_on < patient.consent_date:
-        errors["withdrawn_on"] = (f"The withdrawal date cannot be before consent "
-                                  f"({patient.consent_date.isoformat()}).")
+        errors.setdefault("withdrawn_on", f"The withdrawal date cannot be before consent "
+                                          f"({patient.consent_date.isoformat()}).")
     if reason not in WITHDRAWAL_REASONS:
         errors["reason"] = "Choose the reason for the withdrawal."
     elif reason == "other" and not (note or "").strip():
@@ -118,9 +117,9 @@ def mark_not_applicable(session: Session, visit: Visit, *, reason: str,
     if len(reason) > NOTE_MAX:
         raise ValidationFailed({"reason": f"Keep the reason under {NOTE_MAX} characters."})
     _require_open_visit(visit, visit.patient, "reason")
-    visit.status = "not_applicable"
-    visit.not_applicable_reason = reason
-    session.flush()
+    with capture.reason(session, f"Visit marked not applicable: {reason}"):
+        visit.status = "not_applicable"
+        visit.not_applicable_reason = reason
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from registry.models import AdverseEvent, Patient, Site
 @dataclass
 class HomeSummary:
     sites: list[Site] = field(default_factory=list)
+    # The user's sites that an admin deactivated: named, so nobody wonders where they went.
+    inactive_sites: list[Site] = field(default_factory=list)
     patients_by_site: dict[int, int] = field(default_factory=dict)
     unreviewed_serious: list[AdverseEvent] = field(default_factory=list)
     # Follow-up (users who manage it): visits per follow-up status, this week's bookings.
@@ -27,6 +29,9 @@ class HomeSummary:
 
 def home_summary(session: Session, user: Any) -> HomeSummary:
     summary = HomeSummary()
+    if user.is_authenticated and user.site_ids != user.active_site_ids:
+        summary.inactive_sites = sorted((site for site in user.sites if not site.active),
+                                        key=lambda site: site.code)
     site_ids = visible_site_ids(user)
     if not site_ids:
         return summary

@@ -11,6 +11,7 @@ from registry.models.followup import (
     Reminder,
 )
 from registry.models.patients import IndexKnee, Patient, PatientIdentity, Treatment
+from registry.models.pending import PendingSubmission
 from registry.models.protocol import Protocol, Timepoint
 from registry.models.research import Cohort
 from registry.models.visits import AdverseEvent, InstrumentResponse, ScoreValue, Visit
@@ -30,6 +31,7 @@ __all__ = [
     "InstrumentResponse",
     "Patient",
     "PatientIdentity",
+    "PendingSubmission",
     "Protocol",
     "Reminder",
     "Role",

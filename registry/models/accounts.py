@@ -108,7 +108,14 @@ class User(Audited, Base):
 
     @property
     def site_ids(self) -> frozenset[int]:
+        """Every site the account is assigned to (active or not: the admin pages edit it)."""
         return frozenset(site.id for site in self.sites)
+
+    @property
+    def active_site_ids(self) -> frozenset[int]:
+        """The assigned sites that are active: the only ones where the user may work
+        (``registry.authz`` grants site-scoped permissions at these alone)."""
+        return frozenset(site.id for site in self.sites if site.active)
 
     # flask-login protocol.  The id carries the per-user session token, so rotating the
     # token (logout, password change, deactivation, lock) invalidates every session.

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from sqlalchemy import JSON, DateTime, Integer, MetaData, String, TypeDecorator, func
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    func,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -51,6 +60,18 @@ utc_created = Annotated[
 ]
 str_short = Annotated[str, mapped_column(String(120))]
 json_value = Annotated[Any, mapped_column(JSON)]
+
+
+def range_check(condition: str, name: str) -> CheckConstraint:
+    """A plausible-range CHECK (``registry.limits``) added after the tables were made.
+
+    PostgreSQL holds it as a CHECK constraint.  SQLite can add a CHECK only by rebuilding
+    the table, and dropping the old table with foreign keys on would cascade-delete its
+    children (a visit's scores), so on SQLite migration 0006 writes the same condition as
+    BEFORE INSERT / UPDATE triggers that abort, like a failed CHECK, with an
+    IntegrityError.
+    """
+    return CheckConstraint(condition, name=name).ddl_if(dialect="postgresql")
 
 
 class Base(DeclarativeBase):

@@ -16,8 +16,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from registry.limits import DATES
 from registry.models.accounts import User
-from registry.models.base import Audited, Base, UTCDateTime, Versioned, intpk, utc_created
+from registry.models.base import (
+    Audited,
+    Base,
+    UTCDateTime,
+    Versioned,
+    intpk,
+    range_check,
+    utc_created,
+)
 from registry.vocabularies import CONTACT_METHODS, CONTACT_OUTCOMES, sql_in
 
 
@@ -32,6 +41,10 @@ class ContactAttempt(Audited, Versioned, Base):
             "outcome != 'appointment_booked' or appointment_date is not null",
             name="booking_has_date",
         ),
+        range_check(DATES["attempted_on"].check("attempted_on", nullable=False),
+                    name="attempted_on_range"),
+        range_check(DATES["appointment_date"].check("appointment_date"),
+                    name="appointment_date_range"),
     )
 
     id: Mapped[intpk]

@@ -21,7 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.models.base import Audited, Base, Versioned, intpk, utc_created
+from registry.limits import DATES, NUMBERS
+from registry.models.base import Audited, Base, Versioned, intpk, range_check, utc_created
 from registry.vocabularies import (
     CELL_SOURCES,
     CONTACT_PREFERENCES,
@@ -49,9 +50,16 @@ class Patient(Audited, Versioned, Base):
             f"withdrawal_reason is null or {sql_in('withdrawal_reason', WITHDRAWAL_REASONS)}",
             name="withdrawal_reason_known",
         ),
-        CheckConstraint("height_cm is null or height_cm between 50 and 250", name="height_range"),
-        CheckConstraint("weight_kg is null or weight_kg between 20 and 350", name="weight_range"),
-        CheckConstraint("bmi is null or bmi between 10 and 80", name="bmi_range"),
+        # Plausible ranges (registry/limits.py); "not after today" is the services' part.
+        CheckConstraint(NUMBERS["height_cm"].check("height_cm"), name="height_range"),
+        CheckConstraint(NUMBERS["weight_kg"].check("weight_kg"), name="weight_range"),
+        CheckConstraint(NUMBERS["bmi"].check("bmi"), name="bmi_range"),
+        range_check(DATES["birth_date"].check("birth_date", nullable=False),
+                    name="birth_date_range"),
+        range_check(DATES["consent_date"].check("consent_date", nullable=False),
+                    name="consent_date_range"),
+        range_check("consent_date >= birth_date", name="consent_after_birth"),
+        range_check(DATES["withdrawn_on"].check("withdrawn_on"), name="withdrawn_on_range"),
         UniqueConstraint("site_id", "site_sequence"),
         # A site's patients still in follow-up, without reading the table (worklist).
         Index("ix_patient_site_status", "site_id", "status", "id"),
@@ -160,8 +168,12 @@ class Treatment(Audited, Versioned, Base):
     __tablename__ = "treatment"
     __table_args__ = (
         CheckConstraint(sql_in("cell_source", CELL_SOURCES), name="cell_source_known"),
-        CheckConstraint("injections between 1 and 10", name="injections_range"),
+        CheckConstraint(NUMBERS["injections"].check("injections", nullable=False),
+                        name="injections_range"),
         CheckConstraint("cell_dose_million is null or cell_dose_million > 0", name="dose_positive"),
+        range_check(NUMBERS["cell_dose_million"].check("cell_dose_million"), name="dose_range"),
+        range_check(DATES["treatment_date"].check("treatment_date", nullable=False),
+                    name="treatment_date_range"),
     )
 
     id: Mapped[intpk]

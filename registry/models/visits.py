@@ -21,7 +21,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.models.base import Audited, Base, Versioned, intpk, utc_created, utcnow
+from registry.limits import DATES
+from registry.models.base import (
+    Audited,
+    Base,
+    Versioned,
+    intpk,
+    range_check,
+    utc_created,
+    utcnow,
+)
 from registry.vocabularies import (
     AE_ACTIONS,
     AE_CATEGORIES,
@@ -54,11 +63,16 @@ class Visit(Audited, Versioned, Base):
         CheckConstraint(
             "status != 'done' or visit_date is not null", name="done_has_date"
         ),
+        range_check(DATES["visit_date"].check("visit_date"), name="visit_date_range"),
+        range_check(DATES["appointment_date"].check("appointment_date"),
+                    name="appointment_date_range"),
         Index("ix_visit_status_window", "status", "window_start", "window_end"),
         # Follow-up status of a site's visits from the index alone (worklist counts and
         # ranking, registry/followup/status.py): reached from patient by patient_id.
         Index("ix_visit_followup", "patient_id", "status", "window_start", "window_end",
               "grace_end", "timepoint_id", "id"),
+        # One visit per press of a page's "Add an unscheduled visit" button.
+        Index("ix_visit_creation_token", "patient_id", "creation_token", unique=True),
     )
     audit_reason_exempt = frozenset(
         {"version", "updated_at", "status", "out_of_window", "target_date", "window_start",
@@ -78,6 +92,9 @@ class Visit(Audited, Versioned, Base):
     not_applicable_reason: Mapped[str | None] = mapped_column(Text)
     appointment_date: Mapped[date | None] = mapped_column(Date)
     clinician_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # The one-time key of the button form that created an unscheduled visit (its page's
+    # "Add an unscheduled visit"): a second submission of that form finds this visit.
+    creation_token: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[utc_created]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -161,6 +178,8 @@ class AdverseEvent(Audited, Versioned, Base):
         CheckConstraint(
             "resolution_date is null or resolution_date >= onset_date", name="resolved_after_onset"
         ),
+        range_check(DATES["onset_date"].check("onset_date", nullable=False),
+                    name="onset_date_range"),
     )
     audit_reason_exempt = frozenset({"version", "updated_at", "reviewed_at", "reviewed_by_id"})
 

@@ -3,6 +3,9 @@
 - ``change``: mean change from baseline of one score with its 95 % CI band over time
   (days since treatment at each timepoint's target), one line per group;
 - ``responders``: OMERACT-OARSI responder rate by follow-up timepoint, bars per group.
+
+A point or bar is drawn only where the summary has a value: cells without data, or
+suppressed for a researcher (``disclosure``), are left out rather than drawn as 0.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ def change_chart(summary: Summary) -> Figure:
     score = scoring.SCORES[summary.score]
     figure, axes = _figure()
     for group in summary.groups:
-        rows = [row for row in summary.scores if row.group == group and row.change.n > 0
-                or (row.group == group and row.is_baseline)]
+        rows = [row for row in summary.scores if row.group == group
+                and (row.is_baseline or row.change.mean is not None)]
         days = [row.target_day for row in rows]
         means = [0.0 if row.is_baseline else row.change.mean for row in rows]
         low = [0.0 if row.is_baseline or row.change.low is None else row.change.low
@@ -65,7 +68,7 @@ def responder_chart(summary: Summary) -> Figure:
             match = [row for row in summary.responders
                      if row["timepoint"] == code and row["group"] == group]
             rate = match[0]["rate"].percent if match else None
-            rates.append(rate if rate is not None else 0.0)
+            rates.append(rate if rate is not None else float("nan"))  # no bar
         positions = [index + offset * width for index in range(len(codes))]
         axes.bar(positions, rates, width=width, label=group)
     axes.set_xticks([index + width * (len(summary.groups) - 1) / 2

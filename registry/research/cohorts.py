@@ -5,15 +5,23 @@ A definition is a small JSON-able dict (only the filters that are set); it is wh
 and the live count send.  ``cohort_select`` turns it into ONE ``SELECT patient.id`` so that
 counts and exports never query per patient.  Only treated patients belong to a cohort:
 day 0 of every exported time is the treatment date.
+
+Treatment dates are filtered by whole months (``YYYY-MM``), for every role: with day
+bounds, a few counts would bisect a patient's treatment date to the day (see
+``registry.research.disclosure``).  A day is refused with a message; a definition saved
+by an older version with day bounds is read as the whole months those days fall in.
+Numbers are read strictly (ASCII digits), so no input reaches the database as an error.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
 from sqlalchemy import Integer, Select, String, case, cast, exists, extract, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -40,6 +48,11 @@ MULTI_FIELDS = ("site", "sex", "kl_grade", "laterality", "cell_source", "product
 RANGE_FIELDS = {"age_min": (0, 120), "age_max": (0, 120), "bmi_min": (10, 80),
                 "bmi_max": (10, 80)}
 DATE_FIELDS = ("treated_from", "treated_to")
+MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+DAY = re.compile(r"([0-9]{4})-([0-9]{2})-[0-9]{2}")
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+MONTH_RANGE = ("1990-01", "2099-12")  # plausible treatment months
+DESCRIPTION_MAX = 2000
 FIELD_LABELS = {
     "site": "Site", "sex": "Sex", "kl_grade": "KL grade", "laterality": "Index knee",
     "cell_source": "Cell source", "product": "Product", "co_intervention": "Co-interventions",
@@ -106,11 +119,10 @@ def parse_definition(session: Session, data: Mapping[str, Any], *,
         raw = _getlist(data, name)
         if not raw:
             continue
-        try:
-            number = float(raw[0])
-        except ValueError:
+        if NUMBER.fullmatch(raw[0]) is None:
             errors[name] = f"{FIELD_LABELS[name]}: {raw[0]!r} is not a number."
             continue
+        number = float(raw[0])
         if not low <= number <= high:
             errors[name] = f"{FIELD_LABELS[name]}: must be between {low} and {high}."
             continue
@@ -121,9 +133,9 @@ def parse_definition(session: Session, data: Mapping[str, Any], *,
         if not raw:
             continue
         try:
-            definition[name] = date.fromisoformat(raw[0]).isoformat()
-        except ValueError:
-            errors[name] = f"{FIELD_LABELS[name]}: {raw[0]!r} is not a date (YYYY-MM-DD)."
+            definition[name] = parse_month(raw[0], stored=stored)
+        except ValueError as problem:
+            errors[name] = f"{FIELD_LABELS[name]}: {problem}"
     ae = _getlist(data, "adverse_events")
     if ae:
         if ae[0] not in AE_FILTERS:
@@ -141,6 +153,37 @@ def parse_definition(session: Session, data: Mapping[str, Any], *,
     if errors:
         raise ValidationFailed(errors)
     return definition
+
+
+def parse_month(text: str, *, stored: bool = False) -> str:
+    """``YYYY-MM`` checked and within ``MONTH_RANGE``; ValueError says what is wrong.
+
+    A day (``YYYY-MM-DD``) is refused, except in a ``stored`` definition from an older
+    version, which is read as its month.
+    """
+    if stored and DAY.fullmatch(text):
+        text = text[:7]
+    elif DAY.fullmatch(text):
+        raise ValueError(f"{text!r} is a day; give a month as YYYY-MM (e.g. {text[:7]}): "
+                         "treatment dates are filtered by whole months only.")
+    match = MONTH.fullmatch(text)
+    if match is None or not 1 <= int(match[2]) <= 12:
+        raise ValueError(f"{text!r} is not a month (YYYY-MM, e.g. 2025-03).")
+    low, high = MONTH_RANGE
+    if not low <= text <= high:
+        raise ValueError(f"{text!r} is outside {low} to {high}.")
+    return text
+
+
+def month_start(month: str) -> date:
+    """The first day of a ``YYYY-MM`` month."""
+    return date(int(month[:4]), int(month[5:7]), 1)
+
+
+def month_after(month: str) -> date:
+    """The first day of the month after a ``YYYY-MM`` month."""
+    year, number = int(month[:4]), int(month[5:7])
+    return date(year + number // 12, number % 12 + 1, 1)
 
 
 def age_at_treatment() -> ColumnElement[int]:
@@ -181,11 +224,9 @@ def cohort_select(session: Session, definition: Mapping[str, Any]) -> Select[tup
     if "bmi_max" in definition:
         conditions.append(Patient.bmi <= definition["bmi_max"])
     if "treated_from" in definition:
-        conditions.append(Treatment.treatment_date >= date.fromisoformat(
-            definition["treated_from"]))
-    if "treated_to" in definition:
-        conditions.append(Treatment.treatment_date <= date.fromisoformat(
-            definition["treated_to"]))
+        conditions.append(Treatment.treatment_date >= month_start(definition["treated_from"]))
+    if "treated_to" in definition:  # the whole month
+        conditions.append(Treatment.treatment_date < month_after(definition["treated_to"]))
     if "co_intervention" in definition:
         # JSON list stored as text on both backends; codes come from the vocabulary.
         as_text = cast(Treatment.co_interventions, String)
@@ -232,12 +273,20 @@ def save_cohort(session: Session, *, name: str, description: str | None,
         raise ValidationFailed({"name": "Name: give the cohort a name."})
     if len(name) > 120:
         raise ValidationFailed({"name": "Name: at most 120 characters."})
+    if len(description or "") > DESCRIPTION_MAX:
+        raise ValidationFailed({"description": f"Description: at most {DESCRIPTION_MAX:,} "
+                                               "characters."})
+    taken = ValidationFailed({"name": f"Name: a cohort called {name!r} already exists."})
     if session.scalar(select(Cohort.id).where(Cohort.name == name)) is not None:
-        raise ValidationFailed({"name": f"Name: a cohort called {name!r} already exists."})
+        raise taken
     cohort = Cohort(name=name, description=(description or "").strip() or None,
                     definition=dict(definition), created_by_id=user_id)
-    session.add(cohort)
-    session.flush()
+    try:
+        with session.begin_nested():  # the same name saved at the same moment elsewhere
+            session.add(cohort)
+            session.flush()
+    except IntegrityError:
+        raise taken from None
     return cohort
 
 

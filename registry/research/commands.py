@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from registry.audit import capture
 from registry.db import get_session, writing
 from registry.research import cohorts, writers
-from registry.research.export import ExportOptions, ExportResult, export_cohort
+from registry.research.export import ExportOptions, ExportResult, export_cohort, record_export
 from registry.services import ValidationFailed
 
 
@@ -54,7 +54,7 @@ def export_command(cohort_name: str | None, all_patients: bool, fmt: str, shape:
         session = get_session()
         capture.set_actor(session, None, f"cli:{getpass.getuser()}")
         if all_patients:
-            name, definition = "All treated patients", {}
+            name, definition, key = "All treated patients", {}, "all"
         else:
             saved = cohorts.find_cohort(session, cohort_name or "")
             if saved is None:
@@ -65,7 +65,7 @@ def export_command(cohort_name: str | None, all_patients: bool, fmt: str, shape:
                                                       stored=True)
             except ValidationFailed as failed:
                 raise click.ClickException(f"Cohort {saved.name!r}: {failed}") from failed
-            name = saved.name
+            name, key = saved.name, str(saved.id)
         total = cohorts.count_patients(session, definition)
         options = ExportOptions(format=fmt, shape=shape, items=items,
                                 adverse_events=adverse_events, project=project)
@@ -79,6 +79,7 @@ def export_command(cohort_name: str | None, all_patients: bool, fmt: str, shape:
                 raise click.ClickException(str(error)) from error
             output.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(target), output)
+        record_export(session, result, key)  # the file is in place: now it is delivered
         session.commit()
     click.echo(f"Exported {name!r}: {total} patients, "
                + ", ".join(f"{table} {rows} rows" for table, rows in result.row_counts.items())

@@ -3,9 +3,11 @@
 ``export_cohort`` is the one entry point for the page and the command line: it reads the
 cohort in a bounded number of queries (``dataset.load``; the long table's score rows are
 streamed in chunks of whole patients by ``scorestream`` while they are written), builds the
-tables with pandas / Arrow, writes them in the chosen format, and records an ``export``
-audit row with the same facts as the manifest plus the SHA-256 of the delivered file.
-The manifest is made once the tables are written (it holds their row counts and SHA-256).
+tables with pandas / Arrow and writes them in the chosen format.  The manifest is made once
+the tables are written (it holds their row counts and SHA-256).  ``record_export`` then
+writes the ``export`` audit row (the manifest's facts plus the SHA-256 of the delivered
+file): the caller records it only once the file is ready to be delivered (response and
+headers built, or the file in place), so a failed delivery records nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from registry.research.scorestream import ScoreChunk
 from registry.research.tables import Table, derive, patients_table
 from registry.research.wide import adverse_events_table, items_table, wide_table
 from registry.services import ValidationFailed
+from registry.spreadsheet import escape_frame
 from scoring.change import DEFAULT_THRESHOLDS
 
 EMPTY_MESSAGE = "The cohort has no patients: the tables hold their headers only."
@@ -66,6 +69,8 @@ class ExportOptions:
                                    "and only when EXPORT_ALLOW_FREE_TEXT is on.")
         if self.project is not None and not self.project.strip():
             errors["project"] = "Project: give the project's name for project-stable pseudonyms."
+        elif self.project is not None and len(self.project) > 120:
+            errors["project"] = "Project: at most 120 characters."
         if errors:
             raise ValidationFailed(errors)
 
@@ -78,6 +83,7 @@ class ExportResult:
     manifest: dict[str, Any]
     message: str | None = None
     row_counts: dict[str, int] = field(default_factory=dict)
+    audit: dict[str, Any] = field(default_factory=dict)  # the export audit row's facts
 
 
 def software_versions() -> dict[str, str]:
@@ -129,6 +135,9 @@ def manifest_for(*, actor: tuple[int | None, str | None], cohort_name: str,
             "free text " + ("included (allowed by an administrator)" if options.free_text
                             else "left out"),
         ],
+        "text_cells": ("a text cell beginning with =, +, -, @, tab or carriage return has a "
+                       "leading ' so that spreadsheets do not run it as a formula"
+                       if options.format in ("csv", "xlsx") else "text exactly as entered"),
         "tables": {table.name: {"rows": table.rows, "columns": len(table.column_names)}
                    for table in tables},
         "scoring": {"version": scoring.__version__,
@@ -174,7 +183,7 @@ def _write_zip(tables: list[Table], dictionary: pd.DataFrame, options: ExportOpt
         zipped.abort()
         raise
     dictionary_path = folder / "data_dictionary.csv"
-    dictionary.to_csv(dictionary_path, index=False)
+    escape_frame(dictionary).to_csv(dictionary_path, index=False)
     zipped.add_file(dictionary_path.name, dictionary_path)
     facts = manifest()
     for table in tables:
@@ -190,7 +199,8 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
                   options: ExportOptions, pseudonym_key: str | bytes | None,
                   free_text_allowed: bool, target: Path,
                   progress: Progress | None = None) -> ExportResult:
-    """Write the cohort's de-identified export to ``target`` and audit it."""
+    """Write the cohort's de-identified export to ``target``; audit it with
+    ``record_export`` once it is delivered."""
     options.check(free_text_allowed=free_text_allowed)
     progress = writers.locked(progress)  # reports come from the reading and writing threads
     pseudonyms = Pseudonymiser(pseudonym_key, options.project)
@@ -234,14 +244,22 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
     extension = "xlsx" if options.format == "xlsx" else "zip"
     filename = f"registry-export-{_slug(cohort_name)}-{options.shape}-{options.format}-" \
                f"{stamp}.{extension}"
-    capture.record(session, "export", entity_type="cohort", entity_id=cohort_name,
-                   new_value={"cohort": cohort_name, "definition": dict(definition),
-                              "format": options.format, "shape": options.shape,
-                              "options": manifest["options"], "pseudonyms":
-                              manifest["pseudonyms"], "row_counts": row_counts,
-                              "tables": manifest["tables"], "file": filename,
-                              "sha256": checksum, "exported_at": manifest["exported_at"]})
-    return ExportResult(filename, target, checksum, manifest, message, row_counts)
+    audit = {"cohort": cohort_name, "definition": dict(definition),
+             "format": options.format, "shape": options.shape,
+             "options": manifest["options"], "pseudonyms": manifest["pseudonyms"],
+             "row_counts": row_counts, "tables": manifest["tables"], "file": filename,
+             "sha256": checksum, "exported_at": manifest["exported_at"]}
+    return ExportResult(filename, target, checksum, manifest, message, row_counts, audit)
+
+
+def record_export(session: Session, result: ExportResult, cohort_key: str) -> None:
+    """The ``export`` audit row of a delivered export (same transaction as the delivery).
+
+    The record id is the cohort's key (its id, or ``all``): a cohort's name can be longer
+    than the trail's id column; the name is in the row's facts.
+    """
+    capture.record(session, "export", entity_type="cohort", entity_id=cohort_key,
+                   new_value=result.audit)
 
 
 def _slug(text: str) -> str:

@@ -1,7 +1,10 @@
 """Views of the research area: cohort builder, saved cohorts, exports, summaries, charts.
 
 Every view needs ``Permission.RESEARCH`` (researchers and admins).  Researchers see all
-sites but only de-identified data: nothing here reads identities, birth dates or dates.
+sites but only de-identified data: nothing here reads identities, birth dates or dates,
+and the counts and summary cells they see are suppressed below the minimum cell size
+(``disclosure``).  Downloads are named through ``registry.downloads``; an export's audit
+row is written once its response, headers included, is built.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from werkzeug.datastructures import MultiDict
 import scoring
 from registry.authz import Permission, can, requires
 from registry.db import get_session
+from registry.downloads import as_download
 from registry.models import Cohort
-from registry.research import bp, charts, cohorts, summary, writers
-from registry.research.export import ExportOptions, export_cohort
+from registry.request_guard import MAX_ID
+from registry.research import bp, charts, cohorts, disclosure, summary, writers
+from registry.research.export import ExportOptions, export_cohort, record_export
 from registry.services import ValidationFailed
 
 ALL_KEY = "all"
@@ -46,8 +51,15 @@ def _filters_only(data: MultiDict[str, str]) -> MultiDict[str, str]:
     return MultiDict([(k, v) for k, v in data.items(multi=True) if k in cohorts.FIELD_LABELS])
 
 
-def _builder(definition: dict[str, Any] | None, errors: dict[str, str], count: int | None,
-             status: int = 200, save_errors: dict[str, str] | None = None) -> tuple[str, int]:
+def _count(definition: dict[str, Any]) -> int | disclosure.Small:
+    """The cohort's patient count as the current user may see it."""
+    return disclosure.count(cohorts.count_patients(get_session(), definition),
+                            disclosure.min_cell_size(current_user))
+
+
+def _builder(definition: dict[str, Any] | None, errors: dict[str, str],
+             count: int | disclosure.Small | None, status: int = 200,
+             save_errors: dict[str, str] | None = None) -> tuple[str, int]:
     session = get_session()
     return render_template(
         "research/cohorts.html", choices=cohorts.filter_choices(session),
@@ -55,6 +67,7 @@ def _builder(definition: dict[str, Any] | None, errors: dict[str, str], count: i
         definition=definition, errors=errors, count=count, save_errors=save_errors or {},
         saved=cohorts.list_cohorts(session), field_labels=cohorts.FIELD_LABELS,
         pairs=cohorts.as_query_pairs(definition or {}), describe=cohorts.describe,
+        min_cell_size=disclosure.min_cell_size(current_user),
     ), status
 
 
@@ -67,20 +80,22 @@ def cohorts_page() -> tuple[str, int]:
         definition = cohorts.parse_definition(session, _filters_only(request.args))
     except ValidationFailed as failed:
         return _builder(None, failed.errors, None, 422)
-    count = cohorts.count_patients(session, definition) if request.args else None
-    return _builder(definition, {}, count)
+    return _builder(definition, {}, _count(definition) if request.args else None)
 
 
 @bp.route("/count")
 @requires(Permission.RESEARCH)
 def count() -> tuple[Response, int]:
-    """Live count for the builder: {"count": n} or 422 {"errors": {field: message}}."""
+    """Live count for the builder: {"count": n or "< k", "suppressed": bool, ...} or 422
+    {"errors": {field: message}}."""
     session = get_session()
     try:
         definition = cohorts.parse_definition(session, _filters_only(request.args))
     except ValidationFailed as failed:
         return jsonify({"errors": failed.errors}), 422
-    return jsonify({"count": cohorts.count_patients(session, definition),
+    shown = _count(definition)
+    return jsonify({"count": str(shown) if disclosure.is_small(shown) else shown,
+                    "suppressed": disclosure.is_small(shown),
                     "description": cohorts.describe(definition)}), 200
 
 
@@ -97,8 +112,7 @@ def save_cohort() -> Response | tuple[str, int]:
                                      description=request.form.get("description"),
                                      definition=definition, user_id=current_user.id)
     except ValidationFailed as failed:
-        return _builder(definition, {}, cohorts.count_patients(session, definition), 422,
-                        save_errors=failed.errors)
+        return _builder(definition, {}, _count(definition), 422, save_errors=failed.errors)
     flash(f"Cohort {cohort.name!r} saved.", "success")
     return redirect(url_for("research.cohort", key=cohort.id))
 
@@ -107,7 +121,8 @@ def _resolve(key: str) -> tuple[str, dict[str, Any], Cohort | None]:
     """(name, definition, saved cohort) for ``all`` or a saved cohort's id; 404 otherwise."""
     if key == ALL_KEY:
         return ALL_NAME, {}, None
-    if not key.isdigit():
+    # ASCII digits only ("²".isdigit() is true, int("²") fails) and within the id column.
+    if not (key.isascii() and key.isdigit() and len(key) <= 10 and int(key) <= MAX_ID):
         abort(404)
     cohort = get_session().get(Cohort, int(key))
     if cohort is None:
@@ -127,8 +142,7 @@ def _cohort_page(key: str, errors: dict[str, str] | None = None,
                                free_text_allowed=False, form=request.form), 422
     return render_template(
         "research/cohort.html", key=key, name=name, cohort=cohort, definition=definition,
-        lines=cohorts.describe(definition), count=cohorts.count_patients(get_session(),
-                                                                         definition),
+        lines=cohorts.describe(definition), count=_count(definition),
         errors=errors or {}, formats=writers.FORMATS, shapes=writers.SHAPES,
         free_text_allowed=_free_text_allowed(), form=request.form,
         builder_url=url_for("research.cohorts") + "?" + urlencode(
@@ -144,8 +158,9 @@ def cohort(key: str) -> tuple[str, int]:
 @bp.route("/cohorts/<key>/export", methods=["POST"])
 @requires(Permission.RESEARCH)
 def export(key: str) -> Response | tuple[str, int]:
-    """Build the export and send it as a download (the request's transaction keeps the
-    audit row: it commits because the response succeeds)."""
+    """Build the export and send it as a download.  The audit row is written after the
+    response and its headers are built, in the request's transaction, which commits only
+    when the response succeeds: no row for a file that was not delivered."""
     form = request.form
     try:
         name, definition, _cohort = _resolve(key)
@@ -170,11 +185,11 @@ def export(key: str) -> Response | tuple[str, int]:
         content = target.read_bytes()
     mimetype = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                 if options.format == "xlsx" else "application/zip")
-    response = Response(content, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+    response = as_download(Response(content, mimetype=mimetype), result.filename)
     response.headers["X-Export-SHA256"] = result.sha256
     if result.message:
         response.headers["X-Export-Message"] = result.message
+    record_export(get_session(), result, key)
     return response
 
 
@@ -198,12 +213,14 @@ def summary_page(key: str) -> tuple[str, int]:
     except ValidationFailed as failed:
         return _cohort_page(key, failed.errors, 422)
     score, group, errors = _summary_args()
-    result = None if errors else summary.summarise(get_session(), definition, score=score,
-                                                    group_by=group)
+    k = disclosure.min_cell_size(current_user)
+    result = None if errors else disclosure.suppress_summary(
+        summary.summarise(get_session(), definition, score=score, group_by=group), k)
     return render_template("research/summary.html", key=key, name=name, cohort=cohort_row,
                            result=result, errors=errors, score=score, group=group or "",
                            scores=scoring.SCORES, groups=summary.GROUPS,
-                           chart_kinds=charts.CHART_KINDS), 422 if errors else 200
+                           chart_kinds=charts.CHART_KINDS, min_cell_size=k,
+                           suppressed=disclosure.is_small), 422 if errors else 200
 
 
 @bp.route("/cohorts/<key>/charts/<kind>.<fmt>")
@@ -218,10 +235,11 @@ def chart(key: str, kind: str, fmt: str) -> Response:
     score, group, errors = _summary_args()
     if errors:
         return Response("; ".join(errors.values()), status=422, mimetype="text/plain")
-    result = summary.summarise(get_session(), definition, score=score, group_by=group)
+    result = disclosure.suppress_summary(
+        summary.summarise(get_session(), definition, score=score, group_by=group),
+        disclosure.min_cell_size(current_user))
     response = Response(charts.render(result, kind, fmt), mimetype=charts.CHART_FORMATS[fmt])
     if request.args.get("download"):
         slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower())[:40]
-        response.headers["Content-Disposition"] = (
-            f'attachment; filename="{slug}-{kind}-{score}.{fmt}"')
+        as_download(response, f"{slug}-{kind}-{score}.{fmt}")
     return response

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from registry.research.dictionary import stata_label, stata_names
 from registry.research.tables import Table
+from registry.spreadsheet import escape_arrow, escape_frame
 
 BUILD_THREADS = 2  # pieces built at the same time (numpy and Arrow release the GIL)
 IN_FLIGHT = 4  # pieces read but not yet written: bounds the memory of a long table
@@ -127,7 +128,8 @@ def _plain_schema(schema: pa.Schema) -> pa.Schema:
 
 def write_csv(table: Table, sink: IO[bytes] | HashingWriter,
               progress: Progress | None = None) -> None:
-    """UTF-8 CSV with a header row; empty cells for missing values; true/false flags."""
+    """UTF-8 CSV with a header row; empty cells for missing values; true/false flags;
+    text that a spreadsheet would run as a formula escaped (``registry.spreadsheet``)."""
     plain = _plain_schema(table.arrow_schema())
     header = pa.BufferOutputStream()
     pa_csv.write_csv(plain.empty_table(), header)
@@ -137,7 +139,7 @@ def write_csv(table: Table, sink: IO[bytes] | HashingWriter,
 
     def to_text(batch: pa.Table) -> tuple[pa.Buffer, int]:
         out = pa.BufferOutputStream()
-        pa_csv.write_csv(batch.cast(plain), out, write_options=rows_only)
+        pa_csv.write_csv(escape_arrow(batch.cast(plain)), out, write_options=rows_only)
         return out.getvalue(), batch.num_rows
 
     def put(text: tuple[pa.Buffer, int]) -> None:
@@ -316,8 +318,9 @@ def write_stata(table: Table, path: Path, progress: Progress | None = None) -> d
 
 
 def _excel_value_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Excel cells: categoricals and strings as text, nullable numbers/flags as objects."""
-    out = frame.copy()
+    """Excel cells: categoricals and strings as text (escaped, so that none is stored as a
+    formula), nullable numbers/flags as objects."""
+    out = escape_frame(frame)
     for column in out.columns:
         series = out[column]
         if isinstance(series.dtype, pd.api.extensions.ExtensionDtype):  # incl. categorical
@@ -338,10 +341,11 @@ def write_excel(tables: list[Table], dictionary: pd.DataFrame, manifest: dict[st
                                                      index=False)
             if progress:
                 progress(len(table.frame))
-        dictionary.to_excel(writer, sheet_name="data_dictionary", index=False)
+        _excel_value_frame(dictionary).to_excel(writer, sheet_name="data_dictionary",
+                                                index=False)
         manifest_rows = [(key, json.dumps(value, ensure_ascii=False)
                           if not isinstance(value, str) else value)
                          for key, value in manifest.items()]
-        pd.DataFrame(manifest_rows, columns=["key", "value"]).to_excel(
+        _excel_value_frame(pd.DataFrame(manifest_rows, columns=["key", "value"])).to_excel(
             writer, sheet_name="manifest", index=False)
         writer.book.properties.creator = "KOA outcomes registry"

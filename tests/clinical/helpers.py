@@ -45,7 +45,12 @@ def visit_data(visit_date: date | str, answers: Mapping[str, Mapping[str, Any]],
     data = {"visit_date": str(visit_date), "version": "" if version is None else str(version)}
     if reason is not None:
         data["reason"] = reason
-    for instrument, items in answers.items():
-        for item, value in items.items():
-            data[f"{instrument}-{item}"] = "" if value is None else str(value)
+    data.update(answer_fields(answers))
     return data
+
+
+def answer_fields(answers: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """The visit form's answer fields (``<instrument>-<item>``) for ``answers``
+    (instrument -> item -> value; None = not answered)."""
+    return {f"{instrument}-{item}": "" if value is None else str(value)
+            for instrument, items in answers.items() for item, value in items.items()}

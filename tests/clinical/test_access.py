@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
+from tests.clinical.conftest import TODAY
 from tests.clinical.helpers import enrol_data
+
+
+@pytest.fixture
+def app_settings() -> dict[str, Any]:
+    """Refusals are checked here (403 before any form is read), signed in with ``auth.login``:
+    CSRF off, so a refused request is refused for its permission, not its token."""
+    return {"TODAY": TODAY.isoformat()}
 
 
 @pytest.fixture

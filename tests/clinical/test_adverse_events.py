@@ -1,4 +1,5 @@
-"""Adverse events: record, validation, correction with a reason, serious-event review."""
+"""Adverse events through the rendered forms: record, validation (plausible dates
+included), correction with a reason, stale edits, serious-event review."""
 
 from __future__ import annotations
 
@@ -9,17 +10,18 @@ import pytest
 from sqlalchemy import select
 
 from registry.models import AdverseEvent, AuditEvent
+from tests.clinical.browser import fill, form_for, open_form, sign_in, submit, webtest
 
 TREATED = date(2026, 1, 1)
 
 
-def ae_data(**overrides) -> dict[str, str]:
+def ae_data(**overrides) -> dict[str, str | None]:
     data = {"onset_date": "2026-01-03", "description": "Knee swelling after injection",
             "category": "swelling", "severity_grade": "2", "serious": "no",
             "serious_criterion": "", "relatedness": "probably", "action_taken": "medication",
             "outcome": "ongoing", "resolution_date": ""}
     data.update(overrides)
-    return {key: value for key, value in data.items() if value is not None}
+    return data
 
 
 @pytest.fixture
@@ -32,46 +34,51 @@ def events(db, patient) -> list[AdverseEvent]:
     return list(db.scalars(select(AdverseEvent).where(AdverseEvent.patient_id == patient.id)))
 
 
-def test_record_non_serious_event(auth, client, db, site_a, treated):
-    auth.login("clinician", sites=[site_a])
-    assert client.get(f"/patients/{treated.id}/adverse-events/new").status_code == 200
-    response = client.post(f"/patients/{treated.id}/adverse-events/new", data=ae_data())
-    assert response.status_code == 302
+def record(browser, patient, **overrides):
+    form = open_form(browser, f"/patients/{patient.id}/adverse-events/new", field="onset_date")
+    return submit(fill(form, ae_data(**overrides)))
+
+
+def test_record_non_serious_event(browser, db, treated, clinician):
+    response = record(browser, treated)
+    assert response.status_int == 302
     [event] = events(db, treated)
     assert (event.category, event.severity_grade, event.serious) == ("swelling", 2, False)
-    page = client.get(f"/patients/{treated.id}").get_data(as_text=True)
+    page = browser.get(f"/patients/{treated.id}").text
     assert "Swelling / effusion: Knee swelling after injection" in page
     assert 'class="serious"' not in page
 
 
-def test_serious_event_is_highlighted_until_reviewed(auth, client, db, site_a, treated):
-    auth.login("coordinator", sites=[site_a])
-    response = client.post(f"/patients/{treated.id}/adverse-events/new", data=ae_data(
-        category="infection", severity_grade="3", serious="yes",
-        serious_criterion="hospitalisation", action_taken="hospitalisation",
-        description="Septic arthritis, admitted for lavage"))
-    assert response.status_code == 302
+def test_serious_event_is_highlighted_until_reviewed(browser, db, as_user, site_a, treated):
+    as_user("coordinator", sites=[site_a])
+    response = record(browser, treated, category="infection", severity_grade="3",
+                      serious="yes", serious_criterion="hospitalisation",
+                      action_taken="hospitalisation",
+                      description="Septic arthritis, admitted for lavage")
+    assert response.status_int == 302
     [event] = events(db, treated)
     assert event.serious
     assert event.serious_criterion == "hospitalisation"
-    home = client.get("/home").get_data(as_text=True)
+    home = browser.get("/home").text
     assert "Serious adverse events awaiting review" in home
     assert f"/patients/{treated.id}" in home
-    page = client.get(f"/patients/{treated.id}").get_data(as_text=True)
-    assert '<tr class="serious">' in page
-    assert "Awaiting review" in page
-    assert "Mark reviewed" in page
-
-    assert client.get(f"/patients/{treated.id}/adverse-events/{event.id}/review") \
-        .status_code == 405  # no GET changes state
-    reviewed = client.post(f"/patients/{treated.id}/adverse-events/{event.id}/review")
-    assert reviewed.status_code == 302
+    page = browser.get(f"/patients/{treated.id}")
+    assert '<tr class="serious">' in page.text
+    assert "Awaiting review" in page.text
+    review_url = f"/patients/{treated.id}/adverse-events/{event.id}/review"
+    assert browser.get(review_url, expect_errors=True).status_int == 405  # no GET changes state
+    reviewed = submit(form_for(page, action=review_url))  # the page's "Mark reviewed"
+    assert reviewed.status_int == 302
     [event] = events(db, treated)
     assert event.reviewed_at is not None
     assert event.reviewed_by_id is not None
-    assert "Serious adverse events awaiting review" not in client.get("/home").get_data(
-        as_text=True)
-    assert "Reviewed " in client.get(f"/patients/{treated.id}").get_data(as_text=True)
+    assert "Serious adverse events awaiting review" not in browser.get("/home").text
+    page = browser.get(f"/patients/{treated.id}").text
+    assert "Reviewed " in page
+    assert review_url not in page
+
+
+ONSET = "Onset date must be between 2000-01-01 and today (2026-06-01)."
 
 
 @pytest.mark.parametrize(
@@ -86,59 +93,81 @@ def test_serious_event_is_highlighted_until_reviewed(auth, client, db, site_a, t
         ({"outcome": "resolved"}, "resolution_date", "Enter the resolution date"),
         ({"outcome": "resolved", "resolution_date": "2026-01-02"}, "resolution_date",
          "cannot be before the onset date"),
+        ({"outcome": "resolved", "resolution_date": "2026-06-02"}, "resolution_date",
+         "Resolution date must be between 2000-01-01 and today (2026-06-01)."),
         ({"onset_date": "2025-12-31"}, "onset_date", "before the treatment date (2026-01-01)"),
-        ({"onset_date": "2026-06-02"}, "onset_date", "The date cannot be in the future"),
+        ({"onset_date": "2026-06-02"}, "onset_date", ONSET),
+        ({"onset_date": "0001-01-03"}, "onset_date", ONSET),
         ({"description": ""}, "description", "Describe the event."),
         ({"category": "headache"}, "category", "Not a valid choice"),
         ({"relatedness": ""}, "relatedness", "Choose the relation."),
     ],
 )
-def test_bad_adverse_event_is_refused(auth, client, db, site_a, treated, overrides, field,
+def test_bad_adverse_event_is_refused(browser, db, treated, clinician, overrides, field,
                                       message):
-    auth.login("clinician", sites=[site_a])
-    data = ae_data(**{"description": "Typed description", **overrides})
-    response = client.post(f"/patients/{treated.id}/adverse-events/new", data=data)
-    html = unescape(response.get_data(as_text=True))
-    assert response.status_code == 422
+    response = record(browser, treated, **{"description": "Typed description", **overrides})
+    html = unescape(response.text)
+    assert response.status_int == 422
     assert message in html
     assert f'id="{field}-error"' in html
-    if data.get("description"):
-        assert "Typed description" in html
+    again = form_for(response, field="onset_date")
+    if overrides.get("description") != "":
+        assert again["description"].value.strip() == "Typed description"
+    assert again["onset_date"].value == overrides.get("onset_date", "2026-01-03")
     assert events(db, treated) == []
 
 
-def test_correcting_an_event_needs_a_reason(auth, client, db, site_a, treated):
-    auth.login("clinician", sites=[site_a])
-    client.post(f"/patients/{treated.id}/adverse-events/new", data=ae_data())
+def test_correcting_an_event_needs_a_reason(browser, db, treated, clinician):
+    assert record(browser, treated).status_int == 302
     [event] = events(db, treated)
     url = f"/patients/{treated.id}/adverse-events/{event.id}"
-    form = client.get(url).get_data(as_text=True)
-    assert 'value="2026-01-03"' in form
-    changed = ae_data(outcome="resolved", resolution_date="2026-01-10",
-                      version=str(event.version))
-    refused = client.post(url, data=changed)
-    assert refused.status_code == 422
-    assert "Give a reason for correcting the recorded event" in refused.get_data(as_text=True)
-    changed["reason"] = "Follow-up call: resolved"
-    assert client.post(url, data=changed).status_code == 302
+    form = open_form(browser, url, field="onset_date")
+    assert form["onset_date"].value == "2026-01-03"  # the saved event, as rendered
+    assert form["serious"].value == "no"
+    refused = submit(fill(form, {"outcome": "resolved", "resolution_date": "2026-01-10"}))
+    assert refused.status_int == 422
+    assert "Give a reason for correcting the recorded event" in refused.text
+    again = form_for(refused, field="onset_date")
+    assert again["resolution_date"].value == "2026-01-10"
+    again["reason"] = "Follow-up call: resolved"
+    assert submit(again).status_int == 302
     [event] = events(db, treated)
     assert event.outcome == "resolved"
     assert event.resolution_date == date(2026, 1, 10)
     audit = db.scalar(select(AuditEvent).where(AuditEvent.entity_type == "adverse_event",
                                                AuditEvent.field == "outcome"))
     assert audit.reason == "Follow-up call: resolved"
-    stale = client.post(url, data={**changed, "description": "other", "version": "1"})
-    assert stale.status_code == 409
 
 
-def test_other_site_cannot_review(auth, client, db, site_a, site_b, treated):
+def test_stale_event_edit_is_refused_with_409(app, browser, db, treated, clinician, make_user,
+                                              site_a):
+    assert record(browser, treated).status_int == 302
+    [event] = events(db, treated)
+    url = f"/patients/{treated.id}/adverse-events/{event.id}"
+    mine = fill(open_form(browser, url, field="onset_date"),
+                {"description": "mine", "reason": "typo"})
+    other = webtest.TestApp(app)
+    sign_in(other, make_user("clinician", sites=[site_a]).email)
+    theirs = fill(open_form(other, url, field="onset_date"),
+                  {"description": "theirs", "reason": "typo"})
+    assert submit(theirs).status_int == 302
+    stale = submit(mine)
+    assert stale.status_int == 409
+    assert "changed by someone else" in stale.text
+    assert form_for(stale, field="onset_date")["description"].value.strip() == "theirs"
+    assert events(db, treated)[0].description == "theirs"
+
+
+def test_other_site_cannot_review(browser, db, as_user, site_b, treated):
     event = AdverseEvent(patient_id=treated.id, onset_date=date(2026, 1, 5),
                          description="Fever", category="fever", severity_grade=3, serious=True,
                          serious_criterion="hospitalisation", relatedness="possibly",
                          outcome="ongoing")
     db.add(event)
     db.flush()
-    auth.login("clinician", sites=[site_b])
-    response = client.post(f"/patients/{treated.id}/adverse-events/{event.id}/review")
-    assert response.status_code == 403
+    as_user("clinician", sites=[site_b])
+    token = form_for(browser.get("/patients/new"), field="family_name")["csrf_token"].value
+    response = browser.post(f"/patients/{treated.id}/adverse-events/{event.id}/review",
+                            {"csrf_token": token}, expect_errors=True)
+    assert response.status_int == 403
     assert events(db, treated)[0].reviewed_at is None

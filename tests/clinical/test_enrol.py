@@ -1,14 +1,21 @@
-"""Enrolment through the web form: generated study IDs, BMI, eligibility, bad input."""
+"""Enrolment through the rendered web form: generated study IDs, BMI, eligibility, bad
+input (including implausible numbers and dates), and the service's own checks."""
 
 from __future__ import annotations
 
+from datetime import date
 from html import unescape
 
 import pytest
 from sqlalchemy import func, select
 
+from registry.clinical.services import enrolment
 from registry.models import AuditEvent, Patient
+from registry.services import ValidationFailed
+from tests.clinical.browser import fill, form_for, open_form, submit
 from tests.clinical.helpers import enrol_data
+
+URL = "/patients/new"
 
 
 def patient_count(db) -> int:
@@ -16,10 +23,15 @@ def patient_count(db) -> int:
     return db.scalar(select(func.count()).select_from(Patient))
 
 
-def test_enrol_creates_patient_with_generated_study_id(auth, client, db, site_a):
-    auth.login("clinician", sites=[site_a])
-    response = client.post("/patients/new", data=enrol_data(site_a.id))
-    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+def enrol(browser, site_id: int, **overrides):
+    """Open the enrolment page, fill it in, press "Enrol patient"."""
+    return submit(fill(open_form(browser, URL, field="family_name"),
+                       enrol_data(site_id, **overrides)))
+
+
+def test_enrol_creates_patient_with_generated_study_id(browser, db, site_a, clinician):
+    response = enrol(browser, site_a.id)
+    assert response.status_int == 302, unescape(response.text)[:2000]
     db.expire_all()
     patient = db.scalar(select(Patient))
     assert patient.study_id == "AAA-0001"
@@ -37,115 +49,143 @@ def test_enrol_creates_patient_with_generated_study_id(auth, client, db, site_a)
     assert {"patient", "patient_identity", "index_knee"} <= set(created)
 
 
-def test_study_ids_follow_the_site_sequence(auth, client, db, site_a, site_b):
-    auth.login("coordinator", sites=[site_a, site_b])
+def test_study_ids_follow_the_site_sequence(browser, db, as_user, site_a, site_b):
+    as_user("coordinator", sites=[site_a, site_b])
     for number, site in enumerate([site_a, site_a, site_b]):
-        response = client.post("/patients/new", data=enrol_data(
-            site.id, medical_record_number=f"MRN-{number}"))
-        assert response.status_code == 302
+        assert enrol(browser, site.id, medical_record_number=f"MRN-{number}").status_int == 302
     db.expire_all()
     assert list(db.scalars(select(Patient.study_id).order_by(Patient.id))) == [
         "AAA-0001", "AAA-0002", "BBB-0001"]
 
 
-def test_study_id_cannot_be_typed(auth, client, db, site_a):
-    auth.login("clinician", sites=[site_a])
-    client.post("/patients/new", data=enrol_data(site_a.id, study_id="HACK-9999"))
+def test_study_id_cannot_be_typed(browser, db, site_a, clinician):
+    form = fill(open_form(browser, URL, field="family_name"), enrol_data(site_a.id))
+    fields = [*form.submit_fields(), ("study_id", "HACK-9999")]  # a tampered request
+    assert browser.post(URL, params=fields).status_int == 302
     db.expire_all()
     assert db.scalar(select(Patient.study_id)) == "AAA-0001"
 
 
-def test_enrol_form_renders_checklist_and_fields(auth, client, site_a):
-    auth.login("clinician", sites=[site_a])
-    html = client.get("/patients/new").get_data(as_text=True)
-    assert "Eligibility checklist" in html
-    assert "<legend>Active infection (local or systemic)</legend>" in html
-    assert '<label for="kl_grade">' in html
-    assert "study_id" not in html
+def test_enrol_form_renders_checklist_and_fields(browser, site_a, clinician):
+    page = browser.get(URL)
+    assert "Eligibility checklist" in page.text
+    assert "<legend>Active infection (local or systemic)</legend>" in page.text
+    assert '<label for="kl_grade">' in page.text
+    assert "study_id" not in page.text
+    assert {"csrf_token", "site_id", "birth_date", "consent_date"} <= set(
+        form_for(page, field="family_name").fields)
+
+
+BIRTH = "Date of birth must be between 1900-01-01 and today (2026-06-01)."
+CONSENT = "Consent date must be between 2000-01-01 and today (2026-06-01)."
+HEIGHT = "Height must be between 50 and 250 cm."
+WEIGHT = "Weight must be between 20 and 350 kg."
 
 
 @pytest.mark.parametrize(
-    ("overrides", "message"),
+    ("overrides", "field", "message"),
     [
-        ({"kl_grade": "7"}, "The Kellgren–Lawrence grade must be 0 to 4, not 7."),
-        ({"kl_grade": "two"}, "must be a whole number from 0 to 4"),
-        ({"kl_grade": ""}, "Enter the Kellgren–Lawrence grade"),
-        ({"birth_date": "2030-01-01"}, "The date cannot be in the future"),
-        ({"consent_date": "2026-06-02"}, "The date cannot be in the future"),
-        ({"consent_date": "1950-01-01"}, "The consent date cannot be before the date of birth."),
-        ({"birth_date": "14/03/1958"}, "Not a valid date value."),
-        ({"family_name": ""}, "This field is required."),
-        ({"medical_record_number": ""}, "This field is required."),
-        ({"sex": ""}, "Choose the patient's sex."),
-        ({"sex": "robot"}, "Not a valid choice"),
-        ({"height_cm": "300"}, "Height must be between 50 and 250 cm."),
-        ({"weight_kg": "10"}, "Weight must be between 20 and 350 kg."),
-        ({"height_cm": "100", "weight_kg": "300"}, "outside 10–80: check both values"),
-        ({"email": "not-an-email"}, "Invalid email address."),
-        ({"laterality": None}, "Choose the index knee."),
-        ({"elig_symptomatic": None}, "Answer the checklist question"),
-        ({"kl_grade": "4"}, "outside the usual indication: give a justification"),
-        ({"elig_active_infection": "yes"}, "outside the usual indication: give a justification"),
+        ({"kl_grade": "7"}, "kl_grade", "The Kellgren–Lawrence grade must be 0 to 4, not 7."),
+        ({"kl_grade": "two"}, "kl_grade", "must be a whole number from 0 to 4"),
+        ({"kl_grade": ""}, "kl_grade", "Enter the Kellgren–Lawrence grade"),
+        ({"birth_date": "2030-01-01"}, "birth_date", BIRTH),
+        ({"birth_date": "0001-01-01"}, "birth_date", BIRTH),
+        ({"birth_date": "1899-12-31"}, "birth_date", BIRTH),
+        ({"consent_date": "2026-06-02"}, "consent_date", CONSENT),
+        ({"consent_date": "0001-06-01"}, "consent_date", CONSENT),
+        ({"consent_date": "1999-12-31"}, "consent_date", CONSENT),
+        ({"birth_date": "2010-01-01", "consent_date": "2005-01-01"}, "consent_date",
+         "The consent date cannot be before the date of birth."),
+        ({"birth_date": "14/03/1958"}, "birth_date", "Not a valid date value."),
+        ({"family_name": ""}, "family_name", "This field is required."),
+        ({"medical_record_number": ""}, "medical_record_number", "This field is required."),
+        ({"sex": ""}, "sex", "Choose the patient's sex."),
+        ({"sex": "robot"}, "sex", "Not a valid choice"),
+        ({"height_cm": "300"}, "height_cm", HEIGHT),
+        ({"height_cm": "inf"}, "height_cm", HEIGHT),
+        ({"height_cm": "nan"}, "height_cm", HEIGHT),
+        ({"height_cm": "1e308"}, "height_cm", HEIGHT),
+        ({"weight_kg": "10"}, "weight_kg", WEIGHT),
+        ({"weight_kg": "-inf"}, "weight_kg", WEIGHT),
+        ({"height_cm": "100", "weight_kg": "300"}, "weight_kg",
+         "outside 10–80: check both values"),
+        ({"email": "not-an-email"}, "email", "Invalid email address."),
+        ({"laterality": None}, "laterality", "Choose the index knee."),
+        ({"elig_symptomatic": None}, "elig_symptomatic", "Answer the checklist question"),
+        ({"kl_grade": "4"}, "outside_indication_justification",
+         "outside the usual indication: give a justification"),
+        ({"elig_active_infection": "yes"}, "outside_indication_justification",
+         "outside the usual indication: give a justification"),
     ],
 )
-def test_bad_enrolment_is_refused_and_keeps_typed_values(auth, client, db, site_a,
-                                                          overrides, message):
-    auth.login("clinician", sites=[site_a])
+def test_bad_enrolment_is_refused_and_keeps_typed_values(browser, db, site_a, clinician,
+                                                          overrides, field, message):
     data = enrol_data(site_a.id, **{"family_name": "Typedname", **overrides})
-    response = client.post("/patients/new", data=data)
-    html = response.get_data(as_text=True)
-    assert response.status_code == 422
-    assert message in unescape(html)
-    assert 'class="error"' in html
-    assert f'value="{data["medical_record_number"]}"' in html
+    form = fill(open_form(browser, URL, field="family_name"), data)
+    for name in [name for name, value in overrides.items() if value is None]:
+        fill(form, {name: None})
+    response = submit(form)
+    html = unescape(response.text)
+    assert response.status_int == 422
+    assert f'id="{field}-error">{message}' in html or (
+        f'id="{field}-error"' in html and message in html)
+    again = form_for(response, field="family_name")  # the form as re-rendered
+    assert again["medical_record_number"].value == data["medical_record_number"]
     if data["family_name"]:
-        assert 'value="Typedname"' in html
+        assert again["family_name"].value == "Typedname"
+    for name in ("birth_date", "consent_date", "height_cm", "weight_kg"):
+        assert again[name].value == data[name]  # typed values kept, even bad ones
     assert patient_count(db) == 0
 
 
-def test_outside_indication_shows_warning_then_saves_with_justification(auth, client, db,
-                                                                         site_a):
-    auth.login("clinician", sites=[site_a])
-    data = enrol_data(site_a.id, kl_grade="4", elig_bleeding_disorder="yes")
-    refused = client.post("/patients/new", data=data)
-    html = refused.get_data(as_text=True)
-    assert refused.status_code == 422
+def test_outside_indication_shows_warning_then_saves_with_justification(browser, db, site_a,
+                                                                         clinician):
+    refused = enrol(browser, site_a.id, kl_grade="4", elig_bleeding_disorder="yes")
+    html = refused.text
+    assert refused.status_int == 422
     assert "Outside the usual indication" in html
     assert "Kellgren–Lawrence grade 4 is outside the usual indication" in html
     assert "Uncontrolled bleeding disorder or anticoagulation: answered yes" in html
-    data["outside_indication_justification"] = "Patient declines arthroplasty; MDT agreed."
-    assert client.post("/patients/new", data=data).status_code == 302
+    # The re-rendered form still holds every answer: only the justification is added.
+    form = form_for(refused, field="family_name")
+    form["outside_indication_justification"] = "Patient declines arthroplasty; MDT agreed."
+    assert submit(form).status_int == 302
     db.expire_all()
     patient = db.scalar(select(Patient))
+    assert patient.index_knee.kl_grade == 4
     assert patient.outside_indication_justification.startswith("Patient declines")
-    page = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    page = browser.get(f"/patients/{patient.id}").text
     assert "Enrolled outside the usual indication." in page
     assert "MDT agreed" in page
 
 
-def test_duplicate_record_number_at_site_is_refused(auth, client, db, site_a):
-    auth.login("clinician", sites=[site_a])
-    assert client.post("/patients/new", data=enrol_data(site_a.id)).status_code == 302
-    response = client.post("/patients/new", data=enrol_data(site_a.id, given_name="Other"))
-    assert response.status_code == 422
-    assert "already enrolled at this site" in response.get_data(as_text=True)
+def test_duplicate_record_number_at_site_is_refused(browser, db, site_a, clinician):
+    assert enrol(browser, site_a.id).status_int == 302
+    response = enrol(browser, site_a.id, given_name="Other")
+    assert response.status_int == 422
+    assert "already enrolled at this site" in response.text
     assert patient_count(db) == 1
 
 
-def test_cannot_enrol_at_a_site_that_is_not_mine(auth, client, db, site_a, site_b):
-    auth.login("clinician", sites=[site_a])
-    response = client.post("/patients/new", data=enrol_data(site_b.id))
-    assert response.status_code == 422
-    assert "Not a valid choice" in response.get_data(as_text=True)
+def test_cannot_enrol_at_a_site_that_is_not_mine(browser, db, site_a, site_b, clinician):
+    response = enrol(browser, site_b.id)  # not offered: forced in
+    assert response.status_int == 422
+    assert "Not a valid choice" in response.text
     assert patient_count(db) == 0
+
+
+def _data(user_id: int, site_id: int, mrn: str, **overrides) -> enrolment.EnrolmentData:
+    values = dict(
+        site_id=site_id, family_name="A", given_name="B", medical_record_number=mrn,
+        phone=None, email=None, preferred_contact="phone", email_reminders=False,
+        sex="male", birth_date=date(1960, 1, 1), height_cm=None, weight_kg=None,
+        laterality="left", kl_grade=2, eligibility={}, consent_date=date(2026, 1, 1),
+        outside_indication_justification=None, created_by_id=user_id)
+    return enrolment.EnrolmentData(**{**values, **overrides})
 
 
 def test_sequence_retry_after_a_concurrent_enrolment(app, db, site_a, make_user, monkeypatch):
     """A racing enrolment took the computed number: the service retries with the next."""
-    from datetime import date
-
-    from registry.clinical.services import enrolment
-
     user = make_user("clinician", sites=[site_a])
     calls = {"n": 0}
     original = enrolment.next_site_sequence
@@ -155,19 +195,27 @@ def test_sequence_retry_after_a_concurrent_enrolment(app, db, site_a, make_user,
         return 1 if calls["n"] == 1 else original(session, site_id)
 
     with app.test_request_context():
-        first = enrolment.enrol_patient(db, enrolment.EnrolmentData(
-            site_id=site_a.id, family_name="A", given_name="B", medical_record_number="M1",
-            phone=None, email=None, preferred_contact="phone", email_reminders=False,
-            sex="male", birth_date=date(1960, 1, 1), height_cm=None, weight_kg=None,
-            laterality="left", kl_grade=2, eligibility={}, consent_date=date(2026, 1, 1),
-            outside_indication_justification=None, created_by_id=user.id))
+        first = enrolment.enrol_patient(db, _data(user.id, site_a.id, "M1"))
         assert first.study_id == "AAA-0001"
         monkeypatch.setattr(enrolment, "next_site_sequence", stale_first)
-        second = enrolment.enrol_patient(db, enrolment.EnrolmentData(
-            site_id=site_a.id, family_name="C", given_name="D", medical_record_number="M2",
-            phone=None, email=None, preferred_contact="phone", email_reminders=False,
-            sex="male", birth_date=date(1960, 1, 1), height_cm=None, weight_kg=None,
-            laterality="left", kl_grade=2, eligibility={}, consent_date=date(2026, 1, 1),
-            outside_indication_justification=None, created_by_id=user.id))
+        second = enrolment.enrol_patient(db, _data(user.id, site_a.id, "M2"))
     assert calls["n"] == 2
     assert second.study_id == "AAA-0002"
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"birth_date": date(1, 1, 1)}, "birth_date"),
+    ({"consent_date": date(1, 6, 1)}, "consent_date"),
+    ({"consent_date": date(2026, 6, 2)}, "consent_date"),
+    ({"height_cm": float("inf")}, "height_cm"),
+    ({"weight_kg": float("nan")}, "weight_kg"),
+    ({"kl_grade": 9}, "kl_grade"),
+])
+def test_service_rechecks_ranges_for_every_caller(app, db, site_a, make_user, overrides, field):
+    """Not only the form: the service itself refuses implausible values (command line,
+    demo, any other caller), naming the field."""
+    user = make_user("clinician", sites=[site_a])
+    with app.test_request_context(), pytest.raises(ValidationFailed) as refused:
+        enrolment.enrol_patient(db, _data(user.id, site_a.id, "M1", **overrides))
+    assert field in refused.value.errors
+    assert patient_count(db) == 0

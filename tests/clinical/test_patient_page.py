@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
+import pytest
 from flask import url_for
 
 from registry.models import AdverseEvent, Visit
+from tests.clinical.conftest import TODAY
 from tests.clinical.helpers import all_items
 from tests.fixtures.database import recorded_statements
+
+
+@pytest.fixture
+def app_settings() -> dict[str, Any]:
+    """This module only reads pages (signed in with ``auth.login``, which posts the sign-in
+    without its form): CSRF off."""
+    return {"TODAY": TODAY.isoformat()}
+
 
 TREATED = date(2026, 1, 1)
 

@@ -1,14 +1,16 @@
-"""Treatment: traceability fields, schedule creation, rescheduling with a reason."""
+"""Treatment through the rendered form: traceability fields, plausible ranges, schedule
+creation, corrections with a reason, day 0 against recorded visits, stale forms."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from html import unescape
 
 import pytest
 from sqlalchemy import select
 
 from registry.models import AuditEvent, Treatment, Visit
+from tests.clinical.browser import fill, form_for, open_form, sign_in, submit, webtest
 from tests.clinical.helpers import treatment_data
 
 
@@ -18,15 +20,18 @@ def visits_by_code(db, patient_id: int) -> dict[str, Visit]:
     return {visit.timepoint.code: visit for visit in visits}
 
 
-def test_saving_treatment_creates_the_schedule(auth, client, db, site_a, make_patient):
+def treatment_form(browser, patient):
+    return open_form(browser, f"/patients/{patient.id}/treatment", field="lot_number")
+
+
+def test_saving_treatment_creates_the_schedule(browser, db, site_a, make_patient, clinician):
     patient = make_patient(site_a, treated=False)
-    auth.login("clinician", sites=[site_a])
-    assert client.get(f"/patients/{patient.id}/treatment").status_code == 200
-    response = client.post(f"/patients/{patient.id}/treatment", data=treatment_data())
-    assert response.status_code == 302, unescape(response.get_data(as_text=True))[:3000]
+    response = submit(fill(treatment_form(browser, patient), treatment_data()))
+    assert response.status_int == 302, unescape(response.text)[:3000]
     db.expire_all()
     treatment = db.scalar(select(Treatment).where(Treatment.patient_id == patient.id))
     assert treatment.lot_number == "LOT-2026-001"
+    assert treatment.cell_dose_million == 25
     assert treatment.co_interventions == ["physiotherapy"]
     visits = visits_by_code(db, patient.id)
     assert set(visits) == {"baseline", "w2_6", "m3", "m6_12"}
@@ -37,63 +42,78 @@ def test_saving_treatment_creates_the_schedule(auth, client, db, site_a, make_pa
     assert all(v.status == "scheduled" for v in visits.values())
 
 
+DOSE = "Cell dose must be between 0.01 and 10,000 million cells."
+DAY0 = "Treatment date must be between 2000-01-01 and today (2026-06-01)."
+
+
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
         ({"lot_number": ""}, "lot_number",
          "Enter the lot number: it is required for traceability."),
         ({"lot_number": "   "}, "lot_number", "Enter the lot number"),
-        ({"treatment_date": "2026-06-02"}, "treatment_date", "The date cannot be in the future"),
+        ({"treatment_date": "2026-06-02"}, "treatment_date", DAY0),
+        ({"treatment_date": "0001-01-01"}, "treatment_date", DAY0),
+        ({"treatment_date": "1999-12-31"}, "treatment_date", DAY0),
         ({"treatment_date": "2025-01-01"}, "treatment_date", "before the consent date"),
         ({"treatment_date": ""}, "treatment_date", "Enter the treatment date"),
         ({"product_name": ""}, "product_name", "Enter the product name"),
         ({"operator": ""}, "operator", "Enter who performed the treatment."),
-        ({"injections": "0"}, "injections", "The number of injections must be 1 to 10."),
-        ({"cell_dose_million": "-3"}, "cell_dose_million", "The dose must be greater than 0."),
+        ({"injections": "0"}, "injections", "Number of injections must be between 1 and 10."),
+        ({"injections": "11"}, "injections", "Number of injections must be between 1 and 10."),
+        ({"injections": "1e3"}, "injections", "Not a valid integer value."),
+        ({"cell_dose_million": "-3"}, "cell_dose_million", DOSE),
+        ({"cell_dose_million": "0"}, "cell_dose_million", DOSE),
+        ({"cell_dose_million": "inf"}, "cell_dose_million", DOSE),
+        ({"cell_dose_million": "1e308"}, "cell_dose_million", DOSE),
+        ({"cell_dose_million": "1e400"}, "cell_dose_million", DOSE),
+        ({"cell_dose_million": "nan"}, "cell_dose_million", DOSE),
+        ({"cell_dose_million": "10000.5"}, "cell_dose_million", DOSE),
         ({"cell_source": "plasma"}, "cell_source", "Not a valid choice"),
     ],
 )
-def test_bad_treatment_is_refused(auth, client, db, site_a, make_patient, overrides, field,
-                                  message):
+def test_bad_treatment_is_refused(browser, db, site_a, make_patient, clinician, overrides,
+                                  field, message):
     patient = make_patient(site_a, treated=False)
-    auth.login("clinician", sites=[site_a])
     data = treatment_data(**{"product_name": "Typed product", **overrides})
-    response = client.post(f"/patients/{patient.id}/treatment", data=data)
-    html = unescape(response.get_data(as_text=True))
-    assert response.status_code == 422
+    response = submit(fill(treatment_form(browser, patient), data))
+    html = unescape(response.text)
+    assert response.status_int == 422
     assert message in html
     assert f'id="{field}-error"' in html
+    again = form_for(response, field="lot_number")
     if overrides.get("product_name") != "":
-        assert 'value="Typed product"' in html
+        assert again["product_name"].value == "Typed product"
+    assert again["cell_dose_million"].value == data["cell_dose_million"]
     db.expire_all()
     assert db.scalar(select(Treatment).where(Treatment.patient_id == patient.id)) is None
     assert db.scalar(select(Visit).where(Visit.patient_id == patient.id)) is None
 
 
 def test_changing_treatment_date_needs_reason_and_moves_open_visits(
-        auth, client, db, site_a, make_patient, record_visit):
+        browser, db, site_a, make_patient, record_visit, clinician):
     patient = make_patient(site_a, treatment_date=date(2026, 1, 1))
     visits = visits_by_code(db, patient.id)
     record_visit(visits["baseline"], date(2025, 12, 20), {"vas": {"VAS": 60}})
     old_m3_target = visits["m3"].target_date
     treatment = patient.treatment
-    auth.login("clinician", sites=[site_a])
-    form = treatment_data(treatment_date="2026-01-08", lot_number=treatment.lot_number,
-                          product_name=treatment.product_name, operator=treatment.operator,
-                          cell_source="bmac", cell_dose_million="20",
-                          version=str(treatment.version))
-    refused = client.post(f"/patients/{patient.id}/treatment", data=form)
-    assert refused.status_code == 422
-    assert "Give a reason for correcting the recorded treatment" in unescape(
-        refused.get_data(as_text=True))
+    form = treatment_form(browser, patient)
+    assert form["treatment_date"].value == "2026-01-01"  # the saved values, as rendered
+    assert form["lot_number"].value == treatment.lot_number
+    form["treatment_date"] = "2026-01-08"
+    refused = submit(form)
+    assert refused.status_int == 422
+    assert "Give a reason for correcting the recorded treatment" in unescape(refused.text)
     db.expire_all()
     assert db.get(Treatment, treatment.id).treatment_date == date(2026, 1, 1)
 
-    form["reason"] = "Date typed wrongly at first entry"
-    assert client.post(f"/patients/{patient.id}/treatment", data=form).status_code == 302
+    again = form_for(refused, field="lot_number")
+    assert again["treatment_date"].value == "2026-01-08"
+    again["reason"] = "Date typed wrongly at first entry"
+    assert submit(again).status_int == 302
     visits = visits_by_code(db, patient.id)
     assert db.get(Treatment, treatment.id).treatment_date == date(2026, 1, 8)
-    assert visits["m3"].target_date == old_m3_target.replace(day=old_m3_target.day + 7)
+    assert visits["m3"].target_date == old_m3_target + timedelta(days=7)
     assert visits["baseline"].visit_date == date(2025, 12, 20)  # done: kept
     audit = db.scalar(select(AuditEvent).where(AuditEvent.entity_type == "treatment",
                                                AuditEvent.field == "treatment_date"))
@@ -101,24 +121,53 @@ def test_changing_treatment_date_needs_reason_and_moves_open_visits(
     assert audit.old_value == '"2026-01-01"'
 
 
-def test_treatment_date_after_a_recorded_followup_is_refused(auth, client, db, site_a,
-                                                             make_patient, record_visit):
+def test_treatment_date_after_a_recorded_followup_is_refused(browser, db, site_a, make_patient,
+                                                             record_visit, clinician):
     patient = make_patient(site_a, treatment_date=date(2026, 1, 1))
     visits = visits_by_code(db, patient.id)
     record_visit(visits["w2_6"], date(2026, 1, 28), {"vas": {"VAS": 40}})
-    treatment = patient.treatment
-    auth.login("clinician", sites=[site_a])
-    form = treatment_data(treatment_date="2026-02-01", lot_number=treatment.lot_number,
-                          version=str(treatment.version), reason="moved")
-    response = client.post(f"/patients/{patient.id}/treatment", data=form)
-    assert response.status_code == 422
-    assert "A follow-up visit was recorded on 2026-01-28" in response.get_data(as_text=True)
+    response = submit(fill(treatment_form(browser, patient),
+                           {"treatment_date": "2026-02-01", "reason": "moved"}))
+    assert response.status_int == 422
+    assert "A follow-up visit was recorded on 2026-01-28" in response.text
+    db.expire_all()
+    assert db.get(Treatment, patient.treatment.id).treatment_date == date(2026, 1, 1)
 
 
-def test_stale_treatment_form_is_refused_with_409(auth, client, db, site_a, make_patient):
+def test_treatment_date_before_a_recorded_baseline_is_refused(browser, db, site_a, make_patient,
+                                                              record_visit, clinician):
+    """Moving day 0 before the recorded baseline would make the baseline a visit after
+    the treatment, silently the reference of every change score: refused, naming it."""
     patient = make_patient(site_a, treatment_date=date(2026, 1, 1))
-    auth.login("clinician", sites=[site_a])
-    form = treatment_data(treatment_date="2026-01-02", version="0", reason="typo")
-    response = client.post(f"/patients/{patient.id}/treatment", data=form)
-    assert response.status_code == 409
-    assert "changed by someone else" in response.get_data(as_text=True)
+    visits = visits_by_code(db, patient.id)
+    record_visit(visits["baseline"], date(2025, 12, 20), {"vas": {"VAS": 60}})
+    response = submit(fill(treatment_form(browser, patient),
+                           {"treatment_date": "2025-12-15", "reason": "earlier in fact"}))
+    html = unescape(response.text)
+    assert response.status_int == 422
+    assert 'id="treatment_date-error"' in html
+    assert ("The baseline visit was recorded on 2025-12-20, after this date; a baseline must "
+            "be on or before the treatment date (day 0)") in html
+    db.expire_all()
+    assert db.get(Treatment, patient.treatment.id).treatment_date == date(2026, 1, 1)
+    # On day 0 itself the baseline still counts: allowed.
+    again = fill(form_for(response, field="lot_number"), {"treatment_date": "2025-12-20"})
+    assert submit(again).status_int == 302
+    db.expire_all()
+    assert db.get(Treatment, patient.treatment.id).treatment_date == date(2025, 12, 20)
+
+
+def test_stale_treatment_form_is_refused_with_409(app, browser, db, site_a, make_patient,
+                                                  make_user, clinician):
+    patient = make_patient(site_a, treatment_date=date(2026, 1, 1))
+    mine = fill(treatment_form(browser, patient), {"operator": "Dr Mine", "reason": "typo"})
+    other = webtest.TestApp(app)  # a colleague corrects the treatment meanwhile
+    sign_in(other, make_user("clinician", sites=[site_a]).email)
+    theirs = fill(treatment_form(other, patient), {"operator": "Dr Theirs", "reason": "typo"})
+    assert submit(theirs).status_int == 302
+    response = submit(mine)
+    assert response.status_int == 409
+    assert "changed by someone else" in response.text
+    assert form_for(response, field="lot_number")["operator"].value == "Dr Theirs"
+    db.expire_all()
+    assert db.get(Treatment, patient.treatment.id).operator == "Dr Theirs"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from registry.models import Patient, Site, Visit
+from registry.models import Patient, Site, User, Visit
 
 TODAY = date(2026, 6, 1)  # a Monday
 
@@ -18,6 +18,20 @@ TODAY = date(2026, 6, 1)  # a Monday
 @pytest.fixture
 def app_settings() -> dict[str, Any]:
     return {"TODAY": TODAY.isoformat()}
+
+
+@pytest.fixture
+def as_user(browser, make_user) -> Callable[..., User]:
+    """Sign ``browser`` in through the rendered sign-in form as a new user (modules that
+    submit forms as rendered turn CSRF protection on in their ``app_settings``)."""
+    from tests.fixtures.webtest import sign_in
+
+    def login(role: str = "coordinator", sites: list[Site] | None = None) -> User:
+        user = make_user(role, sites=sites or [])
+        sign_in(browser, user.email)
+        return user
+
+    return login
 
 
 def visit_of(patient: Patient, code: str) -> Visit:

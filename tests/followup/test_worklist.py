@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from registry.followup.state import refresh_sites
-from registry.models import AuditEvent, ContactAttempt
+from registry.models import ContactAttempt
 from tests.fixtures.database import recorded_statements
 from tests.followup.conftest import TODAY, row_visit_ids, shown_count, visit_of
 
@@ -162,30 +159,6 @@ def test_pagination_fifty_per_page_and_past_the_end(client, site_a, treated_days
     assert set(row_visit_ids(first)).isdisjoint(row_visit_ids(second))
     beyond = client.get("/followup/?status=overdue&page=99").get_data(as_text=True)
     assert row_visit_ids(beyond) == row_visit_ids(second)
-
-
-def test_csv_call_list_of_the_filtered_list_is_audited(client, db, site_a, treated_days_ago,
-                                                       coordinator_a):
-    overdue = treated_days_ago(site_a, M3_OVERDUE_10, family_name="=HYPERLINK(\"x\")")
-    treated_days_ago(site_a, M3_DUE)
-    response = client.post("/followup/call-list.csv",
-                           data={"status": "overdue", "timepoint": "m3"})
-    assert response.status_code == 200
-    assert response.mimetype == "text/csv"
-    assert "attachment" in response.headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert [row["study_id"] for row in rows] == [overdue.study_id]
-    assert rows[0]["family_name"] == "'=HYPERLINK(\"x\")"  # not run as a formula
-    assert rows[0]["phone"] == overdue.identity.phone
-    assert rows[0]["days_overdue"] == "10"
-    assert rows[0]["status"] == "Overdue"
-    db.expire_all()
-    event_ = db.scalars(select(AuditEvent).where(AuditEvent.action == "export",
-                                                 AuditEvent.entity_type == "worklist_call_list")
-                        ).one()
-    assert '"rows": 1' in event_.new_value
-    assert '"identifying": true' in event_.new_value
-    assert event_.actor_id == coordinator_a.id
 
 
 def test_csv_download_is_a_post(client, site_a, coordinator_a):

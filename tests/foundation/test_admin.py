@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from registry.models import AuditEvent, Site, User, utcnow
 from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.webtest import sign_in, submit
+
+TEMPORARY = "a long initial passphrase"
 
 
 def test_admin_creates_a_site(auth, client, db, site_a):
@@ -111,3 +115,68 @@ def test_audit_page_filters_and_exports(auth, client, site_a):
     export.close()
     assert lines[0].startswith("id,occurred_at,actor_email,action")
     assert any(",login," in line for line in lines[1:])
+
+
+class TestAccountMadeOnTheAdminPage:
+    """The whole life of an account an admin creates, through the pages as rendered."""
+
+    @pytest.fixture
+    def app_settings(self):
+        return {"WTF_CSRF_ENABLED": True}
+
+    @staticmethod
+    def form_with(page, field):
+        return next(form for form in page.forms.values() if field in form.fields)
+
+    def create_and_sign_in(self, browser, make_user, site_a) -> str:
+        admin = make_user("admin", sites=[site_a])
+        sign_in(browser, admin.email)
+        form = self.form_with(browser.get("/admin/users"), "full_name")
+        form["email"], form["full_name"] = "new.person@example.org", "New Person"
+        form["role"], form["sites"] = "coordinator", [str(site_a.id)]
+        form["password"] = TEMPORARY
+        assert submit(form).status_int == 302
+        logout = next(form for form in browser.get("/home").forms.values()
+                      if form.action == "/logout")
+        assert submit(logout).status_int == 302
+        landed = sign_in(browser, "new.person@example.org", TEMPORARY)
+        assert landed.headers["Location"] == "/account/password"
+        return "new.person@example.org"
+
+    def test_the_new_account_changes_its_temporary_password(self, browser, db, make_user,
+                                                            site_a):
+        email = self.create_and_sign_in(browser, make_user, site_a)
+        page = browser.get("/account/password")
+        assert "Your administrator set a temporary password" in page.text
+        form = self.form_with(page, "new_password")
+        form["current_password"] = TEMPORARY
+        form["new_password"] = form["confirm"] = "my very own passphrase"
+        response = submit(form)
+        assert response.status_int == 302, response.text[:300]
+        assert browser.get("/home").status_int == 200
+        db.expire_all()
+        user = db.scalar(select(User).where(User.email == email))
+        assert user.must_change_password is False
+        event = db.scalar(select(AuditEvent).where(AuditEvent.entity_id == str(user.id),
+                                                   AuditEvent.field == "must_change_password"))
+        assert (event.old_value, event.new_value) == ("true", "false")
+        assert event.reason == "password changed by the account holder"
+
+    def test_nothing_else_opens_until_the_password_is_changed(self, browser, make_user, site_a,
+                                                              make_patient):
+        patient = make_patient(site_a)
+        self.create_and_sign_in(browser, make_user, site_a)
+        for url in ["/home", "/patients/", "/followup/", f"/patients/{patient.id}",
+                    f"/patients/{patient.id}/visits/{patient.visits[0].id}", "/", "/login"]:
+            response = browser.get(url, expect_errors=True)
+            while response.status_int == 302 and response.headers["Location"] != (
+                    "/account/password"):
+                response = response.follow(expect_errors=True)  # / and /login go home first
+            assert response.headers["Location"] == "/account/password", url
+        page = browser.get("/account/password")
+        refused = browser.post("/patients/new", {"csrf_token": page.forms[0]["csrf_token"].value},
+                               expect_errors=True)
+        assert refused.headers["Location"] == "/account/password"
+        assert browser.get("/static/registry.css").status_int == 200
+        logout = next(form for form in page.forms.values() if form.action == "/logout")
+        assert submit(logout).headers["Location"] == "/login"

@@ -164,3 +164,134 @@ def test_cli_verify_reports_intact_and_broken(runner, db, site_a, make_patient):
     broken = runner.invoke(args=["audit", "verify"])
     assert broken.exit_code == 1
     assert f"row id {target}" in broken.output
+
+
+# --- Reading the trail: an admin's sites, checked filters, the CSV --------------------
+
+
+def _trail_ids(client, query: str = "") -> set[str]:
+    response = client.get(f"/admin/audit/?{query}")
+    assert response.status_code == 200
+    return {row["id"] for row in _csv(client)}, response.get_data(as_text=True)
+
+
+def _csv(client, **form) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    response = client.post("/admin/audit/export.csv", data=form)
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    response.close()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _events_about(db, patient):
+    """Ids (text) of every audit row about the patient's records."""
+    from registry.models import InstrumentResponse, Visit
+
+    visits = [str(v.id) for v in patient.visits]
+    responses = [str(r.id) for r in db.scalars(select(InstrumentResponse).join(Visit).where(
+        Visit.patient_id == patient.id))]
+    keys = {("patient", str(patient.id)), ("patient_identity", str(patient.id)),
+            ("index_knee", str(patient.index_knee.id)),
+            ("treatment", str(patient.treatment.id))}
+    keys |= {("visit", v) for v in visits} | {("instrument_response", r) for r in responses}
+    return {str(event.id) for event in db.scalars(select(AuditEvent))
+            if (event.entity_type, event.entity_id) in keys}
+
+
+def test_admin_of_one_site_reads_only_that_sites_patients(auth, client, db, site_a, site_b,
+                                                          make_patient, record_visit):
+    mine = make_patient(site_a, family_name="Ownsite")
+    theirs = make_patient(site_b, family_name="Othersite")
+    record_visit(theirs.visits[0], date(2025, 12, 20), {"vas": {"VAS": 40}})
+    record_visit(mine.visits[0], date(2025, 12, 20), {"vas": {"VAS": 50}})
+    db.expire_all()
+    # The audit hook may leave the site empty (it does for questionnaire answers): the
+    # view then finds the record's site in SQL.
+    assert db.scalar(select(AuditEvent.id).where(
+        AuditEvent.entity_type == "instrument_response", AuditEvent.site_id.is_(None)))
+    foreign = _events_about(db, db.merge(theirs))
+    own = _events_about(db, db.merge(mine))
+    assert foreign
+    assert own
+    admin = auth.login("admin", sites=[site_a])
+    shown, page = _trail_ids(client)
+    assert own <= shown
+    assert not foreign & shown
+    values = " ".join(f"{row['old_value']} {row['new_value']}" for row in _csv(client))
+    assert "Ownsite" in values
+    assert "Othersite" not in values
+    assert "Othersite" not in page
+    # Events about no patient (sign-ins, accounts, sites) are every admin's business.
+    logins = {str(e.id) for e in db.scalars(select(AuditEvent).where(
+        AuditEvent.action == "login", AuditEvent.actor_id == admin.id))}
+    assert logins <= shown
+    sites = {str(e.id) for e in db.scalars(select(AuditEvent).where(
+        AuditEvent.entity_type == "site"))}
+    assert sites <= shown
+    # Filters cannot widen it.
+    shown_by_id, _page = _trail_ids(client, f"entity_type=patient&entity_id={theirs.id}")
+    assert not foreign & shown_by_id
+
+
+def test_admin_of_both_sites_reads_both(auth, client, db, site_a, site_b, make_patient):
+    theirs = make_patient(site_b)
+    foreign = _events_about(db, theirs)
+    auth.login("admin", sites=[site_a, site_b])
+    shown, _page = _trail_ids(client)
+    assert foreign <= shown
+
+
+@pytest.mark.parametrize(("query", "field", "words"), [
+    ("date_to=9999-12-31", "To", "must be between 2000-01-01 and 2099-12-31"),
+    ("date_from=0001-01-01", "From", "must be between"),
+    ("date_to=2025-02-30", "To", "is not a date (YYYY-MM-DD)"),
+    ("date_from=%C2%B2025-01-01", "From", "is not a date"),
+    ("date_from=2025-03-01&date_to=2025-02-01", "To", "must not be before From"),
+    ("entity_id=" + "9" * 41, "Record id", "at most 40 characters"),
+    ("page=1e20", "Page", "is not a page number"),
+    ("page=" + "9" * 400, "Page", "is not a page number"),
+    ("page=%C2%B2", "Page", "is not a page number"),
+])
+def test_bad_filters_get_a_message_naming_the_field(auth, client, site_a, query, field,
+                                                    words):
+    auth.login("admin", sites=[site_a])
+    response = client.get(f"/admin/audit/?{query}")
+    assert response.status_code == 422
+    text = response.get_data(as_text=True).replace("&#39;", "'")
+    assert f"{field}: " in text
+    assert words in text
+    if not query.startswith("page"):
+        form = dict(pair.split("=", 1) for pair in query.split("&"))
+        form = {key: value.replace("%C2%B2", "²") for key, value in form.items()}
+        refused = client.post("/admin/audit/export.csv", data=form)
+        refused.close()
+        assert refused.status_code == 422
+
+
+def test_whole_last_day_and_far_pages(auth, client, db, site_a):
+    admin = auth.login("admin", sites=[site_a])
+    today = db.scalar(select(AuditEvent.occurred_at).where(
+        AuditEvent.actor_id == admin.id)).date().isoformat()
+    shown, _page = _trail_ids(client, f"date_from={today}&date_to={today}&action=login")
+    assert shown
+    assert client.get("/admin/audit/?date_to=2099-12-31").status_code == 200
+    assert client.get("/admin/audit/?page=99999").status_code == 200  # the last page
+    assert client.get("/admin/audit/?page=999999999").status_code == 422  # past MAX_PAGE
+
+
+def test_audit_csv_escapes_formulas_and_keeps_numbers(auth, client, db, site_a,
+                                                      make_patient):
+    patient = make_patient(site_a, family_name='=HYPERLINK("http://x","y")')
+    with capture.reason(db, "@SUM(A1)"):
+        patient.index_knee.kl_grade = 3
+    auth.login("admin", sites=[site_a])
+    rows = _csv(client)
+    cells = [value for row in rows for value in row.values()]
+    assert not [cell for cell in cells if cell and cell[0] in "=+-@\t\r"]
+    assert any(row["reason"] == "'@SUM(A1)" for row in rows)
+    assert any('\\"=HYPERLINK' in row["new_value"] or '"=HYPERLINK' in row["new_value"]
+               for row in rows)
+    assert all(row["id"].isdigit() for row in rows)

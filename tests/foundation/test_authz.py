@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from werkzeug.exceptions import Forbidden, NotFound
 
-from registry.authz import Permission, can, patient_or_abort
+from registry.authz import MATRIX as ROLE_MATRIX
+from registry.authz import SITE_SCOPED, Permission, can, patient_or_abort, visible_site_ids
+from registry.models import Role
 
 READ, WRITE = Permission.CLINICAL_READ, Permission.CLINICAL_WRITE
 
@@ -47,6 +49,35 @@ def test_global_permissions(make_user, role, research, admin, audit):
     assert can(user, Permission.RESEARCH) is research
     assert can(user, Permission.ADMIN) is admin
     assert can(user, Permission.AUDIT_READ) is audit
+
+
+@pytest.mark.parametrize("role", ["clinician", "coordinator", "admin"])
+def test_a_deactivated_site_grants_no_site_scoped_permission(make_user, site_a, site_b, role):
+    """Deactivating a site closes it in the one place that decides: no site-scoped
+    permission holds there, for anyone; the assignment itself is kept (the admin page
+    shows and edits it) and the other site and global permissions are untouched."""
+    user = make_user(role, sites=[site_a, site_b])
+    site_a.active = False
+    held = ROLE_MATRIX[Role(role)]
+    for permission in SITE_SCOPED:
+        assert can(user, permission, site_a.id) is False
+        assert can(user, permission, site_b.id) is (permission in held)
+    assert visible_site_ids(user) == {site_b.id}
+    assert user.site_ids == {site_a.id, site_b.id}
+    assert user.active_site_ids == {site_b.id}
+    assert can(user, Permission.ADMIN) is (role == "admin")  # admins can reactivate it
+
+
+def test_patient_of_a_deactivated_site_is_forbidden(app, db, make_user, make_patient, site_a):
+    from flask_login import login_user
+
+    user = make_user("admin", sites=[site_a])
+    patient = make_patient(site_a)
+    site_a.active = False
+    with app.test_request_context():
+        login_user(user)
+        with pytest.raises(Forbidden):
+            patient_or_abort(db, patient.id, READ)
 
 
 def test_inactive_user_can_do_nothing(make_user, site_a):

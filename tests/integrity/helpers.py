@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
 import scoring
-from registry.audit import chain
+from registry.audit import capture, chain
 from registry.db import make_engine
 from registry.models import (
     AdverseEvent,
@@ -32,6 +33,7 @@ from registry.models import (
     Patient,
     Site,
     Treatment,
+    User,
 )
 from registry.scheduling import default_protocol, schedule_visits
 from tests.fixtures.app import TEST_SETTINGS, make_app
@@ -162,3 +164,101 @@ def eventually(condition: Callable[[], bool], seconds: float) -> bool:
             return True
         time.sleep(0.05)
     return condition()
+
+
+def seed_users(database_url: str, role: str, emails: list[str], password: str) -> list[int]:
+    """Commit accounts (no site yet); return their ids."""
+    from registry.auth.services import create_user
+
+    app = committed_app(database_url)
+    with app.extensions["registry.sessionmaker"]() as session:
+        users = [create_user(session, email=email, full_name=email.split("@")[0], role=role,
+                             password=password, site_codes=[]) for email in emails]
+        session.commit()
+        ids = [user.id for user in users]
+    app.extensions["registry.engine"].dispose()
+    return ids
+
+
+def seed_edit_targets(database_url: str, user_ids: list[int]) -> dict[str, int]:
+    """Commit one of every record an edit form changes, at a new site given to the users
+    ``user_ids``; return the records' ids."""
+    app = committed_app(database_url)
+    with app.extensions["registry.sessionmaker"]() as session:
+        site = add_site(session, f"R{next(_site_numbers):04d}")
+        with capture.reason(session, "staff of a new site"):
+            for user in [session.get(User, user_id) for user_id in user_ids]:
+                user.sites.append(site)
+        patient = add_patient(session, site, 1)
+        patient.treatment = Treatment(
+            treatment_date=date(2026, 1, 15), cell_source="bmac", product_name="Demo BMAC",
+            lot_number="LOT-00001", cell_dose_million=20.0, injections=1,
+            co_interventions=[], operator="Dr Test")
+        session.flush()
+        schedule_visits(session, patient, date(2026, 1, 15))
+        event = AdverseEvent(patient_id=patient.id, onset_date=date(2026, 2, 1),
+                             description="effusion", category="swelling", severity_grade=3,
+                             serious=True, serious_criterion="hospitalisation",
+                             relatedness="possibly", outcome="ongoing")
+        session.add(event)
+        session.commit()
+        ids = {"site": site.id, "patient": patient.id, "visit": patient.visits[1].id,
+               "treatment": patient.treatment.id, "event": event.id}
+    app.extensions["registry.engine"].dispose()
+    return ids
+
+
+class Hold:
+    """Hold one request's transaction just after it UPDATEs (``on="after_insert"``:
+    INSERTs) a ``model`` row, until a second request waits for it; so two saves of one
+    record overlap deterministically.
+
+    The request running in the thread named ``first`` is held (inside its flush, keeping
+    the row lock) until ``release_when_waiting``: on PostgreSQL, once another session
+    waits for a lock; on SQLite, once the thread named ``second`` takes a connection from
+    the pool (its BEGIN IMMEDIATE then waits for the write lock, which no one can see from
+    outside: a short grace period follows).
+    """
+
+    def __init__(self, app: Flask, model: type[Base], *, on: str = "after_update",
+                 first: str = "race-first", second: str = "race-second") -> None:
+        self.engine: Engine = app.extensions["registry.engine"]
+        self.model, self.on, self.first, self.second = model, on, first, second
+        self.holding = threading.Event()  # the first request has written the row
+        self._second_began = threading.Event()
+        self._release = threading.Event()
+
+    def _after_write(self, _mapper: Any, _connection: Any, _target: Any) -> None:
+        if threading.current_thread().name == self.first and not self.holding.is_set():
+            self.holding.set()
+            self._release.wait(20)
+
+    def _on_checkout(self, *_args: Any) -> None:
+        if threading.current_thread().name == self.second:
+            self._second_began.set()
+
+    def __enter__(self) -> Hold:
+        event.listen(self.model, self.on, self._after_write)
+        event.listen(self.engine, "checkout", self._on_checkout)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._release.set()
+        event.remove(self.model, self.on, self._after_write)
+        event.remove(self.engine, "checkout", self._on_checkout)
+
+    def release_when_waiting(self, timeout: float = 10.0) -> bool:
+        """Let the first request go on once the second waits; False if it never did."""
+        if self.engine.dialect.name == "postgresql":
+            waiting = eventually(self._someone_waits_for_a_lock, timeout)
+        else:
+            waiting = self._second_began.wait(timeout)
+            time.sleep(0.3)  # time for the second's BEGIN IMMEDIATE to wait for the lock
+        self._release.set()
+        return waiting
+
+    def _someone_waits_for_a_lock(self) -> bool:
+        with self.engine.connect() as connection:
+            return bool(connection.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")))

@@ -64,7 +64,10 @@ def save_scheduled_visits(database_url: str, patient_ids: list[int], visit_date:
                 with app.app_context(), writing():
                     session = get_session()
                     visit = session.get(Visit, visit_id)
-                    save_visit(session, visit, visit_date=visit_date,
+                    # A baseline is dated on or before day 0 (its target date).
+                    baseline = visit.timepoint is not None and visit.timepoint.is_baseline
+                    save_visit(session, visit,
+                               visit_date=visit.target_date if baseline else visit_date,
                                answers={"vas": {"VAS": number % 101}},
                                version=str(visit.version), reason=None, clinician_id=None)
                     session.commit()

@@ -166,3 +166,76 @@ def test_header_only_and_quoted_fields(tmp_path):
     write(source, 'note,VAS\n"a, ""b""",40\n')
     assert cli.main(["vas", str(source), "-o", str(target)]) == 0
     assert read_rows(target.read_text())[0] == {"note": 'a, "b"', "VAS": "40", "vas_pain": "40.0"}
+
+
+# --- Headers as spreadsheets write them ------------------------------------------------
+
+
+def _subprocess(repo_root, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "scoring", *map(str, args)],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(repo_root)},
+    )
+
+
+def _click(*args):
+    """``registry score …`` through click's runner (no database needed)."""
+    from click.testing import CliRunner
+
+    from registry.cli import score_command
+
+    return CliRunner().invoke(score_command, [str(arg) for arg in args])
+
+
+def test_trailing_comma_on_every_line_as_excel_writes_it(tmp_path, repo_root):
+    """The empty, unnamed last column is left out (with a note), not a traceback."""
+    source = write(tmp_path / "excel.csv", "id,VAS,\r\n1,50,\r\n2,30,\r\n")
+    target = tmp_path / "out.csv"
+    done = _subprocess(repo_root, "vas", source, "-o", target)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("python -m scoring: note: left out the empty column "
+                                   "without a name (column 3)")
+    assert target.read_text() == "id,VAS,vas_pain\n1,50,50.0\n2,30,30.0\n"
+    result = _click("vas", source)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "id,VAS,vas_pain\n1,50,50.0\n2,30,30.0\n"
+    assert "column 3" in result.stderr
+
+
+def test_several_empty_unnamed_columns_and_one_in_the_middle(tmp_path):
+    source = write(tmp_path / "gaps.csv", "id,,VAS,,\n1,,50,,\n2,,30\n")
+    target = tmp_path / "out.csv"
+    assert cli.main(["vas", str(source), "-o", str(target)]) == 0
+    assert read_rows(target.read_text()) == [{"id": "1", "VAS": "50", "vas_pain": "50.0"},
+                                             {"id": "2", "VAS": "30", "vas_pain": "30.0"}]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("id,VAS,\n1,50,\n2,30,oops\n",
+         "data row 2 (1-based, header not counted), column 3: holds 'oops' but has no name"),
+        ("id,VAS,id\n1,50,2\n", "column id: the name appears twice (columns 1 and 3)"),
+        ("VAS,VAS,\n1,2,\n", "column VAS: the name appears twice (columns 1 and 2)"),
+        (",,\n1,2,\n", "no column has a name"),
+    ],
+)
+def test_unnamed_or_duplicate_columns_exit_2_with_one_message(tmp_path, repo_root, content,
+                                                              expected):
+    source = write(tmp_path / "bad.csv", content)
+    target = tmp_path / "out.csv"
+    done = _subprocess(repo_root, "vas", source, "-o", target)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert expected in done.stderr
+    assert sorted(os.listdir(tmp_path)) == ["bad.csv"]
+    result = _click("vas", source)
+    assert result.exit_code == 2
+    assert expected in result.stderr
+    assert result.stdout == ""

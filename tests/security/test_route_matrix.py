@@ -45,6 +45,7 @@ EXPECTED: dict[str, Rule] = {
     "auth.logout": PUBLIC,
     "main.home": SIGNED_IN,
     "auth.change_password_page": SIGNED_IN,
+    "auth.keepalive": SIGNED_IN,
     "admin.sites": anywhere(P.ADMIN),
     "admin.edit_site": anywhere(P.ADMIN),
     "admin.users": anywhere(P.ADMIN),

@@ -12,8 +12,11 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from registry.audit import capture
+from registry.clock import today
+from registry.limits import problems
 from registry.models import AdverseEvent, Patient, utcnow
 from registry.services import ValidationFailed, check_version
+from registry.vocabularies import AE_GRADES
 
 
 @dataclass(frozen=True)
@@ -31,17 +34,22 @@ class AdverseEventData:
 
 
 def _validate(patient: Patient, data: AdverseEventData) -> None:
-    errors: dict[str, str] = {}
+    errors = problems({"onset_date": data.onset_date, "resolution_date": data.resolution_date},
+                      today(patient.site.timezone))
+    if data.severity_grade not in AE_GRADES:
+        errors["severity_grade"] = "The severity grade must be 1 to 5 (CTCAE)."
     treatment = patient.treatment
     if treatment is not None and data.onset_date < treatment.treatment_date:
-        errors["onset_date"] = (f"The onset cannot be before the treatment date "
-                                f"({treatment.treatment_date}).")
+        errors.setdefault("onset_date", f"The onset cannot be before the treatment date "
+                                        f"({treatment.treatment_date}).")
     elif treatment is None and data.onset_date < patient.consent_date:
-        errors["onset_date"] = f"The onset cannot be before consent ({patient.consent_date})."
+        errors.setdefault("onset_date",
+                          f"The onset cannot be before consent ({patient.consent_date}).")
     if data.serious != (data.serious_criterion is not None):
         errors["serious_criterion"] = "A serious event needs its criterion (and only then)."
     if data.resolution_date is not None and data.resolution_date < data.onset_date:
-        errors["resolution_date"] = "The resolution date cannot be before the onset date."
+        errors.setdefault("resolution_date",
+                          "The resolution date cannot be before the onset date.")
     if errors:
         raise ValidationFailed(errors)
 

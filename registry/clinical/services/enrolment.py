@@ -16,13 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from registry.clock import today
+from registry.limits import NUMBERS, problems
 from registry.models import IndexKnee, Patient, PatientIdentity, Site
 from registry.scheduling import default_protocol
 from registry.services import ValidationFailed
-from registry.vocabularies import ELIGIBILITY_CRITERIA, KL_USUAL_INDICATION
+from registry.vocabularies import ELIGIBILITY_CRITERIA, KL_GRADES, KL_USUAL_INDICATION
 
 MAX_ATTEMPTS = 5
-BMI_RANGE = (10.0, 80.0)
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,22 @@ def next_site_sequence(session: Session, site_id: int) -> int:
     return int(current or 0) + 1
 
 
-def validate_enrolment(session: Session, data: EnrolmentData) -> float | None:
-    """Check the rules that need more than one field or the database; return the BMI."""
-    errors: dict[str, str] = {}
-    bmi = compute_bmi(data.height_cm, data.weight_kg)
-    if bmi is not None and not BMI_RANGE[0] <= bmi <= BMI_RANGE[1]:
+def validate_enrolment(session: Session, data: EnrolmentData, site_today: date) -> float | None:
+    """Check every value's plausible range (again: callers other than the form exist) and
+    the rules that need more than one field or the database; return the BMI."""
+    errors = problems({"birth_date": data.birth_date, "consent_date": data.consent_date,
+                       "height_cm": data.height_cm, "weight_kg": data.weight_kg}, site_today)
+    if "consent_date" not in errors and "birth_date" not in errors \
+            and data.consent_date < data.birth_date:
+        errors["consent_date"] = "The consent date cannot be before the date of birth."
+    if data.kl_grade not in KL_GRADES:
+        errors["kl_grade"] = f"The Kellgren–Lawrence grade must be 0 to 4, not {data.kl_grade}."
+    bmi = None if errors.keys() & {"height_cm", "weight_kg"} else compute_bmi(
+        data.height_cm, data.weight_kg)
+    bmi_limit = NUMBERS["bmi"]
+    if bmi is not None and bmi_limit.problem(bmi):
         errors["weight_kg"] = (f"Height and weight give a BMI of {bmi}, outside "
-                               f"{BMI_RANGE[0]:g}–{BMI_RANGE[1]:g}: check both values.")
+                               f"{bmi_limit.minimum:g}–{bmi_limit.maximum:g}: check both values.")
     warnings = indication_warnings(data.kl_grade, data.eligibility)
     if warnings and not (data.outside_indication_justification or "").strip():
         errors["outside_indication_justification"] = (
@@ -103,9 +113,9 @@ def validate_enrolment(session: Session, data: EnrolmentData) -> float | None:
 def enrol_patient(session: Session, data: EnrolmentData) -> Patient:
     """Create the patient with identity, index knee and the site's follow-up protocol."""
     site = session.get(Site, data.site_id)
-    if site is None:
-        raise ValidationFailed({"site_id": "Choose one of your sites."})
-    bmi = validate_enrolment(session, data)
+    if site is None or not site.active:
+        raise ValidationFailed({"site_id": "Choose one of your sites (an active one)."})
+    bmi = validate_enrolment(session, data, today(site.timezone))
     protocol = default_protocol(session, site.id)
     justification = (data.outside_indication_justification or "").strip() or None
     if not indication_warnings(data.kl_grade, data.eligibility):

@@ -143,6 +143,7 @@ class VisitRecord:
     visit_date: date | None
     status: str
     out_of_window: bool
+    not_applicable_reason: str | None
 
     @property
     def name(self) -> str:
@@ -212,7 +213,8 @@ def page_queries() -> PageQueries:
         .execution_options(populate_existing=True),
         visits=select(Visit.id, Visit.timepoint_id, Timepoint.name, Timepoint.is_baseline,
                       Visit.target_date, Visit.window_start, Visit.window_end,
-                      Visit.grace_end, Visit.visit_date, Visit.status, Visit.out_of_window)
+                      Visit.grace_end, Visit.visit_date, Visit.status, Visit.out_of_window,
+                      Visit.not_applicable_reason)
         .outerjoin(Timepoint, Timepoint.id == Visit.timepoint_id)
         .where(Visit.patient_id == patient_id),
         adverse_events=select(*AdverseEvent.__table__.columns)

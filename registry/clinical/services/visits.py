@@ -16,10 +16,13 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 import scoring
 from registry.audit import capture
+from registry.clock import today
+from registry.limits import problems
 from registry.models import InstrumentResponse, Patient, Visit, utcnow
 from registry.models.protocol import DEFAULT_INSTRUMENTS
 from registry.scheduling import is_in_window
@@ -95,10 +98,23 @@ def changes_recorded_values(visit: Visit, visit_date: date, answers: Answers) ->
 
 
 def _validate_date(visit: Visit, patient: Patient, visit_date: date) -> dict[str, str]:
+    """The visit date's plausible range, then its side of day 0 (the treatment date).
+
+    A follow-up visit is on or after day 0; a baseline on or before it, since it is the
+    reference of every change score: a "baseline" after the treatment is a follow-up.
+    """
+    errors = problems({"visit_date": visit_date}, today(patient.site.timezone))
     treatment = patient.treatment
-    if treatment is not None and is_followup(visit) and visit_date < treatment.treatment_date:
+    if errors or treatment is None:
+        return errors
+    day0 = treatment.treatment_date
+    if is_followup(visit) and visit_date < day0:
         return {"visit_date": (f"A follow-up visit cannot be before the treatment date "
-                               f"({treatment.treatment_date}).")}
+                               f"({day0}).")}
+    if not is_followup(visit) and visit_date > day0:
+        return {"visit_date": (f"A baseline visit must be on or before the treatment date "
+                               f"(day 0, {day0}); {visit_date} is after it. Record a later "
+                               "visit as a follow-up or unscheduled visit.")}
     return {}
 
 
@@ -153,6 +169,40 @@ def add_unscheduled_visit(session: Session, patient: Patient) -> Visit:
     session.add(visit)
     session.flush()
     return visit
+
+
+def _visit_of_token(session: Session, patient: Patient, token: str) -> Visit | None:
+    return session.scalar(select(Visit).where(Visit.patient_id == patient.id,
+                                              Visit.creation_token == token))
+
+
+def add_unscheduled_visit_once(session: Session, patient: Patient,
+                               token: str) -> tuple[Visit, bool]:
+    """The unscheduled visit created by the button form carrying ``token``: made now on the
+    first submission (True), found on any later one (False) — a double click, a resubmit.
+
+    The database decides (unique patient + token): on PostgreSQL a concurrent second
+    submission waits on the first's insert and then meets the constraint, on SQLite
+    writers queue (BEGIN IMMEDIATE) and the second finds the visit; either way it gets
+    the first one's visit, never a second visit.
+    """
+    existing = _visit_of_token(session, patient, token)
+    if existing is not None:
+        return existing, False
+    visit = Visit(patient_id=patient.id, timepoint_id=None, status="scheduled",
+                  creation_token=token)
+    savepoint = session.begin_nested()
+    try:
+        session.add(visit)
+        session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        existing = _visit_of_token(session, patient, token)
+        if existing is None:
+            raise
+        return existing, False
+    savepoint.commit()
+    return visit, True
 
 
 def load_visit(session: Session, patient: Patient, visit_id: int) -> Visit | None:
