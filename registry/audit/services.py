@@ -46,8 +46,7 @@ MAX_LENGTH = {"action": 32, "entity_type": 40, "entity_id": 40, "actor_email": 2
 DATE_RANGE = (date(2000, 1, 1), date(2099, 12, 31))  # the trail's plausible dates
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Record types whose events are about no patient: every administrator reads them.
-NO_PATIENT_TYPES = ("app_user", "site", "protocol", "timepoint", "cohort",
-                    "worklist_call_list")
+NO_PATIENT_TYPES = ("app_user", "site", "protocol", "timepoint", "cohort")
 
 
 @dataclass

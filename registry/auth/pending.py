@@ -103,9 +103,13 @@ def _fields(form: MultiDict[str, str]) -> list[tuple[str, str]]:
 
 
 def should_keep(request: Request) -> bool:
-    """Whether this request carries a form worth keeping over an expired session."""
-    return (request.method == "POST" and request.blueprint not in NEVER_KEPT_BLUEPRINTS
-            and bool(request.form))
+    """Whether this request carries a form worth keeping over an expired session: a POST
+    to one of the registry's own form routes (an unknown path or a GET-only route is
+    answered 404/405 after the hooks, and gets no CSRF check, so it keeps nothing)."""
+    return (request.method == "POST" and request.url_rule is not None
+            and request.routing_exception is None
+            and request.blueprint not in NEVER_KEPT_BLUEPRINTS
+            and len(request.path) <= MAX_URL_LENGTH and bool(request.form))
 
 
 def keep(db: Session, user_id: int, request: Request) -> tuple[str, str] | None:

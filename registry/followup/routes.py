@@ -110,10 +110,13 @@ def call_list() -> Response | tuple[str, int]:
     db = get_session()
     filters = filters_from_form(form, choices.site_ids)
     rows = worklist_rows(db, filters, choices.todays)
-    capture.record(db, "export", entity_type="worklist_call_list",
-                   site_id=next(iter(filters.site_ids)) if len(filters.site_ids) == 1 else None,
-                   new_value={"filters": _filter_args(form), "site_ids": sorted(filters.site_ids),
-                              "rows": len(rows), "identifying": True})
+    # One event per site the list covers, each with that site's rows: an administrator of
+    # one site reads the exports of its patients, never another site's.
+    for site_id in sorted(filters.site_ids):
+        capture.record(db, "export", entity_type="worklist_call_list", site_id=site_id,
+                       new_value={"filters": _filter_args(form), "site_ids": [site_id],
+                                  "rows": sum(row.site_id == site_id for row in rows),
+                                  "identifying": True})
     body = call_list_csv(rows, choices.site_names, STATUS_LABELS)
     filename = f"call-list-{today().isoformat()}.csv"
     return Response(body, mimetype="text/csv", headers={

@@ -77,10 +77,12 @@ def export_command(cohort_name: str | None, all_patients: bool, fmt: str, shape:
                 raise click.ClickException(str(failed)) from failed
             except writers.ExportTooLarge as error:
                 raise click.ClickException(str(error)) from error
+            # Recorded and committed before the file is handed over: no export leaves
+            # without its audit row (a failed move leaves a row and no file, the safe way).
+            record_export(session, result, key)
+            session.commit()
             output.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(target), output)
-        record_export(session, result, key)  # the file is in place: now it is delivered
-        session.commit()
     click.echo(f"Exported {name!r}: {total} patients, "
                + ", ".join(f"{table} {rows} rows" for table, rows in result.row_counts.items())
                + f" -> {output}")

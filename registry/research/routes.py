@@ -160,7 +160,7 @@ def cohort(key: str) -> tuple[str, int]:
 def export(key: str) -> Response | tuple[str, int]:
     """Build the export and send it as a download.  The audit row is written after the
     response and its headers are built, in the request's transaction, which commits only
-    when the response succeeds: no row for a file that was not delivered."""
+    when the response succeeds: a file whose response could not be built leaves no row."""
     form = request.form
     try:
         name, definition, _cohort = _resolve(key)

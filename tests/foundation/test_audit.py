@@ -244,6 +244,36 @@ def test_admin_of_both_sites_reads_both(auth, client, db, site_a, site_b, make_p
     assert foreign <= shown
 
 
+def test_a_deactivated_sites_history_stays_readable_by_its_admin(auth, client, db, site_a,
+                                                                 site_b, make_patient):
+    """Closing a site closes its patients' pages, not the record of what happened there."""
+    closed = make_patient(site_b)
+    history = _events_about(db, closed)
+    with capture.reason(db, "clinic closed"):
+        site_b.active = False
+        db.flush()
+    auth.login("admin", sites=[site_a, site_b])
+    shown, _page = _trail_ids(client)
+    assert history <= shown
+
+
+def test_a_call_list_over_two_sites_is_recorded_per_site(auth, client, db, site_a, site_b,
+                                                         make_patient):
+    """Each site's admin reads the export of its own patients, never the other's."""
+    for site in (site_a, site_a, site_b):
+        make_patient(site)
+    auth.login("coordinator", sites=[site_a, site_b])
+    assert client.post("/followup/call-list.csv", data={}).status_code == 200
+    db.expire_all()
+    events = db.scalars(select(AuditEvent).where(
+        AuditEvent.entity_type == "worklist_call_list")).all()
+    assert sorted(event.site_id for event in events) == sorted([site_a.id, site_b.id])
+    auth.logout()
+    auth.login("admin", sites=[site_a])
+    shown = {row["id"] for row in _csv(client, entity_type="worklist_call_list")}
+    assert shown == {str(event.id) for event in events if event.site_id == site_a.id}
+
+
 @pytest.mark.parametrize(("query", "field", "words"), [
     ("date_to=9999-12-31", "To", "must be between 2000-01-01 and 2099-12-31"),
     ("date_from=0001-01-01", "From", "must be between"),

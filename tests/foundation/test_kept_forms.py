@@ -219,3 +219,22 @@ def test_the_token_is_kept_only_as_a_hash(app, db, clinician, patient):
     stored = db.scalar(select(PendingSubmission.token_hash))
     assert token not in stored
     assert len(stored) == 64
+
+
+@pytest.mark.parametrize("path", ["/no-such-page", "/patients/" + "x" * 3000,
+                                  "/account/session"])
+def test_a_post_to_no_form_route_keeps_nothing_and_spares_the_kept_form(
+        app, browser, db, clinician, patient, path):
+    """An unknown path or a GET-only route answers 404/405 after the request hooks, with
+    no CSRF check: it must neither keep anything nor replace the form already kept."""
+    sign_in(browser, clinician.email)
+    form = type_visit(browser, patient)
+    idle(app, browser, 31)
+    assert submit(form).status_int == 302
+    assert kept_rows(db) == 1
+    stray = browser.post(path, {"note": "x"}, expect_errors=True,
+                         headers={"Referer": f"http://localhost{visit_url(patient)}"})
+    assert stray.status_int in {302, 404, 405}
+    assert kept_rows(db) == 1
+    db.expire_all()
+    assert ["vas-VAS", "37"] in db.scalar(select(PendingSubmission)).fields
