@@ -163,9 +163,11 @@ def save_visit(session: Session, visit: Visit, *, visit_date: date, answers: Ans
     return visit
 
 
-def add_unscheduled_visit(session: Session, patient: Patient) -> Visit:
+def add_unscheduled_visit(session: Session, patient: Patient,
+                          creation_token: str | None = None) -> Visit:
     """An extra visit outside the protocol (no timepoint, no window)."""
-    visit = Visit(patient_id=patient.id, timepoint_id=None, status="scheduled")
+    visit = Visit(patient_id=patient.id, timepoint_id=None, status="scheduled",
+                  creation_token=creation_token)
     session.add(visit)
     session.flush()
     return visit
@@ -189,12 +191,9 @@ def add_unscheduled_visit_once(session: Session, patient: Patient,
     existing = _visit_of_token(session, patient, token)
     if existing is not None:
         return existing, False
-    visit = Visit(patient_id=patient.id, timepoint_id=None, status="scheduled",
-                  creation_token=token)
     savepoint = session.begin_nested()
     try:
-        session.add(visit)
-        session.flush()
+        visit = add_unscheduled_visit(session, patient, creation_token=token)
     except IntegrityError:
         savepoint.rollback()
         existing = _visit_of_token(session, patient, token)
