@@ -25,8 +25,11 @@ demo: install
 	@echo "Serving the demo registry at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
 	$(REGISTRY) run --host $(HOST) --port $(PORT)
 
+# mypy reads its files and flags from setup.cfg [mypy]: registry/ at the default level,
+# scoring/ with every --strict flag.  Its cache (.mypy_cache) makes a re-run take seconds.
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/bandit --quiet --recursive --severity-level medium registry scoring
 
 test: lint

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from scoring import score_frame, score_response  # noqa: E402
 from scoring.instruments import INSTRUMENTS  # noqa: E402
 
-TARGET_SECONDS = 1.5
+TARGET_SECONDS = 0.35  # issue 17: 1,000,000 KOOS responses in at most 0.35 s (median)
 TARGET_RATIO = 20.0
 TARGET_CSV_SECONDS = 20.0
 TARGET_CSV_MB = 1536.0
@@ -131,12 +131,13 @@ def main() -> int:
     memory = bench_memory(frame, args.repeats, args.loop_rows)
     lines = [
         f"date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"machine: nproc={os.cpu_count()}, {platform.machine()}, {platform.system()}",
+        f"machine: nproc={os.cpu_count()}, {platform.machine()}, {platform.system()}, "
+        f"load average {os.getloadavg()[0]:.1f} (figures are only comparable when it is low)",
         f"python {platform.python_version()}, pandas {pd.__version__}, numpy {np.__version__}",
         f"rows: {args.rows:,} KOOS responses, {missing:.1%} missing answers, seed fixed",
         f"vectorised score_frame: median {memory['vector_median']:.3f} s of {args.repeats} "
-        f"(min {memory['vector_min']:.3f}, max {memory['vector_max']:.3f}); target < "
-        f"{TARGET_SECONDS} s for 1,000,000: {verdict(memory['vector_median'] < TARGET_SECONDS)}",
+        f"(min {memory['vector_min']:.3f}, max {memory['vector_max']:.3f}); target <= "
+        f"{TARGET_SECONDS} s for 1,000,000: {verdict(memory['vector_median'] <= TARGET_SECONDS)}",
         f"per-response score_response loop: {memory['loop_sample_seconds']:.2f} s for "
         f"{memory['loop_sample_rows']:,.0f} responses, extrapolated to {args.rows:,}: "
         f"{memory['loop_extrapolated']:.1f} s",

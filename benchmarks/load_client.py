@@ -13,7 +13,6 @@ import re
 from urllib.parse import urlencode
 
 import scoring
-from registry.models.protocol import DEFAULT_INSTRUMENTS
 
 COOKIE = "registry_session"
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -62,7 +61,7 @@ def sign_in(port: int, email: str, password: str, form_path: str) -> tuple[str, 
 def visit_form_answers() -> str:
     """Answers to every item of the visit form, URL-encoded (moderate, plausible values)."""
     fields: dict[str, str] = {}
-    for instrument in DEFAULT_INSTRUMENTS:
+    for instrument in scoring.default_instruments(is_baseline=True):
         for item in scoring.INSTRUMENTS[instrument].items:
             value = 1 if item.options else 35
             fields[f"{instrument}-{item.code}"] = str(value)

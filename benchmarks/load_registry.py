@@ -39,7 +39,6 @@ from registry.models import (
     Treatment,
     Visit,
 )
-from registry.models.protocol import DEFAULT_INSTRUMENTS
 from registry.scheduling import default_protocol, visit_dates
 from registry.scores import compute_scores
 
@@ -65,7 +64,7 @@ def _answer_pool(rng: random.Random) -> dict[str, list[tuple[dict[str, Any],
                                                             dict[str, tuple[Any, Any]]]]]:
     """instrument -> [(answers, {score code: (value, reason)})], scored by scoring/."""
     pool: dict[str, list[tuple[dict[str, Any], dict[str, tuple[Any, Any]]]]] = {}
-    for instrument in DEFAULT_INSTRUMENTS:
+    for instrument in scoring.default_instruments(is_baseline=True):
         definition = scoring.INSTRUMENTS[instrument]
         entries = []
         for level in range(ANSWER_LEVELS):
@@ -73,7 +72,8 @@ def _answer_pool(rng: random.Random) -> dict[str, list[tuple[dict[str, Any],
             answers: dict[str, Any] = {}
             for item in definition.items:
                 if item.options:
-                    answers[item.code] = round(min(4, max(0, rng.gauss(mean, 0.6))))
+                    drawn = rng.gauss(mean, 0.6)
+                    answers[item.code] = round(min(item.maximum, max(item.minimum, drawn)))
                 else:
                     answers[item.code] = round(min(100, max(0, rng.gauss(mean * 25, 8))))
             entries.append((answers, compute_scores(instrument, answers)))

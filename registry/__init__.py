@@ -41,10 +41,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("PSEUDONYM_KEY"):
         app.config["PSEUDONYM_KEY"] = settings.load_or_create_secret(instance, "pseudonym_key")
 
+    from registry import audit_capture as capture
     from registry import clock, db, request_guard, security, transactions
-    from registry.audit import capture
     from registry.extensions import csrf, login_manager
-    from registry.followup import state as followup_state
+    from registry.followup import state as followup_status_tables
     from registry.forms import csrf_field
 
     db.init_app(app)
@@ -52,7 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     maker.configure(info={capture.AUDIT_KEY: app.config["AUDIT_KEY"].encode(),
                           clock.CONFIG_KEY: app.config})
     capture.install(maker)
-    followup_state.install(maker)
+    followup_status_tables.install(maker)  # keep them current on every write
     login_manager.init_app(app)
     request_guard.init_app(app)  # bounded URL ids; NUL and file parts refused first
     csrf.init_app(app)

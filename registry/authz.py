@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 from flask import abort
 from flask_login import current_user
 
-from registry.models import Role, User
+from registry.extensions import login_manager
+from registry.models import Patient, Role, User
 
 
 class Permission(enum.StrEnum):
@@ -89,8 +90,6 @@ def requires(permission: Permission) -> Callable[[F], F]:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
-                from registry.extensions import login_manager
-
                 return login_manager.unauthorized()
             authorize(permission)
             return view(*args, **kwargs)
@@ -106,8 +105,6 @@ def patient_or_abort(session: Any, patient_id: int, permission: Permission) -> A
 
     Researchers never reach a patient record: site-scoped permissions are not theirs.
     """
-    from registry.models import Patient
-
     patient = session.get(Patient, patient_id)
     if patient is None:
         abort(404)

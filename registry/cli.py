@@ -6,23 +6,24 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
-from sqlalchemy import Connection
 
+from registry import create_app, migrate
+from registry.admin.services import create_site
+from registry.audit_chain import verify_audit_chain
+from registry.auth.services import AccountError, create_user
+from registry.clinical.commands import COMMANDS as CLINICAL_COMMANDS
 from registry.db import get_session, writing
-
-if TYPE_CHECKING:
-    from registry.audit.chain import VerifyResult
+from registry.demo import DemoRefused, load_demo
+from registry.followup.commands import COMMANDS as FOLLOWUP_COMMANDS
+from registry.maintenance.commands import COMMANDS as MAINTENANCE_COMMANDS
+from registry.research.commands import COMMANDS as RESEARCH_COMMANDS
 
 
 def _create_app() -> Flask:
-    from registry import create_app
-
     return create_app()
 
 
@@ -35,8 +36,6 @@ def main() -> None:
 @with_appcontext
 def init_command() -> None:
     """Create the database or upgrade it to the current schema."""
-    from registry import migrate
-
     migrate.upgrade(current_app.config["DATABASE_URL"])
     current_app.extensions.pop("registry.schema_ok", None)
     click.echo(f"Database is at revision {migrate.head_revision()}.")
@@ -49,9 +48,6 @@ def init_command() -> None:
 @with_appcontext
 def create_site_command(code: str, name: str, timezone: str | None) -> None:
     """Create a site."""
-    from registry.admin.services import create_site
-    from registry.auth.services import AccountError
-
     with writing():
         session = get_session()
         try:
@@ -73,8 +69,6 @@ def create_site_command(code: str, name: str, timezone: str | None) -> None:
 def create_user_command(email: str, full_name: str, role: str, sites: tuple[str, ...],
                         password_stdin: bool) -> None:
     """Create a user account (the first admin is created this way)."""
-    from registry.auth.services import AccountError, create_user
-
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -103,31 +97,12 @@ def audit_verify_command() -> None:
                        lambda result: f" ({result.rows_checked} rows before it are intact).")
 
 
-def verify_audit_chain(connection: Connection, broken_hint: Callable[[VerifyResult], str]) -> None:
-    """Verify the audit chain with this installation's key and say so; exit 1 if broken.
-
-    Shared by ``audit verify`` and ``restore``; ``broken_hint(result)`` ends the error line.
-    """
-    from registry.audit import chain
-
-    result = chain.verify(connection, current_app.config["AUDIT_KEY"].encode())
-    if result.ok:
-        click.echo(f"Audit trail intact: {result.rows_checked} rows, head {result.head_hash}.")
-        return
-    click.echo(
-        f"Audit trail BROKEN at row id {result.first_broken_id}: {result.problem}"
-        f"{broken_hint(result)}",
-        err=True,
-    )
-    sys.exit(1)
-
-
 @click.command("score", context_settings={"ignore_unknown_options": True,
                                           "allow_extra_args": True, "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def score_command(args: tuple[str, ...]) -> None:
     """Score a CSV of questionnaire answers (same as ``python -m scoring``)."""
-    from scoring.cli import main as scoring_main
+    from scoring.cli import main as scoring_main  # pandas: not loaded by the web workers
 
     sys.exit(scoring_main(list(args)))
 
@@ -138,8 +113,6 @@ def score_command(args: tuple[str, ...]) -> None:
 @with_appcontext
 def demo_command(seed: int, patients: int) -> None:
     """Load a synthetic demo cohort with demo users (refuses a database with real data)."""
-    from registry.demo import DemoRefused, load_demo
-
     with writing():
         session = get_session()
         try:
@@ -153,11 +126,7 @@ def demo_command(seed: int, patients: int) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from registry.clinical.commands import COMMANDS as CLINICAL_COMMANDS
-    from registry.followup.commands import COMMANDS as FOLLOWUP_COMMANDS
-    from registry.maintenance.commands import COMMANDS as MAINTENANCE_COMMANDS
-    from registry.research.commands import COMMANDS as RESEARCH_COMMANDS
-
+    """Add the registry's commands to the app's ``flask``/``registry`` command group."""
     for command in (init_command, create_site_command, create_user_command, audit_group,
                     score_command, demo_command, *CLINICAL_COMMANDS, *FOLLOWUP_COMMANDS,
                     *RESEARCH_COMMANDS, *MAINTENANCE_COMMANDS):

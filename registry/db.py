@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -159,8 +159,6 @@ def init_app(app: Flask) -> None:
 
 def get_session() -> Session:
     """The session of the current request or command (created on first use)."""
-    from flask import current_app, has_request_context
-
     if "db_session" not in g:
         maker = current_app.extensions["registry.sessionmaker"]
         if write_intent.get() or not has_request_context():
@@ -175,8 +173,6 @@ def get_session() -> Session:
 
 
 def get_engine() -> Engine:
-    from flask import current_app
-
     engine: Engine = current_app.extensions["registry.engine"]
     return engine
 

@@ -3,9 +3,11 @@
 Patients were treated over the last 15 months; their visits follow the default
 protocol, so some follow-ups are done (most in window, a few late), some due, some
 overdue or missed.  Answers follow a plausible course (improvement peaking at 6–12
-months, some non-responders, ~3 % items left blank).  Everything is written through the
-same services as the web forms, so scores come from ``scoring/`` and the audit trail
-records the load.  The data are invented; no real person is described.
+months, some non-responders, ~3 % items left blank) for whatever instruments each
+timepoint records, generated from each item's kind and range in the catalogue.
+Everything is written through the same services as the web forms, so scores come from
+``scoring/`` and the audit trail records the load.  The data are invented; no real
+person is described.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import scoring
+from registry import audit_capture as capture
 from registry.admin.services import create_site
-from registry.audit import capture
 from registry.auth.services import create_user
+from registry.clinical.services.visits import visit_instruments
 from registry.clock import today
 from registry.followup.state import refresh_sites
 from registry.models import (
@@ -88,6 +91,7 @@ def load_demo(session: Session, *, seed: int = 20261124,
         create_user(session, email=f"{local}@{DEMO_DOMAIN}",
                     full_name=f"Demo {local.replace('.', ' ').title()}", role=role,
                     password=password, site_codes=list(site_codes))
+    _demo_protocol(session)
     reference_day = today()
     for number in range(patients):
         site = list(sites.values())[number % len(sites)]
@@ -96,6 +100,21 @@ def load_demo(session: Session, *, seed: int = 20261124,
     session.flush()
     refresh_sites(session, [site.id for site in sites.values()])  # the worklist's statuses
     return _demo_logins()
+
+
+def _demo_protocol(session: Session) -> None:
+    """The demo study records every instrument the catalogue offers at a timepoint by default,
+    plus those a protocol must choose (e.g. NRS pain, as in the ICHOM standard set), so each
+    one can be seen on the forms, pages and exports; instruments scored from another's answers
+    (KOOS-PS from the KOOS) are left to their source."""
+    optional = {instrument.code for instrument in scoring.recordable_instruments()
+                if instrument.timepoints == "none"}
+    with capture.reason(session, "Demo study: every instrument of the catalogue recorded."):
+        for timepoint in default_protocol(session).timepoints:
+            wanted = set(scoring.default_instruments(timepoint.is_baseline)) | optional
+            timepoint.instruments = [instrument.code
+                                     for instrument in scoring.entry_instruments(wanted)]
+        session.flush()
 
 
 def _demo_patient(session: Session, rng: random.Random, site_id: int, site_code: str,
@@ -155,36 +174,57 @@ def _demo_visits(session: Session, rng: random.Random, visits: list[Visit],
     attends = rng.random() < 0.85  # some patients stop coming
     for visit in visits:
         code = visit.timepoint.code if visit.timepoint else "baseline"
-        if visit.window_start is None or visit.window_start > reference_day:
+        target, start, end = visit.target_date, visit.window_start, visit.window_end
+        if target is None or start is None or end is None or start > reference_day:
             break
         if code != "baseline" and not attends and rng.random() < 0.7:
             continue
-        latest = min(visit.window_end or reference_day, reference_day)
+        latest = min(end, reference_day)
         if code != "baseline" and rng.random() < 0.25 and latest < reference_day:
             continue  # missed
         if code == "baseline":
-            visit_date = visit.target_date - timedelta(days=rng.randint(0, 20))
+            visit_date = target - timedelta(days=rng.randint(0, 20))
         else:
-            visit_date = visit.target_date + timedelta(days=rng.randint(-10, 25))
+            visit_date = target + timedelta(days=rng.randint(-10, 25))
         if visit_date > reference_day:
             continue  # due, not yet done
-        level = severity * (COURSE[code] if responder else 1 - (1 - COURSE[code]) / 3)
+        remaining = COURSE[code] if responder else 1 - (1 - COURSE[code]) / 3
         visit.visit_date = visit_date
         visit.status = "done"
-        visit.out_of_window = not (visit.window_start <= visit_date <= visit.window_end)
-        for instrument in ("vas", "pga", "womac", "koos"):
-            save_response(session, visit, instrument, _answers(rng, instrument, level))
+        visit.out_of_window = not (start <= visit_date <= end)
+        for instrument in visit_instruments(visit):
+            save_response(session, visit, instrument,
+                          _answers(rng, instrument, severity * remaining / 4, 1 - remaining))
 
 
-def _answers(rng: random.Random, instrument: str, level: float) -> dict[str, int | None]:
+def _answers(rng: random.Random, instrument: str, problem: float,
+             improvement: float) -> dict[str, int | None]:
+    """Plausible answers to any catalogue instrument, from its items' kinds and ranges.
+
+    ``problem`` (0 = none, 1 = extreme) places every problem item in its range, the
+    higher code being the worse answer, as on every scale here (KOOS and WOMAC boxes,
+    the VAS, NRS and PGA).  An instrument asked at follow-ups only is an anchor question
+    about change: its answer follows ``improvement`` (the share of the baseline problem
+    gone), from the middle of its range ("unchanged") towards its top ("much better").
+    """
     definition = scoring.INSTRUMENTS[instrument]
+    anchor = definition.timepoints == "followup"
     answers: dict[str, int | None] = {}
     for item in definition.items:
-        if item.options:
-            value = round(min(4, max(0, rng.gauss(level, 0.7))))
-            answers[item.code] = None if rng.random() < 0.03 else value
+        low, high = item.minimum, item.maximum
+        if anchor:
+            target = (low + high) / 2 + improvement * (high - low)
         else:
-            answers[item.code] = round(min(100, max(0, rng.gauss(level * 25, 9))))
+            target = low + problem * (high - low)
+        spread = 0.09 if item.kind == "line" else 0.175  # as on the paper forms' scatter
+        value = rng.gauss(target, spread * (high - low))
+        if item.options:
+            answer = min((option.code for option in item.options),
+                         key=lambda code: abs(code - value))
+        else:
+            answer = min(high, max(low, round(value)))
+        blank = len(definition.items) > 1 and rng.random() < 0.03
+        answers[item.code] = None if blank else answer
     return answers
 
 

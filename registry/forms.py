@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
+from flask import flash
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
+K = TypeVar("K")
 
-def choices(options: Mapping[object, str] | Iterable[tuple[object, str]],
+
+def choices(options: Mapping[K, str] | Iterable[tuple[K, str]],
             *, blank: str | None = None) -> list[SelectChoice]:
     """WTForms choices from a vocabulary mapping or (value, label) pairs.
 
     WTForms 3.3 deprecates tuples for choices; SelectChoice is its replacement.
-    ``blank`` adds a first, empty option (e.g. "— choose —").
+    ``blank`` adds a first, empty option (e.g. "— choose —").  The key type is a type
+    variable because ``Mapping`` is invariant in its keys: ``Mapping[object, str]`` would
+    refuse every ``dict[str, str]`` vocabulary.
     """
     pairs = options.items() if isinstance(options, Mapping) else options
     result = [SelectChoice("", blank)] if blank is not None else []
@@ -42,8 +47,6 @@ def attach_errors(form: Any, errors: Mapping[str, str]) -> dict[str, str]:
 
 def flash_unplaced(form: Any, errors: Mapping[str, str]) -> None:
     """Attach errors to fields and flash the ones that belong to none."""
-    from flask import flash
-
     for message in attach_errors(form, errors).values():
         flash(message, "error")
 

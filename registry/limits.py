@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from wtforms.validators import StopValidation
+
+from registry.clock import today as clock_today
+
 # Nobody alive was born earlier; a year such as 0001 or 1066 is a typing error.
 EARLIEST_BIRTH = date(1900, 1, 1)
 # Cell therapy for knee osteoarthritis (and so this registry's consent, treatment,
@@ -132,8 +136,6 @@ def problems(values: dict[str, Any], today: date) -> dict[str, str]:
 
 def number_validator(name: str) -> Callable[[Any, Any], None]:
     """A WTForms validator for the number field ``name`` (after Optional/InputRequired)."""
-    from wtforms.validators import StopValidation
-
     limit = NUMBERS[name]
 
     def check(_form: Any, field: Any) -> None:
@@ -147,10 +149,6 @@ def number_validator(name: str) -> Callable[[Any, Any], None]:
 def date_validator(name: str) -> Callable[[Any, Any], None]:
     """A WTForms validator for the date field ``name``.  Today is the form's
     ``site_today`` when the view set one (the patient's site), else ``clock.today()``."""
-    from wtforms.validators import StopValidation
-
-    from registry.clock import today as clock_today
-
     limit = DATES[name]
 
     def check(form: Any, field: Any) -> None:

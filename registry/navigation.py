@@ -18,6 +18,7 @@ NAV_ITEMS: tuple[tuple[str, str, Permission | None], ...] = (
     ("research.cohorts", "Cohorts", Permission.RESEARCH),
     ("admin.users", "Users", Permission.ADMIN),
     ("admin.sites", "Sites", Permission.ADMIN),
+    ("admin.protocols", "Protocols", Permission.ADMIN),
     ("audit.index", "Audit trail", Permission.AUDIT_READ),
 )
 

@@ -54,6 +54,8 @@ def page_number(args: Mapping[str, Any], name: str = "page") -> int:
 class PageField(IntegerField):
     """The page field of a filter form: the same rule, shown as the field's error."""
 
+    data: int | None
+
     def process_formdata(self, valuelist: list[Any]) -> None:
         if not valuelist:
             return

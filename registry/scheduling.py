@@ -13,8 +13,9 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import scoring
 from registry.models import Patient, Protocol, Timepoint, Visit
-from registry.models.protocol import DEFAULT_GRACE_DAYS, DEFAULT_INSTRUMENTS, DEFAULT_TIMEPOINTS
+from registry.models.protocol import DEFAULT_GRACE_DAYS, DEFAULT_TIMEPOINTS
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,15 @@ def is_in_window(visit: Visit, visit_date: date) -> bool:
     if visit.window_start is None or visit.window_end is None:
         return True
     return visit.window_start <= visit_date <= visit.window_end
+
+
+def timepoint_instruments(timepoint: Timepoint | None) -> list[str]:
+    """The instrument codes a timepoint records: its own list, or the catalogue's defaults
+    for its role when the list is empty (an unscheduled visit records a follow-up's)."""
+    if timepoint is not None and timepoint.instruments:
+        return list(timepoint.instruments)
+    is_baseline = timepoint is not None and timepoint.is_baseline
+    return list(scoring.default_instruments(is_baseline))
 
 
 def schedule_visits(session: Session, patient: Patient, treatment_date: date) -> list[Visit]:
@@ -76,7 +86,11 @@ def schedule_visits(session: Session, patient: Patient, treatment_date: date) ->
 
 
 def default_protocol(session: Session, site_id: int | None = None) -> Protocol:
-    """The site's own protocol if it has one, else the registry default (created once)."""
+    """The site's own protocol if it has one, else the registry default (created once).
+
+    A new protocol's timepoints record the catalogue's default instruments of their role,
+    written out, so a later change of the defaults does not change a running study.
+    """
     if site_id is not None:
         own = session.scalar(select(Protocol).where(Protocol.site_id == site_id))
         if own is not None:
@@ -92,7 +106,8 @@ def default_protocol(session: Session, site_id: int | None = None) -> Protocol:
     for order, spec in enumerate(DEFAULT_TIMEPOINTS):
         protocol.timepoints.append(Timepoint(**spec, sort_order=order,
                                              grace_days=DEFAULT_GRACE_DAYS,
-                                             instruments=list(DEFAULT_INSTRUMENTS)))
+                                             instruments=list(scoring.default_instruments(
+                                                 spec["is_baseline"]))))
     session.add(protocol)
     session.flush()
     return protocol

@@ -17,10 +17,6 @@ import scoring
 from registry.models import InstrumentResponse, ScoreValue, Visit
 from registry.services import ValidationFailed
 
-# Instruments whose answers also yield the scores of another instrument (their items
-# are a subset of the KOOS; Gandek 2019, Lyman 2016).
-DERIVED_INSTRUMENTS: dict[str, tuple[str, ...]] = {"koos": ("koos12", "koosjr")}
-
 Scores = dict[str, tuple[float | None, str | None]]
 
 
@@ -33,13 +29,10 @@ class InvalidAnswers(ValidationFailed):
 
 
 def compute_scores(instrument: str, answers: Mapping[str, Any]) -> Scores:
-    """score code -> (value, reason it could not be computed) for one response."""
-    results: Scores = {}
-    for code in (instrument, *DERIVED_INSTRUMENTS.get(instrument, ())):
-        scored = scoring.score_response(code, answers)
-        for score_code, value in scored.values.items():
-            results[score_code] = (value, scored.reasons.get(score_code))
-    return results
+    """score code -> (value, reason it could not be computed) for one response: the
+    instrument's scores and those of the instruments the catalogue derives from it
+    (KOOS answers give KOOS-12 and KOOS JR too)."""
+    return dict(scoring.score_with_derived(instrument, answers))
 
 
 def save_response(session: Session, visit: Visit, instrument: str,

@@ -1,8 +1,7 @@
 """Request hooks: sessions that end, security headers.
 
-(The request's transaction boundary is ``registry.transactions``.)
+(The request's transaction boundary and its write mark are ``registry.transactions``.)
 
-- Writing requests (POST …) start SQLite transactions with BEGIN IMMEDIATE.
 - Sessions end after the idle timeout and the absolute lifetime; the per-user session
   token (in flask-login's id) ends every session at logout, lock or password change.
   A form posted on an expired session is kept and given back after the same user signs
@@ -18,7 +17,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import unquote, urljoin, urlsplit
 
 from flask import Flask, current_app, flash, g, redirect, render_template, request, session, url_for
@@ -29,17 +28,19 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from registry.audit import capture
-from registry.db import get_session, write_intent
+from registry import audit_capture as capture
+from registry.authz import Permission, can
+from registry.db import get_session
 from registry.extensions import login_manager
 from registry.models import User, utcnow
+from registry.navigation import navigation
+from registry.transactions import SAFE_METHODS
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LAST_SEEN_RESOLUTION_SECONDS = 60
 
 
@@ -51,7 +52,7 @@ def _plain(text: str) -> bool:
                    for char in text)
 
 
-def is_safe_redirect(target: str | None) -> bool:
+def is_safe_redirect(target: str | None) -> TypeGuard[str]:
     """Only same-site absolute paths are followed after sign-in (no open redirect).
 
     Browsers forgive a lot: they drop tabs and newlines, read a backslash as a slash and
@@ -114,15 +115,15 @@ def session_seconds_left(now: float | None = None) -> float:
 
 
 def _start_request() -> Response | None:
-    from registry.auth import pending  # the auth blueprint imports this module
+    # Imported here, not at the top: importing the auth package loads its routes, which
+    # import this module (an import cycle).
+    from registry.auth import pending
 
-    token = write_intent.set(request.method not in SAFE_METHODS)
-    g.write_intent_token = token
     db = get_session()
     db.info[capture.REMOTE_ADDR] = request.remote_addr
     if not current_user.is_authenticated:
         return _keep_for_expired_session(db)
-    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    user: User = current_user._get_current_object()
     db.info[capture.ACTOR] = (user.id, user.email)
     now = utcnow().timestamp()
     if session_seconds_left(now) < 0:
@@ -143,7 +144,7 @@ def _start_request() -> Response | None:
 
 def _expire_session(db: Any, user_id: int) -> Response:
     """End the session; keep a posted form for the same user's next sign-in."""
-    from registry.auth import pending
+    from registry.auth import pending  # import cycle: see _start_request
 
     kept = pending.keep(db, user_id, request) if pending.should_keep(request) else None
     csrf_key = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
@@ -154,6 +155,7 @@ def _expire_session(db: Any, user_id: int) -> Response:
     if csrf_secret is not None:
         session[csrf_key] = csrf_secret
     session[pending.EXPIRED_USER_KEY] = user_id
+    next_page: str | None
     if kept is not None:
         session[pending.KEPT_KEY], next_page = kept
         flash(KEPT_MESSAGE, "warning")
@@ -166,7 +168,7 @@ def _expire_session(db: Any, user_id: int) -> Response:
 
 def _keep_for_expired_session(db: Any) -> Response | None:
     """A form saved after its session already ended (another tab or a ping noticed first)."""
-    from registry.auth import pending
+    from registry.auth import pending  # import cycle: see _start_request
 
     user_id = session.get(pending.EXPIRED_USER_KEY)
     if not isinstance(user_id, int) or not pending.should_keep(request):
@@ -183,7 +185,7 @@ def _finish_request(response: Response) -> Response:
     kept = g.pop("kept_form", None)
     if (kept is not None and response.status_code == 200 and response.mimetype == "text/html"
             and not response.is_streamed):
-        from registry.auth import pending
+        from registry.auth import pending  # import cycle: see _start_request
         from registry.auth.formfill import fill_forms
 
         response.set_data(fill_forms(response.get_data(as_text=True), page=request.path,
@@ -203,12 +205,6 @@ def _finish_request(response: Response) -> Response:
     return response
 
 
-def _end_request(_exc: BaseException | None) -> None:
-    token = g.pop("write_intent_token", None)
-    if token is not None:
-        write_intent.reset(token)
-
-
 def _handle_http_error(error: HTTPException) -> tuple[str, int]:
     code = error.code or 500
     template = f"errors/{code}.html" if code in {401, 403, 404, 405, 409, 413} else None
@@ -218,18 +214,6 @@ def _handle_http_error(error: HTTPException) -> tuple[str, int]:
 def _handle_unexpected(error: Exception) -> tuple[str, int]:
     current_app.logger.exception("unhandled error", exc_info=error)
     return render_template("errors/500.html"), 500
-
-
-def schema_is_current(app: Flask) -> bool:
-    """Whether the database has been migrated to the code's head revision."""
-    from registry.migrate import current_revision, head_revision
-
-    if app.extensions.get("registry.schema_ok"):
-        return True
-    ok = current_revision(app.extensions["registry.engine"]) == head_revision()
-    if ok:
-        app.extensions["registry.schema_ok"] = True
-    return ok
 
 
 def trust_proxies(app: Flask) -> None:
@@ -244,25 +228,14 @@ def trust_proxies(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     trust_proxies(app)
-
-    @app.before_request
-    def _check_schema() -> tuple[str, int] | None:
-        if request.endpoint == "static" or schema_is_current(app):
-            return None
-        return render_template("errors/not_migrated.html"), 503
-
     app.before_request(_start_request)
     app.after_request(_finish_request)
-    app.teardown_request(_end_request)
     app.register_error_handler(HTTPException, _handle_http_error)
     if not app.config.get("TESTING") and not app.debug:
         app.register_error_handler(Exception, _handle_unexpected)
 
     @app.context_processor
     def _template_helpers() -> dict[str, Any]:
-        from registry.authz import Permission, can
-        from registry.navigation import navigation
-
         user = current_user._get_current_object()  # once per page, not once per check
         return {
             "can": lambda permission, site_id=None: can(user, Permission(permission), site_id),

@@ -27,13 +27,13 @@ def url_builder(endpoint: str, key: str, **values: Any) -> Callable[[int | str],
 
     def build(value: int | str) -> str:
         if not template:
-            url = url_for(endpoint, **values, **{key: URL_SENTINEL})
+            url = url_for(endpoint, **{**values, key: URL_SENTINEL})
             before, found, after = url.partition(sentinel)
             template.append((before, after) if found and sentinel not in after else None)
         parts = template[0]
         text = str(value)
         if parts is not None and not isinstance(value, bool) and URL_SAFE_TEXT.fullmatch(text):
             return parts[0] + text + parts[1]
-        return url_for(endpoint, **values, **{key: value})
+        return url_for(endpoint, **{**values, key: value})
 
     return build

@@ -9,13 +9,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from scoring.core import FloatArray, check_rule, find_invalid, score_matrix
-from scoring.instruments import get_instrument
+from scoring.instruments import get_instrument, scored_from
 from scoring.model import Instrument, InvalidAnswer, ScoreDef
+
+if TYPE_CHECKING:  # pandas is imported lazily: scoring one response must not load it
+    import pandas as pd
 
 Answer = float | int | None
 
@@ -87,6 +90,26 @@ def score_response(
     )
 
 
+def score_with_derived(
+    instrument_code: str,
+    answers: Mapping[str, Answer],
+    *,
+    koos_missing_rule: str = "2012",
+) -> dict[str, tuple[float | None, str | None]]:
+    """Every score one response yields: score code -> (value, reason it is not scorable).
+
+    Scores ``instrument_code`` and each instrument derived from it (``scored_from``: a KOOS
+    response also gives KOOS-PS, KOOS-12 and KOOS JR), in catalogue order. The reason is
+    None when the value is present. Raises ``InvalidAnswer`` like ``score_response``.
+    """
+    result: dict[str, tuple[float | None, str | None]] = {}
+    for instrument in scored_from(instrument_code):
+        scores = score_response(instrument.code, answers, koos_missing_rule=koos_missing_rule)
+        for code, value in scores.values.items():
+            result[code] = (value, scores.reasons.get(code))
+    return result
+
+
 def reason(
     instrument: Instrument,
     score: ScoreDef,
@@ -113,6 +136,8 @@ def frame_matrix(instrument: Instrument, df: pd.DataFrame) -> FloatArray:
 
     Numeric text (as read from CSV) is accepted; other text raises with row and column.
     """
+    import pandas as pd  # lazy: see the module's TYPE_CHECKING import
+
     codes = list(instrument.item_codes)
     absent = [code for code in codes if code not in df.columns]
     if absent:
@@ -169,6 +194,8 @@ def score_frame(
     ``df`` has one column per item code (extra columns ignored; NaN = missing answer).
     A missing item column or an invalid answer raises InvalidAnswer naming row and column.
     """
+    import pandas as pd  # lazy: see the module's TYPE_CHECKING import
+
     instrument = get_instrument(instrument_code)
     check_rule(koos_missing_rule)
     matrix = validate_frame(instrument_code, df)

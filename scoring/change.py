@@ -11,8 +11,9 @@ Conventions (registry's documented choices):
 - ``improvement`` is direction-aware, positive = better: +absolute for KOOS (higher = better),
   -absolute for WOMAC, VAS and PGA (higher = worse); ``relative_improvement`` = improvement /
   baseline (Tubach 2005 and Pham 2004 express relative improvement this way).
-- MCII (Tubach 2005) and MIC (Monticone 2013) are reached when the improvement is at least the
-  absolute threshold (``mcii_rule="absolute"``, default); ``"relative"``, ``"both"`` and
+- Thresholds come as cited sets (``scoring.thresholds``); flag kinds are ``FLAG_KINDS``.
+- MCII (Tubach 2005) and MIC (Monticone 2013 or 2025) are reached when the improvement is at
+  least the absolute threshold (``mcii_rule="absolute"``, default); ``"relative"``, ``"both"`` and
   ``"either"`` use the relative threshold too. PASS (Tubach 2005) judges the follow-up state:
   score <= cut-off on higher-is-worse scales (>= on higher-is-better ones).
 - Comparisons allow a 1e-9 tolerance so that e.g. 45.3 - 35.3 counts as 10 points.
@@ -21,64 +22,53 @@ Conventions (registry's documented choices):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 from numpy.typing import ArrayLike, NDArray
 
-from scoring import citations
 from scoring.core import FloatArray
 from scoring.instruments import SCORES
+from scoring.thresholds import (
+    DEFAULT_THRESHOLDS,
+    FLAG_KINDS,
+    Threshold,
+    ThresholdKind,
+)
+
+if TYPE_CHECKING:  # pandas is imported lazily: scoring one response must not load it
+    import pandas as pd
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "FLAG_KINDS",
+    "Change",
+    "ChangeArrays",
+    "Threshold",
+    "ThresholdKind",
+    "change_arrays",
+    "change_arrays_by_index",
+    "change_arrays_for_codes",
+    "change_frame",
+    "change_from_baseline",
+]
 
 EPSILON = 1e-9
-ThresholdKind = Literal["mcii", "pass", "mic"]
 McIIRule = Literal["absolute", "relative", "both", "either"]
 BoolArray = NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
-class Threshold:
-    """A published threshold for one score.
-
-    For ``mcii``/``mic``: ``absolute`` is the improvement in score points (positive = better)
-    and ``relative_percent`` the relative improvement in percent of baseline (or None).
-    For ``pass``: ``absolute`` is the cut-off of the follow-up score on the score's own scale.
-    """
-
-    score_code: str
-    kind: ThresholdKind
-    absolute: float
-    relative_percent: float | None
-    citation: str
-    note: str = ""
-
-
-DEFAULT_THRESHOLDS: tuple[Threshold, ...] = (
-    # Tubach et al., Ann Rheum Dis 2005;64:29-33 (MCII, knee OA): decrease of 19.9 mm
-    # (40.8 %) in pain VAS, 18.3 mm (39.0 %) in PGA, 9.1 (26.0 %) in WOMAC function 0-100.
-    Threshold("vas_pain", "mcii", 19.9, 40.8, citations.TUBACH_MCII),
-    Threshold("pga", "mcii", 18.3, 39.0, citations.TUBACH_MCII),
-    Threshold("womac_function_norm", "mcii", 9.1, 26.0, citations.TUBACH_MCII),
-    # Tubach et al., Ann Rheum Dis 2005;64:34-37 (PASS, knee OA): follow-up state at most.
-    Threshold("vas_pain", "pass", 32.3, None, citations.TUBACH_ACCEPTABLE_STATE),
-    Threshold("pga", "pass", 32.0, None, citations.TUBACH_ACCEPTABLE_STATE),
-    Threshold("womac_function_norm", "pass", 31.0, None, citations.TUBACH_ACCEPTABLE_STATE),
-    # Monticone et al., Am J Phys Med Rehabil 2013;92:864 (KOOS MIC by subscale).
-    Threshold("koos_pain", "mic", 16.7, None, citations.MONTICONE_2013),
-    Threshold("koos_symptoms", "mic", 10.7, None, citations.MONTICONE_2013),
-    Threshold("koos_adl", "mic", 18.4, None, citations.MONTICONE_2013),
-    Threshold("koos_sport_rec", "mic", 12.5, None, citations.MONTICONE_2013),
-    Threshold("koos_qol", "mic", 15.6, None, citations.MONTICONE_2013),
-)
-
-
-@dataclass(frozen=True)
 class Change:
-    """Change of one score between baseline and follow-up (see the module docstring)."""
+    """Change of one score between baseline and follow-up (see the module docstring).
+
+    ``flags`` maps each kind of ``FLAG_KINDS`` to True/False, or None when it cannot be
+    judged (no threshold for the score, or a missing value).
+    """
 
     score_code: str
     baseline: float | None
@@ -87,10 +77,12 @@ class Change:
     relative: float | None
     improvement: float | None
     relative_improvement: float | None
-    mcii: bool | None
-    mic: bool | None
-    pass_: bool | None
+    flags: Mapping[ThresholdKind, bool | None]
     undefined_reason: str | None
+
+    def flag(self, kind: ThresholdKind) -> bool | None:
+        """The flag of this kind ("mcii", "mic" or "pass")."""
+        return self.flags[kind]
 
 
 def find_threshold(
@@ -105,10 +97,21 @@ def find_threshold(
 
 
 def as_float_array(values: ArrayLike | Sequence[float | None]) -> FloatArray:
-    """Float array with NaN for None/NA (accepts Series, lists, arrays)."""
-    if isinstance(values, pd.Series):
-        return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
-    return np.asarray(pd.array(values, dtype="Float64").to_numpy(np.float64, na_value=np.nan))
+    """Float array with NaN for None/NA (accepts Series, lists, arrays).
+
+    pandas values (Series, ``pd.NA``) can only exist when pandas is loaded, so it is used
+    only then; plain lists and arrays go through numpy (None becomes NaN).
+    """
+    pd_module = sys.modules.get("pandas")
+    if pd_module is not None:
+        if isinstance(values, pd_module.Series):
+            converted = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            converted = pd_module.array(values, dtype="Float64").to_numpy(
+                np.float64, na_value=np.nan
+            )
+        return np.asarray(converted, dtype=np.float64)
+    return np.asarray(values, dtype=np.float64)
 
 
 REASONS = np.array(
@@ -131,7 +134,7 @@ class ChangeArrays:
     relative: FloatArray
     improvement: FloatArray
     relative_improvement: FloatArray
-    flags: dict[str, tuple[BoolArray, BoolArray]]
+    flags: dict[ThresholdKind, tuple[BoolArray, BoolArray]]
     reason: NDArray[np.object_]
 
 
@@ -160,9 +163,7 @@ def score_rules(
     for code in score_codes:
         if code not in SCORES:
             raise ValueError(f"unknown score code {code!r}")
-        mcii, mic, pass_ = (
-            find_threshold(thresholds, code, kind) for kind in ("mcii", "mic", "pass")
-        )
+        mcii, mic, acceptable = (find_threshold(thresholds, code, kind) for kind in FLAG_KINDS)
         row = (
             1.0 if SCORES[code].higher_is_better else -1.0,
             np.nan if mcii is None else mcii.absolute,
@@ -171,7 +172,7 @@ def score_rules(
             else mcii.relative_percent / 100.0,
             np.nan if mic is None else mic.absolute,
             np.nan if mic is None or mic.relative_percent is None else mic.relative_percent / 100.0,
-            np.nan if pass_ is None else pass_.absolute,
+            np.nan if acceptable is None else acceptable.absolute,
         )
         for column, value in zip(columns, row, strict=True):
             column.append(value)
@@ -212,7 +213,8 @@ def change_core(
     relative = np.divide(absolute, baseline, out=np.full(absolute.shape, np.nan), where=nonzero)
     improvement = rules.sign * absolute
     relative_improvement = rules.sign * relative
-    flags: dict[str, tuple[BoolArray, BoolArray]] = {}
+    flags: dict[ThresholdKind, tuple[BoolArray, BoolArray]] = {}
+    kind: ThresholdKind
     for kind, by_points, by_percent in (
         ("mcii", rules.mcii_absolute, rules.mcii_relative),
         ("mic", rules.mic_absolute, rules.mic_relative),
@@ -226,7 +228,7 @@ def change_core(
     acceptable = np.where(
         rules.sign > 0, followup >= cutoff - EPSILON, followup <= cutoff + EPSILON
     )
-    flags["pass_"] = (acceptable, has_follow & ~np.isnan(cutoff))
+    flags["pass"] = (acceptable, has_follow & ~np.isnan(cutoff))
     # Index into REASONS: 1 neither value, 2 no baseline, 3 no follow-up, 4 baseline 0, 0 none.
     which = np.where(
         has_base,
@@ -326,7 +328,7 @@ def change_from_baseline(
     base = as_float_array([baseline])
     follow = as_float_array([followup])
     arrays = change_arrays(score_code, base, follow, thresholds, mcii_rule)
-    flag = {
+    flags: dict[ThresholdKind, bool | None] = {
         name: (bool(value[0]) if known[0] else None)
         for name, (value, known) in arrays.flags.items()
     }
@@ -338,15 +340,15 @@ def change_from_baseline(
         relative=optional(arrays.relative[0]),
         improvement=optional(arrays.improvement[0]),
         relative_improvement=optional(arrays.relative_improvement[0]),
-        mcii=flag["mcii"],
-        mic=flag["mic"],
-        pass_=flag["pass_"],
+        flags=flags,
         undefined_reason=arrays.reason[0],
     )
 
 
 def nullable_bool(value: BoolArray, known: BoolArray) -> pd.api.extensions.ExtensionArray:
     """Boolean column with <NA> where the flag cannot be judged."""
+    import pandas as pd  # lazy: see the module's TYPE_CHECKING import
+
     return pd.arrays.BooleanArray(value & known, ~known)
 
 
@@ -361,8 +363,11 @@ def change_frame(
     """Vectorised ``change_from_baseline`` for many patients (index from ``baseline`` if any).
 
     Columns: absolute, relative, improvement, relative_improvement (float, NaN = undefined),
-    mcii, mic, pass_ (nullable boolean, <NA> = cannot be judged), undefined_reason (object).
+    mcii, mic, pass (nullable boolean, <NA> = cannot be judged; ``FLAG_KINDS``),
+    undefined_reason (object).
     """
+    import pandas as pd  # lazy: see the module's TYPE_CHECKING import
+
     base = as_float_array(baseline)
     follow = as_float_array(followup)
     if base.shape != follow.shape:

@@ -53,3 +53,52 @@ PHAM_2004 = (
     "trials revisited. Osteoarthritis Cartilage 2004;12:389-399."
 )
 REGISTRY_CHOICE = "Registry's documented choice (no published rule found); see README."
+ICHOM_HIP_KNEE = (
+    "Rolfson O, Wilkie R, Bhandari M, et al. Patient-reported outcome measures in arthroplasty "
+    "registries: ICHOM standard set for hip and knee osteoarthritis. Acta Orthop "
+    "2016;87(Suppl 1):3-12 (PMC5129496): pain on a 0-10 numeric rating scale; KOOS-PS."
+)
+NRS = (
+    "Pain numeric rating scale, whole numbers 0 (no pain) to 10 (worst pain imaginable); the "
+    f"pain measure of the ICHOM hip and knee OA standard set. {ICHOM_HIP_KNEE}"
+)
+PERROT_2013 = (
+    "Perrot S, Bertin P. 'Feeling better' or 'feeling well' in usual care of hip and knee "
+    "osteoarthritis pain: determination of cutoff points for patient acceptable symptom state "
+    "(PASS) and minimal clinically important improvement (MCII) at rest and on movement in a "
+    "national multicenter cohort study of 2414 patients with painful osteoarthritis. Pain "
+    "2013;154:248-256. Abstract checked: after 7 days of usual treatment, PASS 4 (at rest) and "
+    "5 (on movement) on a 0-10 NRS; MCII -1 NRS point."
+)
+SALAFFI_2004 = (
+    "Salaffi F, Stancati A, Silvestri CA, Ciapetti A, Grassi W. Minimal clinically important "
+    "changes in chronic musculoskeletal pain intensity measured on a numerical rating scale. "
+    "Eur J Pain 2004;8:283-291 (PMID 15207508). Abstract checked: MCID a reduction of 1 point "
+    "or 15 %; 'much better' -2 points or -33 % (825 patients, 233 with knee OA)."
+)
+GRC = (
+    "Global rating of change: one 7-point anchor question (much worse ... much better) at "
+    "follow-up, registry-own wording. Kamper SJ, Maher CG, Mackay G. Global rating of change "
+    "scales: a review of strengths and weaknesses and considerations for design. J Man Manip "
+    "Ther 2009;17:163-170 (abstract checked, PMID 20046623)."
+)
+TERWEE_2021 = (
+    "Terwee CB, Peipert JD, Chapman R, et al. Minimal important change (MIC): a conceptual "
+    "clarification and systematic review of MIC estimates of PROMIS measures. Qual Life Res "
+    "2021;30:2729-2754 (abstract checked, PMID 34247326)."
+)
+KOOS_PS = (
+    "Perruccio AV, Lohmander LS, Canizares M, et al. The development of a short measure of "
+    "physical function for knee OA KOOS-Physical Function Shortform (KOOS-PS) - an "
+    "OARSI/OMERACT initiative. Osteoarthritis Cartilage 2008;16:542-550; koos.nu. Conversion "
+    "table (raw sum 0-28 -> 0-100, 0 = no difficulty) checked against a published open-source "
+    "implementation (awell-health/awell-score, koos_ps), which prints it in the reverse "
+    "direction; the paper itself was not available to check."
+)
+KOOS_MIC_NONSURGICAL_2025 = (
+    "Minimal important change for improvement in the KOOS in mild to moderate knee OA: "
+    "secondary analysis of a three-arm randomised trial of non-surgical treatment (131 "
+    "patients, GROC anchor, 4-month follow-up), predictive modelling method; 2025, PubMed "
+    "41367621. Values checked against the abstract: Pain 11.3, Symptoms 12.1, ADL 10.2, "
+    "Sport/Rec 15.5, QOL 13.2. First author and journal not verified."
+)

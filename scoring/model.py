@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Literal
 
+#: How an item is answered: a labelled box ("choice"), a 0-100 mm line ("line"), or a whole
+#: number from ``minimum`` to ``maximum`` ("rating", e.g. NRS 0-10). Forms pick the input from it.
+ItemKind = Literal["choice", "line", "rating"]
+#: When an entry instrument is recorded by default: every timepoint, follow-ups only, or only
+#: when a protocol chooses it.
+Timepoints = Literal["all", "followup", "none"]
+
 #: How a score is computed; each method is implemented once, in ``scoring.core``.
 Method = Literal[
     "mean_0_100",  # 100 - 25 x mean of answered 0-4 items (KOOS direction, 100 = best)
@@ -19,7 +26,7 @@ Method = Literal[
     "sum_of_scores",  # sum of component scores; missing when any component is missing
     "mean_of_scores",  # mean of component scores; missing when any component is missing
     "table",  # raw sum of complete responses looked up in a conversion table (KOOS JR)
-    "direct",  # the answer itself (VAS, PGA)
+    "direct",  # the answer itself (VAS, PGA, NRS, GRC)
 ]
 
 KOOS_MISSING_RULES = ("2012", "1998")
@@ -44,7 +51,7 @@ class InvalidAnswer(ValueError):
 
 @dataclass(frozen=True)
 class AnswerOption:
-    """One box of a 0-4 item: the stored ``code`` and the label printed next to it."""
+    """One box of a choice item: the stored ``code`` and the label printed next to it."""
 
     code: int
     label: str
@@ -52,7 +59,13 @@ class AnswerOption:
 
 @dataclass(frozen=True)
 class Item:
-    """One question. Either a 0-4 choice (``options``) or a 0-100 mm line (no options)."""
+    """One question: a choice (``options``), a 0-100 mm line, or a whole-number rating.
+
+    For choice items ``minimum``/``maximum`` are taken from the option codes (which must be
+    consecutive whole numbers, e.g. 0..4 or -3..+3), so the range check of ``error_for`` and
+    the vectorised check in ``scoring.core`` hold for every kind. ``anchors`` label the two
+    ends of a line or rating (e.g. "No pain", "Worst imaginable pain").
+    """
 
     code: str
     label: str
@@ -61,11 +74,32 @@ class Item:
     minimum: int = 0
     maximum: int = 4
     unit: str = ""
+    anchors: tuple[str, str] | tuple[()] = ()
+
+    def __post_init__(self) -> None:
+        """Derive the range of a choice item from its codes; reject gaps and empty ranges."""
+        if self.options:
+            codes = sorted(option.code for option in self.options)
+            if codes != list(range(codes[0], codes[0] + len(codes))):
+                raise ValueError(f"{self.code}: option codes must be consecutive, got {codes}")
+            object.__setattr__(self, "minimum", codes[0])
+            object.__setattr__(self, "maximum", codes[-1])
+        if self.minimum > self.maximum:
+            raise ValueError(f"{self.code}: minimum {self.minimum} > maximum {self.maximum}")
 
     @property
     def is_choice(self) -> bool:
         """True for items answered by ticking one of the labelled boxes."""
         return bool(self.options)
+
+    @property
+    def kind(self) -> ItemKind:
+        """"choice" (has options), "line" (unit mm, 0-100 mm) or "rating" (whole numbers)."""
+        if self.options:
+            return "choice"
+        if self.unit == "mm":
+            return "line"
+        return "rating"
 
     def code_for_label(self, label: str) -> int:
         """Map an answer label (case-insensitive) to its code; S4/S5 run Always=0 ... Never=4."""
@@ -77,8 +111,9 @@ class Item:
     def error_for(self, value: object) -> str | None:
         """Return why ``value`` is not a valid answer, or None when it is valid or missing.
 
-        Valid answers are whole numbers from ``minimum`` to ``maximum`` (the 0-4 box codes, or
-        whole mm on a 100 mm line). ``None`` and NaN mean "not answered" and are valid.
+        Valid answers are whole numbers from ``minimum`` to ``maximum`` (the box codes, whole mm
+        on a 100 mm line, or the points of a rating). ``None`` and NaN mean "not answered"
+        and are valid.
         """
         if value is None:
             return None
@@ -136,7 +171,15 @@ class ScoreDef:
 
 @dataclass(frozen=True)
 class Instrument:
-    """A questionnaire: its items in official order and the scores computed from them."""
+    """A questionnaire: its items in official order and the scores computed from them.
+
+    Catalogue metadata used by the registry: ``short_name`` (headings, tabs, table labels;
+    defaults to ``name``), ``entry`` (answered on a form; False for instruments only scored
+    from another one's answers), ``derived_from`` (instrument codes whose answers also score
+    this one), ``timepoints`` (recorded by default at every timepoint, only at follow-ups, or
+    only when a protocol chooses it) and ``description`` (one sentence of help: scale, range,
+    direction).
+    """
 
     code: str
     name: str
@@ -147,6 +190,16 @@ class Instrument:
     recall_period: str = ""
     note: str = ""
     version_1998: str | None = field(default=None)
+    short_name: str = ""
+    entry: bool = True
+    derived_from: tuple[str, ...] = ()
+    timepoints: Timepoints = "all"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        """``short_name`` falls back to ``name``."""
+        if not self.short_name:
+            object.__setattr__(self, "short_name", self.name)
 
     @property
     def subscales(self) -> tuple[ScoreDef, ...]:

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 from numpy.typing import NDArray
 
 from scoring.change import EPSILON, BoolArray, as_float_array, optional
 from scoring.core import FloatArray
+
+if TYPE_CHECKING:  # pandas is imported lazily: classifying one patient must not load it
+    import pandas as pd
 
 #: Per domain: (score code, flip) in order of preference; flip = use 100 - score (KOOS).
 SOURCES: dict[str, tuple[tuple[str, bool], ...]] = {
@@ -114,7 +117,7 @@ def domain_table(
     domain, row = np.arange(len(DOMAINS))[:, np.newaxis], np.arange(rows)
     base = np.where(found, base_by_slot[domain, first, row], np.nan)
     follow = np.where(found, follow_by_slot[domain, first, row], np.nan)
-    source = np.where(found, SOURCE_NAMES[domain, first], None)
+    source = np.asarray(np.where(found, SOURCE_NAMES[domain, first], None), dtype=object)
     known = ~np.isnan(base)
     improvement = base - follow
     positive = known & (base > 0)
@@ -123,7 +126,7 @@ def domain_table(
     high = with_relative & (improvement >= 20 - EPSILON) & (relative >= 0.5 - EPSILON)
     moderate = with_relative & (improvement >= 10 - EPSILON) & (relative >= 0.2 - EPSILON)
     return DomainArrays(
-        source.astype(object), base, follow, improvement, relative, known, high, moderate
+        source, base, follow, improvement, relative, known, high, moderate
     )
 
 
@@ -234,6 +237,8 @@ def omeract_oarsi_frame(baseline_df: pd.DataFrame, followup_df: pd.DataFrame) ->
     Absent score columns count as missing. Columns: responder (nullable boolean), criterion,
     and per domain ``<domain>_source``, ``_improvement`` and ``_relative``.
     """
+    import pandas as pd  # lazy: see the module's TYPE_CHECKING import
+
     if len(baseline_df) != len(followup_df):
         raise ValueError("baseline and follow-up frames must have the same number of rows")
     rows = len(baseline_df)

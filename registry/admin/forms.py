@@ -1,6 +1,8 @@
-"""Forms for sites and users."""
+"""Forms for sites, users and protocols."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -14,9 +16,12 @@ from wtforms import (
     SubmitField,
 )
 from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
+import scoring
+from registry.admin.protocols import chosen_instruments, offered_instruments, timepoint_field
 from registry.forms import choices
-from registry.models import ROLE_LABELS
+from registry.models import ROLE_LABELS, Protocol
 
 
 class SiteForm(FlaskForm):
@@ -52,3 +57,47 @@ class UserEditForm(FlaskForm):
     active = BooleanField("Active (unticking signs the user out everywhere)")
     reason = StringField("Reason for the change", validators=[DataRequired(), Length(max=500)])
     submit = SubmitField("Save account")
+
+
+class CheckboxesField(SelectMultipleField):
+    """A group of checkboxes (rendered as a fieldset with a legend)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ProtocolForm(FlaskForm):
+    """The threshold set, the reason and the version; ``protocol_form`` adds one group of
+    instrument checkboxes per timepoint."""
+
+    threshold_set = SelectField("Threshold set (MCII, MIC and PASS flags)")
+    reason = StringField("Reason for the change (kept in the audit trail)",
+                         validators=[DataRequired(message="Give a reason for the change."),
+                                     Length(max=500)])
+    version = HiddenField()
+    submit = SubmitField("Save protocol")
+
+    timepoint_fields: list[tuple[Any, SelectMultipleField]]
+
+
+def protocol_form(protocol: Protocol, *, fresh: bool = False) -> ProtocolForm:
+    """The editor's form for ``protocol``: per timepoint (legend = its name) a checkbox per
+    instrument the catalogue lets it record, ticked as it records them now.
+
+    ``fresh``: the saved values, ignoring any posted form (shown after a conflict).
+    """
+    fields = {timepoint_field(timepoint): CheckboxesField(
+        timepoint.name, choices=choices((instrument.code, instrument.name)
+                                        for instrument in offered_instruments(timepoint)))
+        for timepoint in protocol.timepoints}
+    form_class = type("ProtocolInstrumentsForm", (ProtocolForm,), fields)
+    form: ProtocolForm = form_class(**({"formdata": None} if fresh else {}), data={
+        "threshold_set": protocol.threshold_set, "version": protocol.version,
+        **{timepoint_field(timepoint): chosen_instruments(timepoint)
+           for timepoint in protocol.timepoints}})
+    form.threshold_set.choices = choices(
+        (code, f"{item.label} (version {item.version})")
+        for code, item in scoring.THRESHOLD_SETS.items())
+    form.timepoint_fields = [(timepoint, form[timepoint_field(timepoint)])
+                             for timepoint in protocol.timepoints]
+    return form

@@ -1,21 +1,24 @@
-"""Admin pages: sites and user accounts."""
+"""Admin pages: sites, user accounts and follow-up protocols."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
+import scoring
 from registry.admin import bp
-from registry.admin.forms import SiteForm, UserCreateForm, UserEditForm
+from registry.admin.forms import SiteForm, UserCreateForm, UserEditForm, protocol_form
+from registry.admin.protocols import list_protocols, update_protocol
 from registry.admin.services import create_site, update_site, update_user
 from registry.auth.services import AccountError, create_user, unlock
 from registry.authz import Permission, requires
 from registry.db import get_session
 from registry.forms import ButtonForm, choices, flash_unplaced
-from registry.models import Site, User
-from registry.services import ConflictError
+from registry.models import Protocol, Site, User
+from registry.services import ConflictError, ValidationFailed
 
 
 def _site_choices() -> list[SelectChoice]:
@@ -118,3 +121,43 @@ def unlock_user(user_id: int) -> Response:
         unlock(get_session(), user)
         flash(f"Account {user.email} unlocked.", "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))
+
+
+@bp.route("/protocols")
+@requires(Permission.ADMIN)
+def protocols() -> str:
+    return render_template("admin/protocols.html", protocols=list_protocols(get_session()),
+                           threshold_sets=scoring.THRESHOLD_SETS)
+
+
+@bp.route("/protocols/<int:protocol_id>", methods=["GET", "POST"])
+@requires(Permission.ADMIN)
+def edit_protocol(protocol_id: int) -> str | Response | tuple[str, int]:
+    session = get_session()
+    protocol = session.get(Protocol, protocol_id) or abort(404)
+    form = protocol_form(protocol)
+    if form.validate_on_submit():
+        chosen = {timepoint.id: list(field.data or []) for timepoint, field
+                  in form.timepoint_fields}
+        try:
+            # The version as the form sent it (absent = stale), not the field's default.
+            update_protocol(session, protocol, instruments=chosen,
+                            threshold_set=form.threshold_set.data or "",
+                            version=request.form.get("version"), reason=form.reason.data)
+        except (ConflictError, StaleDataError):
+            session.expire_all()
+            protocol = session.get(Protocol, protocol_id) or abort(404)
+            flash("This protocol was changed by someone else since you opened it. Your "
+                  "changes were not saved; the current values are shown.", "error")
+            return render_template("admin/protocol_edit.html", protocol=protocol,
+                                   form=protocol_form(protocol, fresh=True),
+                                   threshold_sets=scoring.THRESHOLD_SETS), 409
+        except ValidationFailed as error:
+            flash_unplaced(form, error.errors)
+        else:
+            flash(f"Protocol {protocol.name} saved.", "success")
+            return redirect(url_for("admin.protocols"))
+    status = 422 if form.errors else 200
+    return render_template("admin/protocol_edit.html", protocol=protocol, form=form,
+                           threshold_sets=scoring.THRESHOLD_SETS), status
+

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.auth.services import AccountError, new_session_token
 from registry.models import Role, Site, User
 from registry.services import ConflictError, check_version

@@ -1,4 +1,8 @@
-"""The audit trail: capture of every change, the hash chain, verification, admin view."""
+"""The audit trail's admin view: listing and CSV export of audit events.
+
+Capture of every change lives in ``registry.audit_capture``, the hash chain and its
+verification in ``registry.audit_chain``: infrastructure, not part of this blueprint.
+"""
 
 from flask import Blueprint
 

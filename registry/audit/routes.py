@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import tempfile
 
-from flask import Response, render_template, request, send_file
+from flask import render_template, request, send_file
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
-from registry.audit import bp, capture, services
+from registry import audit_capture as capture
+from registry.audit import bp, services
 from registry.authz import Permission, requires
 from registry.db import get_session
 from registry.downloads import as_download

@@ -153,7 +153,7 @@ def visible_to(site_ids: Collection[int] | None) -> ColumnElement[bool] | None:
 
 
 def filtered(filters: AuditFilters, site_ids: Collection[int] | None = None
-             ) -> Select[tuple[AuditEvent]]:
+             ) -> Select[AuditEvent]:
     """The events matching ``filters`` that a reader of ``site_ids`` may see."""
     stmt = select(AuditEvent)
     text = filters.text

@@ -38,6 +38,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from registry.models import PendingSubmission, utcnow
+from registry.security import is_safe_redirect
 
 KEPT_KEY = "kept_form"  # anonymous session, expiry to sign-in: the token
 RESTORE_KEY = "restore_form"  # signed-in session: {"token": ..., "shown": bool}
@@ -64,8 +65,6 @@ def _hash(token: str) -> str:
 
 def _local_path(url: str | None, host: str) -> str | None:
     """``url`` as path?query when it points into this site, else None."""
-    from registry.security import is_safe_redirect
-
     if not url:
         return None
     parts = urlsplit(url)

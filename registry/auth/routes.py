@@ -8,7 +8,7 @@ from flask import current_app, flash, jsonify, redirect, render_template, reques
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.auth import bp, pending
 from registry.auth.forms import ChangePasswordForm, LoginForm
 from registry.auth.services import AccountError, LoginPolicy, authenticate, change_password
@@ -61,7 +61,7 @@ def login() -> str | Response | tuple[str, int]:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     if current_user.is_authenticated:
-        user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+        user: User = current_user._get_current_object()
         db = get_session()
         end_user_sessions(db, user)
         capture.record(db, "logout", entity_type="app_user", entity_id=user.id)
@@ -78,7 +78,7 @@ def change_password_page() -> str | Response | tuple[str, int]:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         db = get_session()
-        user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+        user: User = current_user._get_current_object()
         try:
             change_password(db, user, form.current_password.data or "",
                             form.new_password.data or "")

@@ -19,7 +19,7 @@ import scoring
 from registry import vocabularies
 from registry.authz import Permission, authorize, can, patient_or_abort, requires
 from registry.clinical import bp
-from registry.clinical.charts import render_svg
+from registry.clinical.charts import chart_series, render_svg
 from registry.clinical.forms import (
     AdverseEventForm,
     EnrolForm,
@@ -35,7 +35,6 @@ from registry.clinical.services.enrolment import (
 )
 from registry.clinical.services.search import search_patients
 from registry.clinical.services.summary import (
-    chart_series,
     load_patient,
     patient_summary,
     visit_name,
@@ -44,7 +43,7 @@ from registry.clinical.services.treatment import TreatmentData, save_treatment
 from registry.clock import today
 from registry.db import get_session
 from registry.forms import ButtonForm, attach_errors, choices, flash_unplaced
-from registry.models import AdverseEvent, Patient, Site
+from registry.models import AdverseEvent, Patient, Site, Visit
 from registry.paging import page_number
 from registry.services import ConflictError, ValidationFailed
 from registry.urls import url_builder
@@ -200,13 +199,13 @@ def treatment(patient_id: int) -> Page:
 # --- visits ---------------------------------------------------------------------------
 
 
-def _render_visit(patient: Patient, visit: object, form: VisitForm, values: dict[str, str],
+def _render_visit(patient: Patient, visit: Visit, form: VisitForm, values: dict[str, str],
                   errors: dict[str, str], status: int) -> tuple[str, int]:
-    instruments = visit_services.visit_instruments(visit)  # type: ignore[arg-type]
+    instruments = visit_services.visit_instruments(visit)
     return render_template(
         "clinical/visit.html", patient=patient, visit=visit, form=form, values=values,
-        item_errors=errors, visit_name=visit_name(visit),  # type: ignore[arg-type]
-        sections=visit_services.instrument_sections(instruments, visit),  # type: ignore[arg-type]
+        item_errors=errors, visit_name=visit_name(visit),
+        sections=visit_services.instrument_sections(instruments, visit),
         field_name=visit_services.field_name), status
 
 

@@ -8,6 +8,9 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from registry.db import get_session, writing
+from registry.followup.mailer import MailConfigError
+from registry.followup.reminders import describe, run_reminders
+from registry.followup.state import refresh_sites
 from registry.models import Site
 
 
@@ -22,10 +25,6 @@ def remind_command(dry_run: bool) -> None:
     the database before it is sent, so it goes out once.  Exits with status 1 if any
     message failed (it is retried by the next run).
     """
-    from registry.followup.mailer import MailConfigError
-    from registry.followup.reminders import describe, run_reminders
-    from registry.followup.state import refresh_sites
-
     with writing():
         refresh_sites(get_session())
         get_session().commit()
@@ -51,8 +50,6 @@ def refresh_followup_command(force: bool) -> None:
     after its own midnight.  Until a site is refreshed for its today, the worklist
     computes its statuses live — correct, only slower.
     """
-    from registry.followup.state import refresh_sites
-
     with writing():
         session = get_session()
         refreshed = refresh_sites(session, force=force)

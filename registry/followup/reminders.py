@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, exists, insert, select, update
+from sqlalchemy import Table, and_, case, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -192,7 +192,7 @@ def _insert_for(session: Session) -> Any:
 def claim(session: Session, *, kind: str, recipient: str, visit_id: int | None = None,
           user_id: int | None = None, digest_date: date | None = None) -> int | None:
     """Claim a reminder and commit the claim; None if another run already has it."""
-    table = Reminder.__table__
+    table: Table = Reminder.__table__  # type: ignore[assignment]  # declared as a FromClause
     key = {"kind": kind, "visit_id": visit_id, "user_id": user_id, "digest_date": digest_date}
     statement = (_insert_for(session)(table)
                  .values(**key, recipient=recipient, status="claimed", created_at=utcnow())
@@ -209,7 +209,7 @@ def claim(session: Session, *, kind: str, recipient: str, visit_id: int | None =
 
 
 def _finish(session: Session, reminder_id: int, error: str | None) -> None:
-    table = Reminder.__table__
+    table: Table = Reminder.__table__  # type: ignore[assignment]  # declared as a FromClause
     values = ({"status": "sent", "sent_at": utcnow(), "error": None} if error is None
               else {"status": "failed", "error": error[:2000]})
     session.execute(update(table).where(table.c.id == reminder_id).values(**values))

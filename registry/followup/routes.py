@@ -7,14 +7,15 @@ user's own sites (a visit or patient of another site answers 403).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from datetime import date
+from typing import Any, cast
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.authz import Permission, can, patient_or_abort, requires
 from registry.clock import today
 from registry.db import get_session
@@ -164,8 +165,10 @@ def record_contact(visit_id: int) -> Response | tuple[str, int]:
     form.site_today = today(patient.site.timezone)
     if form.validate_on_submit():
         try:
+            # The date fields are InputRequired: set once the form validated.
             log_contact(get_session(), visit, user_id=current_user.id,
-                        attempted_on=form.attempted_on.data, method=form.method.data or "",
+                        attempted_on=cast(date, form.attempted_on.data),
+                        method=form.method.data or "",
                         outcome=form.outcome.data or "",
                         appointment_date=form.appointment_date.data, note=form.note.data,
                         today=today(patient.site.timezone))
@@ -211,7 +214,7 @@ def withdraw(patient_id: int) -> Response | tuple[str, int]:
     form.site_today = site_today
     if form.validate_on_submit():
         try:
-            changed = withdraw_patient(db, patient, withdrawn_on=form.withdrawn_on.data,
+            changed = withdraw_patient(db, patient, withdrawn_on=cast(date, form.withdrawn_on.data),
                                        reason=form.reason.data or "", note=form.note.data,
                                        version=form.version.data, today=site_today)
         except ConflictError as error:

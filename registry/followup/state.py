@@ -1,4 +1,12 @@
-"""The worklist's status table (``FollowupState``): kept current, read only when fresh.
+"""The follow-up status tables behind one interface: kept current, read only when fresh.
+
+``FollowupState`` (each scheduled visit's status) and ``FollowupCount`` (visits per site
+and status) are derived data: nothing outside this module reads or writes them.  The
+interface — :func:`install` (keep current on write), :func:`refresh_sites` (recompute
+when the date moves on), :func:`is_fresh`, :func:`stored_rows` / :func:`kept_counts`
+(what the worklist reads) and :func:`stored_statuses` / :func:`stored_counts` against
+:func:`live_statuses` / :func:`live_counts` (the reference, computed by the rule now) —
+is what ``tests/followup/test_state_matches_live.py`` holds to agreement.
 
 Computing every visit's follow-up status on every worklist page costs a pass over all
 the site's visits; the status only changes when a visit or its patient changes, or when
@@ -15,13 +23,14 @@ the date at the site changes.  So it is computed ahead of time — always with
 
 The worklist uses the table only when every site it shows was refreshed for its today
 (:func:`is_fresh`); otherwise it computes the status live, as before — the same result,
-more slowly.  ``tests/followup/test_state.py`` proves the two agree.
+more slowly.  ``tests/followup/test_state.py`` and ``test_state_matches_live.py`` prove
+the two agree.
 
 ``FollowupCount`` (visits per site and urgency) is kept equal to counting the table:
 the write hook adds the difference between the rows it replaced and the rows it wrote,
 and a refresh recounts its sites.  Writers cannot interleave: on PostgreSQL every write
 to a visit or patient holds the audit chain's transaction lock
-(``registry.audit.chain``) before this hook runs, and the refresh locks patient and
+(``registry.audit_chain``) before this hook runs, and the refresh locks patient and
 visit; SQLite serializes writing transactions.
 """
 
@@ -45,9 +54,11 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 
 from registry.followup.status import (
+    URGENCY,
     date_parameters,
     site_todays,
     status_expression,
@@ -65,12 +76,16 @@ from registry.models import (
 # Visit columns the status depends on (a change to any other column keeps the row).
 STATUS_INPUTS = frozenset({"status", "window_start", "window_end", "grace_end",
                            "timepoint_id", "patient_id"})
+# A SELECT of any columns (SQLAlchemy 2.1 types a Select by the tuple of its columns).
+AnySelect = Select[*tuple[Any, ...]]
 STATE_COLUMNS = ("visit_id", "site_id", "status", "urgency", "grace_end", "window_start")
 CHUNK = 500
+STATUS_OF_URGENCY = {rank: status for status, rank in URGENCY.items()}
 
 
-def state_rows(todays: date | Mapping[int, date], *where: Any) -> Select[Any]:
-    """SELECT of ``FollowupState`` rows (in ``STATE_COLUMNS`` order) for scheduled visits."""
+def state_rows(todays: date | Mapping[int, date], *where: Any) -> AnySelect:
+    """SELECT of ``FollowupState`` rows (in ``STATE_COLUMNS`` order) for scheduled visits,
+    computed by the rule: what the table is written from, and the reference it is held to."""
     status = status_expression(todays)
     return (select(Visit.id, Patient.site_id, status, urgency_expression(status),
                    Visit.grace_end, Visit.window_start)
@@ -80,14 +95,10 @@ def state_rows(todays: date | Mapping[int, date], *where: Any) -> Select[Any]:
 
 def _insert(dialect: str) -> Any:
     """The dialect's INSERT with ON CONFLICT (both databases have one)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
-def _upsert_statement(dialect: str, rows: Select[Any], *, returning: bool = True
+def _upsert_statement(dialect: str, rows: AnySelect, *, returning: bool = True
                       ) -> Executable:
     """INSERT … SELECT, replacing existing rows; returns the (site id, urgency) written."""
     statement = _insert(dialect)(FollowupState).from_select(list(STATE_COLUMNS), rows)
@@ -128,7 +139,7 @@ def _recount(connection: Connection, site_id: int) -> None:
 
 
 @cache
-def _patients_rows() -> Select[Any]:
+def _patients_rows() -> AnySelect:
     """(site id, urgency) of the rows of the ``patient_ids``' scheduled visits — the rows
     :func:`recompute_patients` replaces."""
     return (select(FollowupState.site_id, FollowupState.urgency)
@@ -239,4 +250,61 @@ def install(session_factory: Any) -> None:
     event.listen(session_factory, "after_flush", _after_flush)
 
 
-__all__ = ["install", "is_fresh", "refresh_sites", "state_rows"]
+# Reading the tables.  Statements take the sites as the expanding parameter ``site_ids``,
+# so that the worklist can build (and cache) them once and add its own filters.
+
+def stored_rows() -> AnySelect:
+    """visit_id, grace_end, window_start, status, urgency as stored for ``site_ids``: the
+    worklist's rows when :func:`is_fresh` (the same columns as its live computation)."""
+    return (select(FollowupState.visit_id, FollowupState.grace_end,
+                   FollowupState.window_start, FollowupState.status, FollowupState.urgency)
+            .where(FollowupState.site_id.in_(bindparam("site_ids", expanding=True))))
+
+
+def kept_counts() -> AnySelect:
+    """(urgency, visits) over the sites ``site_ids`` from the kept counts: a few rows
+    instead of counting the sites' visits."""
+    return (select(FollowupCount.urgency, func.sum(FollowupCount.visits))
+            .where(FollowupCount.site_id.in_(bindparam("site_ids", expanding=True)))
+            .group_by(FollowupCount.urgency))
+
+
+Statuses = dict[int, tuple[int, str]]  # visit id -> (site id, status)
+Counts = dict[tuple[int, str], int]  # (site id, status) -> visits, zeros left out
+
+
+def stored_statuses(session: Session, site_ids: Iterable[int]) -> Statuses:
+    """Each scheduled visit of these sites with its status, as stored."""
+    rows = session.execute(select(FollowupState.visit_id, FollowupState.site_id,
+                                  FollowupState.status)
+                           .where(FollowupState.site_id.in_(sorted(set(site_ids)))))
+    return {visit_id: (site_id, status) for visit_id, site_id, status in rows}
+
+
+def stored_counts(session: Session, site_ids: Iterable[int]) -> Counts:
+    """Visits per site and status of these sites, from the kept counts."""
+    rows = session.execute(select(FollowupCount.site_id, FollowupCount.urgency,
+                                  FollowupCount.visits)
+                           .where(FollowupCount.site_id.in_(sorted(set(site_ids)))))
+    return {(site_id, STATUS_OF_URGENCY[urgency]): visits
+            for site_id, urgency, visits in rows if visits}
+
+
+def live_statuses(session: Session, site_ids: Iterable[int]) -> Statuses:
+    """The reference: each scheduled visit's status computed now by the rule
+    (:func:`registry.followup.status.status_expression`), for today at each site."""
+    todays = site_todays(session, frozenset(site_ids))
+    if not todays:
+        return {}
+    rows = session.execute(state_rows(todays, Patient.site_id.in_(sorted(todays))))
+    return {visit_id: (site_id, status) for visit_id, site_id, status, *_ in rows}
+
+
+def live_counts(session: Session, site_ids: Iterable[int]) -> Counts:
+    """Visits per site and status, counted from :func:`live_statuses`."""
+    return dict(Counter(live_statuses(session, site_ids).values()))
+
+
+__all__ = ["AnySelect", "Counts", "Statuses", "install", "is_fresh", "kept_counts", "live_counts",
+           "live_statuses", "recompute_patients", "refresh_sites", "state_rows",
+           "stored_counts", "stored_rows", "stored_statuses"]

@@ -1,6 +1,6 @@
 """The coordinator's worklist: counts per follow-up status and the visits to chase.
 
-The status comes from :mod:`registry.followup.state` (``FollowupState``) when every
+The status comes from the status tables behind :mod:`registry.followup.state` when every
 site shown was refreshed for its today, else it is computed live in SQL with
 :func:`registry.followup.status.status_expression` — the same rule either way.  One
 statement for the counts, one for the page of rows (sorted by urgency), one for the
@@ -16,10 +16,16 @@ from datetime import date
 from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
-from registry.followup.state import is_fresh
+from registry.followup.state import (
+    STATUS_OF_URGENCY,
+    AnySelect,
+    is_fresh,
+    kept_counts,
+    stored_rows,
+)
 from registry.followup.status import (
     OPEN_STATUSES,
     STATUS_LABELS,
@@ -31,8 +37,6 @@ from registry.followup.status import (
 )
 from registry.models import (
     ContactAttempt,
-    FollowupCount,
-    FollowupState,
     Patient,
     PatientIdentity,
     Timepoint,
@@ -42,7 +46,6 @@ from registry.models import (
 )
 
 PER_PAGE = 50
-STATUS_OF_URGENCY = {rank: status for status, rank in URGENCY.items()}
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ def _parameters(filters: WorklistFilters, **extra: Any) -> dict[str, Any]:
             "treated_to": filters.treated_to, **extra}
 
 
-def _filtered(statement: Select[Any], shape: FilterShape, join_on: Any | None) -> Select[Any]:
+def _filtered(statement: AnySelect, shape: FilterShape, join_on: Any | None) -> AnySelect:
     """Restrict a statement to the filters other than site and status (bound parameters).
 
     ``join_on``: the visit id column to join Visit on when a filter needs it, or None
@@ -157,20 +160,17 @@ def _filtered(statement: Select[Any], shape: FilterShape, join_on: Any | None) -
 
 
 def _status_rows(shape: FilterShape, live: dict[int, date] | None,
-                 prefilter: tuple[str, ...] | None) -> Select[Any]:
+                 prefilter: tuple[str, ...] | None) -> AnySelect:
     """visit_id, grace_end, window_start, status, urgency of the filtered visits.
 
-    ``live``: None to read ``FollowupState`` (fresh for every site), else today at
+    ``live``: None to read the stored statuses (fresh for every site), else today at
     each site, to compute the status over Visit joined to Patient — with ``prefilter``
     (the wanted statuses) narrowing to visits that can have one of them.
     """
-    site_ids = bindparam("site_ids", expanding=True)
+    site_ids: Any = bindparam("site_ids", expanding=True)
     if live is None:
-        statement = (select(FollowupState.visit_id, FollowupState.grace_end,
-                            FollowupState.window_start, FollowupState.status,
-                            FollowupState.urgency)
-                     .where(FollowupState.site_id.in_(site_ids)))
-        return _filtered(statement, shape, join_on=FollowupState.visit_id)
+        statement = stored_rows()
+        return _filtered(statement, shape, join_on=statement.selected_columns.visit_id)
     status = status_expression(live)
     statement = (select(Visit.id.label("visit_id"), Visit.grace_end, Visit.window_start,
                         status.label("status"), urgency_expression(status).label("urgency"))
@@ -189,19 +189,17 @@ def _urgency_condition(column: Any, statuses: tuple[str, ...]) -> Any:
     return column.in_(ranks)
 
 
-def _counts_statement(shape: FilterShape, live: dict[int, date] | None) -> Select[Any]:
+def _counts_statement(shape: FilterShape, live: dict[int, date] | None) -> AnySelect:
     per_visit = _status_rows(shape, live, prefilter=None).subquery()
     return select(per_visit.c.urgency, func.count()).group_by(per_visit.c.urgency)
 
 
-def _stored_counts(shape: FilterShape) -> Select[Any]:
-    """Counts from the status table: without filters beyond the site, the kept counts
-    (``FollowupCount``, a few rows) instead of counting the site's visits."""
+def _stored_counts(shape: FilterShape) -> AnySelect:
+    """Counts from the status tables: without filters beyond the site, the kept counts
+    (a few rows) instead of counting the site's visits."""
     if any(shape):
         return _counts_statement(shape, live=None)
-    return (select(FollowupCount.urgency, func.sum(FollowupCount.visits))
-            .where(FollowupCount.site_id.in_(bindparam("site_ids", expanding=True)))
-            .group_by(FollowupCount.urgency))
+    return kept_counts()
 
 
 # Built once per shape: constructing these statements costs more than running them.
@@ -212,7 +210,7 @@ def status_counts(session: Session, filters: WorklistFilters, todays: dict[int, 
                   stored: bool | None = None) -> dict[str, int]:
     """Number of visits per follow-up status (all statuses, whatever the status filter).
 
-    ``stored``: whether to read ``FollowupState`` (default: when it is fresh).
+    ``stored``: whether to read the stored statuses (default: when they are fresh).
     """
     counts = dict.fromkeys(STATUS_LABELS, 0)
     if not filters.site_ids:
@@ -238,7 +236,7 @@ def _prefilter(statuses: tuple[str, ...], todays: dict[int, date]) -> list[Any]:
 
 
 def _rows_statement(shape: FilterShape, statuses: tuple[str, ...],
-                    live: dict[int, date] | None, paged: bool) -> Select[Any]:
+                    live: dict[int, date] | None, paged: bool) -> AnySelect:
     """Rank the visits on narrow rows first, then join the details of the page only.
 
     ``paged``: LIMIT/OFFSET from the parameters ``page_limit`` and ``page_offset``.
@@ -285,7 +283,7 @@ def _attach_last_contacts(session: Session, rows: list[WorklistRow]) -> None:
         .order_by(ContactAttempt.visit_id, ContactAttempt.attempted_on.desc(),
                   ContactAttempt.id.desc())
     )
-    latest: dict[int, ContactSummary] = {}
+    latest: dict[int | None, ContactSummary] = {}
     for visit_id, attempted_on, method, outcome, appointment in attempts:
         latest.setdefault(visit_id, ContactSummary(attempted_on, method, outcome, appointment))
     for row in rows:
@@ -304,7 +302,7 @@ def worklist_rows(session: Session, filters: WorklistFilters, todays: dict[int, 
                   stored: bool | None = None) -> list[WorklistRow]:
     """The visits matching the filters, most urgent first, with their last contact.
 
-    ``stored``: whether to read ``FollowupState`` (default: when it is fresh).
+    ``stored``: whether to read the stored statuses (default: when they are fresh).
     """
     if not filters.site_ids:
         return []

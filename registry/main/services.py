@@ -10,6 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry.authz import Permission, can, visible_site_ids
+from registry.clock import today
+from registry.followup.queries import managed_site_ids
+from registry.followup.services import booked_appointments
+from registry.followup.status import STATUS_LABELS
+from registry.followup.worklist import WorklistFilters, status_counts
 from registry.models import AdverseEvent, Patient, Site
 
 
@@ -56,12 +61,6 @@ def home_summary(session: Session, user: Any) -> HomeSummary:
 
 def _followup_panels(session: Session, user: Any, summary: HomeSummary) -> None:
     """Counts per follow-up status and this week's booked appointments (own sites)."""
-    from registry.clock import today
-    from registry.followup.queries import managed_site_ids
-    from registry.followup.services import booked_appointments
-    from registry.followup.status import STATUS_LABELS
-    from registry.followup.worklist import WorklistFilters, status_counts
-
     site_ids = managed_site_ids(user)
     if not site_ids:
         return

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, create_engine, func, inspect, select, table, 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
-from registry.audit import chain
+from registry import audit_chain as chain
 from registry.db import normalise_url
 from registry.files import sha256_file
 from registry.models import AuditEvent, utcnow

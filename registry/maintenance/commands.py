@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from registry.cli import verify_audit_chain
+from registry.audit_chain import verify_audit_chain
 from registry.db import get_engine
 from registry.maintenance.backup import (
     MaintenanceError,

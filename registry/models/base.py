@@ -6,12 +6,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from sqlalchemy import (
-    JSON,
     CheckConstraint,
     DateTime,
     Integer,
     MetaData,
-    String,
     TypeDecorator,
     func,
 )
@@ -58,8 +56,6 @@ intpk = Annotated[int, mapped_column(Integer, primary_key=True)]
 utc_created = Annotated[
     datetime, mapped_column(UTCDateTime(), default=utcnow, server_default=func.now())
 ]
-str_short = Annotated[str, mapped_column(String(120))]
-json_value = Annotated[Any, mapped_column(JSON)]
 
 
 def range_check(condition: str, name: str) -> CheckConstraint:

@@ -102,11 +102,6 @@ class Patient(Audited, Versioned, Base):
         back_populates="patient", cascade="all, delete-orphan", order_by="AdverseEvent.onset_date"
     )
 
-    @property
-    def audit_site_id(self) -> int:
-        return self.site_id
-
-
 class PatientIdentity(Audited, Versioned, Base):
     """Identifying details, kept apart: only clinical staff of the patient's site read them."""
 
@@ -136,11 +131,6 @@ class PatientIdentity(Audited, Versioned, Base):
     @property
     def display_name(self) -> str:
         return f"{self.family_name}, {self.given_name}"
-
-    @property
-    def audit_site_id(self) -> int:
-        return self.site_id
-
 
 class IndexKnee(Audited, Versioned, Base):
     """The treated (index) knee with its radiographic grade and eligibility answers."""

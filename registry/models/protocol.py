@@ -17,11 +17,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+import scoring
 from registry.models.base import Audited, Base, Versioned, intpk
 
 
 class Protocol(Audited, Versioned, Base):
-    """A follow-up schedule.  A site or study can have its own; one is the default."""
+    """A follow-up schedule.  A site or study can have its own; one is the default.
+
+    ``threshold_set``: the code of the cited MCII / MIC / PASS thresholds its pages use
+    (one of ``scoring.THRESHOLD_SETS``).
+    """
 
     __tablename__ = "protocol"
 
@@ -30,6 +35,9 @@ class Protocol(Audited, Versioned, Base):
     description: Mapped[str | None] = mapped_column(Text)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
+    threshold_set: Mapped[str] = mapped_column(
+        String(60), default=scoring.DEFAULT_THRESHOLD_SET,
+        server_default=scoring.DEFAULT_THRESHOLD_SET)
 
     timepoints: Mapped[list[Timepoint]] = relationship(
         back_populates="protocol", order_by="Timepoint.sort_order", cascade="all, delete-orphan"
@@ -37,7 +45,11 @@ class Protocol(Audited, Versioned, Base):
 
 
 class Timepoint(Audited, Versioned, Base):
-    """One scheduled assessment, in days since treatment (day 0)."""
+    """One scheduled assessment, in days since treatment (day 0).
+
+    ``instruments``: the codes of the instruments it records (an admin edits them); an
+    empty list means the catalogue's defaults, ``scoring.default_instruments``.
+    """
 
     __tablename__ = "timepoint"
     __table_args__ = (
@@ -74,5 +86,4 @@ DEFAULT_TIMEPOINTS: tuple[dict[str, Any], ...] = (
     {"code": "m6_12", "name": "6–12 months", "target_day": 182, "window_start_day": 182,
      "window_end_day": 365, "is_baseline": False},
 )
-DEFAULT_INSTRUMENTS = ["vas", "pga", "womac", "koos"]
 DEFAULT_GRACE_DAYS = 14

@@ -20,10 +20,8 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import scoring  # noqa: E402
-from registry.research.summary import Summary  # noqa: E402
-
-CHART_KINDS = {"change": "Mean change from baseline", "responders": "Responder rate"}
-CHART_FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
+from registry.research.estimates import Summary  # noqa: E402
+from registry.research.options import CHART_FORMATS, CHART_KINDS  # noqa: E402
 
 
 def _figure() -> tuple[Figure, Axes]:
@@ -40,7 +38,9 @@ def change_chart(summary: Summary) -> Figure:
         rows = [row for row in summary.scores if row.group == group
                 and (row.is_baseline or row.change.mean is not None)]
         days = [row.target_day for row in rows]
-        means = [0.0 if row.is_baseline else row.change.mean for row in rows]
+        # Baseline is the zero of change; other rows have a mean (filtered above).
+        means = [0.0 if row.is_baseline or row.change.mean is None else row.change.mean
+                 for row in rows]
         low = [0.0 if row.is_baseline or row.change.low is None else row.change.low
                for row in rows]
         high = [0.0 if row.is_baseline or row.change.high is None else row.change.high

@@ -143,10 +143,10 @@ def parse_definition(session: Session, data: Mapping[str, Any], *,
                                         f"use one of {', '.join(AE_FILTERS)}.")
         else:
             definition["adverse_events"] = ae[0]
-    for low, high in (("age_min", "age_max"), ("bmi_min", "bmi_max"),
-                      ("treated_from", "treated_to")):
-        if low in definition and high in definition and definition[low] > definition[high]:
-            errors[high] = f"{FIELD_LABELS[high]}: must not be before {FIELD_LABELS[low]}."
+    for lower, upper in (("age_min", "age_max"), ("bmi_min", "bmi_max"),
+                         ("treated_from", "treated_to")):
+        if lower in definition and upper in definition and definition[lower] > definition[upper]:
+            errors[upper] = f"{FIELD_LABELS[upper]}: must not be before {FIELD_LABELS[lower]}."
     unknown_keys = set(data.keys()) - set(FIELD_LABELS)
     if stored and unknown_keys:  # a saved definition from an older or edited version
         errors["definition"] = f"Unknown filter {', '.join(sorted(unknown_keys))}."
@@ -201,7 +201,7 @@ def capped_age() -> ColumnElement[int]:
     return case((age >= AGE_CAP, AGE_CAP), else_=age)
 
 
-def cohort_select(session: Session, definition: Mapping[str, Any]) -> Select[tuple[int]]:
+def cohort_select(session: Session, definition: Mapping[str, Any]) -> Select[int]:
     """``SELECT patient.id`` of the treated patients matching ``definition`` (one query)."""
     query = (select(Patient.id).join(Treatment, Treatment.patient_id == Patient.id)
              .outerjoin(IndexKnee, IndexKnee.patient_id == Patient.id))

@@ -1,8 +1,13 @@
 """Command-line commands of the research area (added to the `registry` command).
 
 ``registry export --cohort NAME|--all --format csv|xlsx|parquet|dta --shape long|wide
-[--items] [--adverse-events] [--project NAME] -o PATH``: the same de-identified export and
-the same audit row as the web page; the actor is the operating-system user ("cli:<user>").
+[--items] [--adverse-events] [--project NAME] [--thresholds SET] -o PATH``: the same
+de-identified export and the same audit row as the web page; the actor is the
+operating-system user ("cli:<user>").  ``--thresholds`` picks the set of MCII / MIC / PASS
+thresholds (default: the study's, i.e. the default protocol's).
+
+The command is registered whenever the app is created, also in web workers, so the export
+machinery (pandas, pyarrow) is imported when the command runs, not with this module.
 """
 
 from __future__ import annotations
@@ -11,19 +16,23 @@ import getpass
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.db import get_session, writing
-from registry.research import cohorts, writers
-from registry.research.export import ExportOptions, ExportResult, export_cohort, record_export
+from registry.research import cohorts, options
+from registry.research.options import ExportOptions
 from registry.services import ValidationFailed
+
+if TYPE_CHECKING:  # annotations only: export loads pandas
+    from registry.research.export import ExportResult
 
 
 @click.command("export")
@@ -35,21 +44,28 @@ from registry.services import ValidationFailed
 @click.option("--adverse-events", is_flag=True, help="Include the adverse-events table.")
 @click.option("--project", default=None,
               help="Project name for project-stable pseudonyms (default: new per export).")
+@click.option("--thresholds", default=None,
+              help="Threshold set for the MCII / MIC / PASS columns (default: the study's).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="File to write (.zip, or .xlsx for Excel).")
 @with_appcontext
 def export_command(cohort_name: str | None, all_patients: bool, fmt: str, shape: str,
                    items: bool, adverse_events: bool, project: str | None,
-                   output: Path) -> None:
+                   thresholds: str | None, output: Path) -> None:
     """Write a de-identified export of a cohort (audited like the web page)."""
+    from registry.research.export import record_export  # pandas: see the module doc
+    from registry.research.writers import ExportTooLarge
+
     if bool(cohort_name) == all_patients:
         raise click.UsageError("Give either --cohort NAME or --all.")
-    if fmt not in writers.FORMATS:
+    if fmt not in options.FORMATS:
         raise click.BadParameter(f"unknown format {fmt!r}; use one of "
-                                 f"{', '.join(writers.FORMATS)}.", param_hint="--format")
-    if shape not in writers.SHAPES:
+                                 f"{', '.join(options.FORMATS)}.", param_hint="--format")
+    if shape not in options.SHAPES:
         raise click.BadParameter(f"unknown shape {shape!r}; use long or wide.",
                                  param_hint="--shape")
+    if thresholds is not None and (error := options.threshold_set_error(thresholds)):
+        raise click.BadParameter(error.removeprefix("Thresholds: "), param_hint="--thresholds")
     with writing():
         session = get_session()
         capture.set_actor(session, None, f"cli:{getpass.getuser()}")
@@ -67,15 +83,16 @@ def export_command(cohort_name: str | None, all_patients: bool, fmt: str, shape:
                 raise click.ClickException(f"Cohort {saved.name!r}: {failed}") from failed
             name, key = saved.name, str(saved.id)
         total = cohorts.count_patients(session, definition)
-        options = ExportOptions(format=fmt, shape=shape, items=items,
-                                adverse_events=adverse_events, project=project)
+        chosen = ExportOptions(format=fmt, shape=shape, items=items,
+                               adverse_events=adverse_events, project=project,
+                               thresholds=thresholds)
         with tempfile.TemporaryDirectory(prefix="registry-cli-export-") as folder:
             target = Path(folder) / "export"
             try:
-                result = _run(session, name, definition, options, target, total)
+                result = _run(session, name, definition, chosen, target, total)
             except ValidationFailed as failed:
                 raise click.ClickException(str(failed)) from failed
-            except writers.ExportTooLarge as error:
+            except ExportTooLarge as error:
                 raise click.ClickException(str(error)) from error
             # Recorded and committed before the file is handed over: no export leaves
             # without its audit row (a failed move leaves a row and no file, the safe way).
@@ -91,18 +108,23 @@ def export_command(cohort_name: str | None, all_patients: bool, fmt: str, shape:
         click.echo(result.message)
 
 
-def _run(session: Session, name: str, definition: dict[str, Any], options: ExportOptions,
+def _run(session: Session, name: str, definition: dict[str, Any], chosen: ExportOptions,
          target: Path, total: int) -> ExportResult:
     """The export, with a progress bar (rows read and written) when stderr is a terminal."""
-    arguments = {"cohort_name": name, "definition": definition, "options": options,
-                 "pseudonym_key": current_app.config.get("PSEUDONYM_KEY"),
-                 "free_text_allowed": False, "target": target}
+    from registry.research.export import export_cohort
+
+    def run(progress: Callable[[int], None] | None = None) -> ExportResult:
+        return export_cohort(session, cohort_name=name, definition=definition, options=chosen,
+                             pseudonym_key=current_app.config.get("PSEUDONYM_KEY"),
+                             free_text_allowed=False, target=target, progress=progress)
+
     if not sys.stderr.isatty():
-        return export_cohort(session, **arguments)
-    with click.progressbar(length=max(total, 1) * 200, label="Exporting", file=sys.stderr,
+        return run()
+    length = max(total, 1) * 200
+    with click.progressbar(length=length, label="Exporting", file=sys.stderr,
                            show_pos=False) as bar:
-        result = export_cohort(session, progress=bar.update, **arguments)
-        bar.update(bar.length)
+        result = run(bar.update)
+        bar.update(length)
         return result
 
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Integer, Select, String, case, cast, func, select
+from sqlalchemy import Select, String, case, cast, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 import scoring
 from registry.models import (
@@ -31,10 +30,10 @@ from registry.models import (
     Treatment,
     Visit,
 )
+from registry.research import scorestream
 from registry.research.cohorts import AGE_CAP, age_at_treatment
-
-if TYPE_CHECKING:  # scorestream imports this module
-    from registry.research.scorestream import ScoreChunk
+from registry.research.scorestream import AnySelect, ScoreChunk
+from registry.research.sqldates import days_between
 
 Progress = Callable[[int], None]
 
@@ -66,9 +65,7 @@ def score_rows(chunk: ScoreChunk, patient_ids: np.ndarray) -> ScoreRows:
 
 
 def empty_scores() -> ScoreRows:
-    from registry.research.scorestream import empty_chunk
-
-    return score_rows(empty_chunk(), np.empty(0, np.int64))
+    return score_rows(scorestream.empty_chunk(), np.empty(0, np.int64))
 
 
 @dataclass
@@ -85,13 +82,6 @@ class Dataset:
     @property
     def baseline_index(self) -> list[int]:
         return [i for i, tp in enumerate(self.timepoints) if tp.is_baseline]
-
-
-def days_between(session: Session, later: Any, earlier: Any) -> ColumnElement[int]:
-    """Whole days from ``earlier`` to ``later``, computed by the database."""
-    if session.get_bind().dialect.name == "sqlite":
-        return cast(func.round(func.julianday(later) - func.julianday(earlier)), Integer)
-    return cast(later - earlier, Integer)
 
 
 def load_timepoints(session: Session) -> tuple[list[TimepointInfo], dict[int, int]]:
@@ -112,7 +102,7 @@ def load_timepoints(session: Session) -> tuple[list[TimepointInfo], dict[int, in
     return infos, by_id
 
 
-def load_patients(session: Session, cohort: Select[tuple[int]],
+def load_patients(session: Session, cohort: Select[int],
                   free_text: bool) -> pd.DataFrame:
     age = age_at_treatment()
     columns: list[Any] = [
@@ -141,7 +131,7 @@ def load_patients(session: Session, cohort: Select[tuple[int]],
     return frame
 
 
-def raw_frame(session: Session, query: Select[Any]) -> pd.DataFrame:
+def raw_frame(session: Session, query: AnySelect) -> pd.DataFrame:
     """The rows of a query as a frame, straight from the DBAPI cursor (no Row objects, no
     per-value type processing: the columns are plain numbers, text and booleans)."""
     result = session.connection().execute(query)
@@ -154,7 +144,7 @@ def raw_frame(session: Session, query: Select[Any]) -> pd.DataFrame:
 def json_lists(texts: pd.Series) -> list[Any]:
     """JSON texts parsed (each distinct text once: most rows share a handful of values)."""
     parsed: dict[str, Any] = {}
-    out = []
+    out: list[Any] = []
     for text in texts:
         if text is None or text != text:
             out.append(None)
@@ -165,19 +155,17 @@ def json_lists(texts: pd.Series) -> list[Any]:
     return out
 
 
-def load_scores(session: Session, cohort: Select[tuple[int]], patient_ids: np.ndarray,
+def load_scores(session: Session, cohort: Select[int], patient_ids: np.ndarray,
                 score_codes: list[str], timepoint_of: dict[int, int], n_timepoints: int,
                 progress: Progress | None = None) -> ScoreRows:
     """All score rows of the cohort's done visits (two queries, see ``scorestream``), in
     export order: patient, timepoint, score."""
-    from registry.research import scorestream
-
     parts = list(scorestream.chunks(session, cohort, patient_ids, score_codes, timepoint_of,
                                     n_timepoints, progress))
     return score_rows(scorestream.merge(parts), patient_ids)
 
 
-def load_adverse_events(session: Session, cohort: Select[tuple[int]],
+def load_adverse_events(session: Session, cohort: Select[int],
                         free_text: bool) -> pd.DataFrame:
     columns: list[Any] = [
         AdverseEvent.patient_id,
@@ -198,7 +186,7 @@ def load_adverse_events(session: Session, cohort: Select[tuple[int]],
     return pd.DataFrame(result.all(), columns=list(result.keys()))
 
 
-def load_items(session: Session, cohort: Select[tuple[int]],
+def load_items(session: Session, cohort: Select[int],
                timepoint_of: dict[int, int]) -> pd.DataFrame:
     """One row per done visit: patient, timepoint, and every item answer as
     ``<instrument>_<item>`` (instruments and items from ``scoring.INSTRUMENTS``)."""
@@ -220,7 +208,7 @@ def load_items(session: Session, cohort: Select[tuple[int]],
     return pd.DataFrame(rows)
 
 
-def load(session: Session, cohort: Select[tuple[int]], *, items: bool = False,
+def load(session: Session, cohort: Select[int], *, items: bool = False,
          adverse_events: bool = False, free_text: bool = False,
          progress: Progress | None = None, scores: bool = True) -> Dataset:
     """The cohort's data; without ``scores`` the score rows are left to be streamed

@@ -1,25 +1,34 @@
 """The data dictionary: one described column per exported column, built with the tables.
 
 Score and item columns are described from ``scoring.SCORES`` / ``scoring.INSTRUMENTS``
-(label, unit, range, direction, instrument, citation), coded columns from
-``registry.vocabularies``; nothing here lists scores by hand.  Stata names (at most 32
-characters) and labels (at most 80) are derived here too.
+(label, unit, range, direction, kind, missing rule, instrument, citation), threshold flags
+from the export's chosen ``scoring.ThresholdSet`` (each threshold's citation and note),
+coded columns from ``registry.vocabularies``; nothing here lists scores or instruments by
+hand, and nothing is cached, so an instrument added to the catalogue is described at once.
+Stata names (at most 32 characters) and labels (at most 80) are derived here too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import pandas as pd
 
 import scoring
-from scoring.change import DEFAULT_THRESHOLDS, find_threshold
+from scoring import FLAG_KINDS, Threshold, ThresholdKind
+from scoring.change import find_threshold
 
 STATA_NAME_MAX = 32
 STATA_LABEL_MAX = 80
-FLAG_KINDS = ("mcii", "mic", "pass")
+FLAG_NAMES: dict[str, str] = {
+    "mcii": "minimal clinically important improvement reached",
+    "mic": "minimal important change reached",
+    "pass": "patient acceptable symptom state reached",
+}
+ITEM_MISSING = "empty when the item was not answered"
 
 
 @dataclass(frozen=True)
@@ -34,13 +43,15 @@ class ColumnSpec:
     minimum: float | None = None
     maximum: float | None = None
     direction: str = ""
+    kind: str = ""  # item kind (choice, line, rating) or what a score column holds
+    missing_rule: str = ""  # when the cell is empty
     instrument: str = ""
     source: str = ""
     values: str = ""  # coded values: "code = label; …"
     stata_name: str = ""
 
 
-def coded(vocabulary: Mapping[object, str]) -> str:
+def coded(vocabulary: Mapping[Any, str]) -> str:
     return "; ".join(f"{code} = {label}" for code, label in vocabulary.items())
 
 
@@ -50,72 +61,108 @@ def direction_of(score_code: str) -> str:
 
 
 def score_spec(table: str, column: str, score_code: str, timepoint: str | None,
-               kind: str = "value") -> ColumnSpec:
-    """A score value, its change, or a threshold flag (``kind``), from ``scoring.SCORES``."""
+               kind: str = "value",
+               thresholds: scoring.ThresholdSet | None = None) -> ColumnSpec:
+    """A score value, its baseline, change, or a threshold flag (``kind``), from
+    ``scoring.SCORES``; flags cite the chosen ``thresholds`` set."""
     score = scoring.SCORES[score_code]
     instrument = scoring.INSTRUMENTS[score.instrument]
     at = f" at {timepoint}" if timepoint else ""
-    common = {"table": table, "column": column, "instrument": instrument.name}
+    derived_missing = (f"empty when the score or its baseline is missing; score: "
+                       f"{score.missing_rule}")
     if kind == "value":
-        return ColumnSpec(**common, label=f"{score.label}{at}", type="number", unit=score.unit,
+        return ColumnSpec(table, column, f"{score.label}{at}", "number", unit=score.unit,
                           minimum=score.minimum, maximum=score.maximum,
-                          direction=direction_of(score_code),
+                          direction=direction_of(score_code), kind="score",
+                          missing_rule=score.missing_rule, instrument=instrument.name,
                           source=f"score_value {score_code} ({instrument.version}); "
                                  f"{score.citation}")
     if kind == "baseline":
-        return ColumnSpec(**common, label=f"{score.label} at baseline", type="number",
+        return ColumnSpec(table, column, f"{score.label} at baseline", "number",
                           unit=score.unit, minimum=score.minimum, maximum=score.maximum,
-                          direction=direction_of(score_code),
+                          direction=direction_of(score_code), kind="score at baseline",
+                          missing_rule=score.missing_rule, instrument=instrument.name,
                           source=f"score_value {score_code} at the baseline visit")
     span = score.maximum - score.minimum
     if kind == "change":
-        return ColumnSpec(**common, label=f"{score.label}{at}: change from baseline",
-                          type="number", unit=score.unit, minimum=-span, maximum=span,
+        return ColumnSpec(table, column, f"{score.label}{at}: change from baseline", "number",
+                          unit=score.unit, minimum=-span, maximum=span,
                           direction=f"follow-up minus baseline; {direction_of(score_code)}",
-                          source="scoring.change_frame: absolute")
+                          kind="change from baseline", missing_rule=derived_missing,
+                          instrument=instrument.name, source="scoring.change_frame: absolute")
     if kind == "relative":
-        return ColumnSpec(**common, label=f"{score.label}{at}: relative change",
-                          type="number", unit="fraction of baseline",
+        return ColumnSpec(table, column, f"{score.label}{at}: relative change", "number",
+                          unit="fraction of baseline",
                           direction="change / baseline; empty when baseline is 0",
-                          source="scoring.change_frame: relative")
+                          kind="relative change", missing_rule=derived_missing,
+                          instrument=instrument.name, source="scoring.change_frame: relative")
     if kind == "improvement":
-        return ColumnSpec(**common, label=f"{score.label}{at}: improvement", type="number",
+        return ColumnSpec(table, column, f"{score.label}{at}: improvement", "number",
                           unit=score.unit, minimum=-span, maximum=span,
                           direction="positive = better (direction-aware change)",
+                          kind="improvement", missing_rule=derived_missing,
+                          instrument=instrument.name,
                           source="scoring.change_frame: improvement")
-    threshold = find_threshold(DEFAULT_THRESHOLDS, score_code,
-                               "pass" if kind == "pass" else kind)  # type: ignore[arg-type]
-    names = {"mcii": "minimal clinically important improvement reached",
-             "mic": "minimal important change reached",
-             "pass": "patient acceptable symptom state reached"}
-    where = (f"threshold {threshold.absolute} {score.unit}; {threshold.citation}"
-             if threshold else "no published threshold for this score: always empty")
-    return ColumnSpec(**common, label=f"{score.label}{at}: {names[kind]}", type="boolean",
-                      source=f"scoring.change_frame: {kind}; {where}")
+    flag = flag_kind(kind)
+    chosen = thresholds or scoring.threshold_set(scoring.DEFAULT_THRESHOLD_SET)
+    return ColumnSpec(table, column, f"{score.label}{at}: {FLAG_NAMES[flag]}", "boolean",
+                      kind=f"{flag} flag", missing_rule=f"{derived_missing}; empty without "
+                      "a threshold", instrument=instrument.name,
+                      source=f"scoring.change_frame: {flag}; "
+                             f"{threshold_text(chosen, score_code, flag)}")
 
 
-def flag_kinds(score_code: str) -> list[str]:
-    """The threshold flags that exist for a score (MCII, MIC, PASS)."""
+def flag_kind(kind: str) -> ThresholdKind:
+    """``kind`` as one of scoring's flag kinds (ValueError for anything else)."""
+    for flag in FLAG_KINDS:
+        if flag == kind:
+            return flag
+    raise ValueError(f"unknown score column kind {kind!r}")
+
+
+def threshold_text(chosen: scoring.ThresholdSet, score_code: str, kind: ThresholdKind) -> str:
+    """The threshold a flag uses, with the set, citation and note (or that there is none)."""
+    threshold = find_threshold(chosen.thresholds, score_code, kind)
+    named = f"threshold set {chosen.code} ({chosen.label}, version {chosen.version})"
+    if threshold is None:
+        return f"{named}: no threshold for this score, always empty"
+    score = scoring.SCORES[score_code]
+    if kind == "pass":
+        rule = f"follow-up score at {'least' if score.higher_is_better else 'most'}"
+    else:
+        rule = "improvement of at least"
+    relative = (f" or {threshold.relative_percent} % of baseline"
+                if threshold.relative_percent is not None else "")
+    note = f"; {threshold.note}" if threshold.note else ""
+    return (f"{named}: {rule} {threshold.absolute} {score.unit}{relative}; "
+            f"{threshold.citation.rstrip('.')}{note}")
+
+
+def flag_kinds(score_code: str, thresholds: Sequence[Threshold]) -> list[str]:
+    """The threshold flags that exist for a score under the chosen set (MCII, MIC, PASS)."""
     return [kind for kind in FLAG_KINDS
-            if find_threshold(DEFAULT_THRESHOLDS, score_code, kind) is not None]  # type: ignore[arg-type]
+            if find_threshold(thresholds, score_code, kind) is not None]
 
 
 def item_spec(table: str, column: str, instrument_code: str, item_code: str,
               timepoint: str | None = None) -> ColumnSpec:
+    """An item's answer column, from ``scoring.INSTRUMENTS`` (codes, range, kind, anchors)."""
     instrument = scoring.INSTRUMENTS[instrument_code]
     item = instrument.item(item_code)
     at = f" at {timepoint}" if timepoint else ""
+    source = f"instrument_response.answers {item.code} ({instrument.version})"
+    common = {"instrument": instrument.name, "kind": item.kind, "missing_rule": ITEM_MISSING,
+              "source": source}
     if item.options:
         values = "; ".join(f"{option.code} = {option.label}" for option in item.options)
-        return ColumnSpec(table=table, column=column, label=f"{instrument.name} {item.code} "
-                          f"{item.label}{at}", type="integer", minimum=item.minimum,
-                          maximum=item.maximum, instrument=instrument.name,
-                          source=f"instrument_response.answers {item.code} "
-                                 f"({instrument.version})", values=values)
-    return ColumnSpec(table=table, column=column, label=f"{item.label}{at}", type="integer",
+        return ColumnSpec(table, column, f"{instrument.short_name} {item.code} {item.label}{at}",
+                          "integer", minimum=item.minimum, maximum=item.maximum,
+                          values=values, **common)
+    direction = (f"{item.minimum} = {item.anchors[0]}; {item.maximum} = {item.anchors[1]}"
+                 if item.anchors else "")
+    return ColumnSpec(table, column, f"{instrument.short_name} {item.label}{at}", "integer",
                       unit=item.unit, minimum=item.minimum, maximum=item.maximum,
-                      instrument=instrument.name,
-                      source=f"instrument_response.answers {item.code} ({instrument.version})")
+                      direction=direction, **common)
 
 
 def stata_names(columns: Iterable[str]) -> dict[str, str]:
@@ -143,10 +190,9 @@ def stata_label(label: str) -> str:
     return text if len(text) <= STATA_LABEL_MAX else text[:STATA_LABEL_MAX - 3] + "..."
 
 
+DICTIONARY_COLUMNS = [spec_field.name for spec_field in fields(ColumnSpec)]
+
+
 def dictionary_frame(specs: Iterable[ColumnSpec]) -> pd.DataFrame:
-    rows = [asdict(spec) for spec in specs]
-    columns = list(ColumnSpec.__dataclass_fields__)
-    return pd.DataFrame(rows, columns=columns)
-
-
-DICTIONARY_COLUMNS = list(ColumnSpec.__dataclass_fields__)
+    """One row per described column."""
+    return pd.DataFrame([asdict(spec) for spec in specs], columns=DICTIONARY_COLUMNS)

@@ -17,34 +17,14 @@ treatment instead of dates); suppression closes the aggregate query channel.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
 
 from registry.authz import Permission, can
-from registry.research.summary import Estimate, Proportion, ScoreRow, Summary
+from registry.research.estimates import Estimate, Proportion, ScoreRow, Share, Small, Summary
 
 DEFAULT_MIN_CELL_SIZE = 5
-
-
-@dataclass(frozen=True)
-class Small:
-    """A count below the minimum cell size: shown as "< k", never as its value."""
-
-    k: int
-
-    def __str__(self) -> str:
-        return f"< {self.k}"
-
-
-@dataclass(frozen=True)
-class Share:
-    """A suppressed share: its counts as ``Small`` where below k, no percentage."""
-
-    n: int | Small
-    events: int | Small
-    percent: None = None
 
 
 def min_cell_size(user: Any) -> int:
@@ -58,8 +38,10 @@ def is_small(value: object) -> bool:
     return isinstance(value, Small)
 
 
-def count(value: int, k: int) -> int | Small:
+def count(value: int | Small, k: int) -> int | Small:
     """``value``, or ``Small(k)`` when it is below ``k`` (zero included)."""
+    if isinstance(value, Small):
+        return value
     return Small(k) if k > 1 and value < k else value
 
 
@@ -78,15 +60,15 @@ def share(proportion: Proportion, k: int) -> Proportion | Share:
 
 def estimate(value: Estimate, k: int) -> Estimate:
     """A mean and CI only when computed from at least ``k`` values."""
-    if k <= 1 or value.n >= k:
+    if k <= 1 or isinstance(value.n, Small) or value.n >= k:
         return value
-    return Estimate(Small(k), None, None, None)  # type: ignore[arg-type]
+    return Estimate(Small(k), None, None, None)
 
 
 def _score_row(row: ScoreRow, k: int) -> ScoreRow:
     change = row.change if row.is_baseline else estimate(row.change, k)
     return dataclasses.replace(row, value=estimate(row.value, k), change=change,
-                               flags={kind: share(p, k)  # type: ignore[misc]
+                               flags={kind: share(p, k) if isinstance(p, Proportion) else p
                                       for kind, p in row.flags.items()})
 
 

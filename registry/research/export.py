@@ -12,7 +12,6 @@ headers built, or the file in place), so a failed delivery records nothing.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import platform
 import tempfile
@@ -30,49 +29,21 @@ from sqlalchemy.orm import Session
 
 import registry
 import scoring
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.files import sha256_file
 from registry.models import utcnow
 from registry.research import cohorts, dataset, scorestream, writers
 from registry.research.dictionary import dictionary_frame
 from registry.research.longtable import LongTable
+from registry.research.options import ExportOptions, resolve_threshold_set
 from registry.research.pseudonyms import Pseudonymiser
 from registry.research.scorestream import ScoreChunk
 from registry.research.tables import Table, derive, patients_table
 from registry.research.wide import adverse_events_table, items_table, wide_table
-from registry.services import ValidationFailed
 from registry.spreadsheet import escape_frame
-from scoring.change import DEFAULT_THRESHOLDS
 
 EMPTY_MESSAGE = "The cohort has no patients: the tables hold their headers only."
 Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    format: str = "csv"
-    shape: str = "long"
-    items: bool = False
-    adverse_events: bool = False
-    free_text: bool = False
-    project: str | None = None
-
-    def check(self, *, free_text_allowed: bool) -> None:
-        errors: dict[str, str] = {}
-        if self.format not in writers.FORMATS:
-            errors["format"] = (f"Format: unknown format {self.format!r}; use one of "
-                                f"{', '.join(writers.FORMATS)}.")
-        if self.shape not in writers.SHAPES:
-            errors["shape"] = (f"Shape: unknown shape {self.shape!r}; use long or wide.")
-        if self.free_text and not free_text_allowed:
-            errors["free_text"] = ("Free text: only an administrator may include free text, "
-                                   "and only when EXPORT_ALLOW_FREE_TEXT is on.")
-        if self.project is not None and not self.project.strip():
-            errors["project"] = "Project: give the project's name for project-stable pseudonyms."
-        elif self.project is not None and len(self.project) > 120:
-            errors["project"] = "Project: at most 120 characters."
-        if errors:
-            raise ValidationFailed(errors)
 
 
 @dataclass
@@ -94,16 +65,20 @@ def software_versions() -> dict[str, str]:
 
 
 def build_tables(data: dataset.Dataset, pseudonyms: Pseudonymiser, options: ExportOptions,
-                 scores: Callable[[], Iterator[ScoreChunk]]) -> list[Table]:
-    """The export's tables; the long table reads its rows from ``scores`` while written."""
+                 scores: Callable[[], Iterator[ScoreChunk]],
+                 thresholds: scoring.ThresholdSet) -> list[Table]:
+    """The export's tables; the long table reads its rows from ``scores`` while written;
+    MCII / MIC / PASS judged by the ``thresholds`` set."""
     ids = data.patients["patient_id"].tolist()
     pids = pseudonyms.many(ids)
     pid_of = dict(zip(ids, pids, strict=True))
+    tables: list[Table]
     if options.shape == "long":
         tables = [patients_table(data, pids),
-                  LongTable("outcomes_long", data.timepoints, data.score_codes, pids, scores)]
+                  LongTable("outcomes_long", data.timepoints, data.score_codes, pids, scores,
+                            thresholds)]
     else:
-        tables = [wide_table(data, derive(data), pids)]
+        tables = [wide_table(data, derive(data, thresholds.thresholds), pids, thresholds)]
     if options.adverse_events:
         tables.append(adverse_events_table(data, pid_of))
     if options.items:
@@ -111,10 +86,22 @@ def build_tables(data: dataset.Dataset, pseudonyms: Pseudonymiser, options: Expo
     return tables
 
 
+def thresholds_facts(chosen: scoring.ThresholdSet) -> dict[str, Any]:
+    """The manifest's record of the threshold set: code, version, label, note and every
+    threshold with its citation and note."""
+    return {"code": chosen.code, "version": chosen.version, "label": chosen.label,
+            "note": chosen.note,
+            "thresholds": [{"score": t.score_code, "kind": t.kind, "absolute": t.absolute,
+                            "relative_percent": t.relative_percent, "citation": t.citation,
+                            "note": t.note}
+                           for t in chosen.thresholds]}
+
+
 def manifest_for(*, actor: tuple[int | None, str | None], cohort_name: str,
                  definition: Mapping[str, Any], options: ExportOptions,
                  tables: list[Table], pseudonyms: Pseudonymiser, dialect: str,
-                 message: str | None) -> dict[str, Any]:
+                 message: str | None, thresholds: scoring.ThresholdSet) -> dict[str, Any]:
+    """The manifest's facts (the tables' files and checksums are added once written)."""
     return {
         "export": "KOA outcomes registry de-identified export",
         "exported_at": utcnow().replace(microsecond=0).isoformat(),
@@ -143,10 +130,7 @@ def manifest_for(*, actor: tuple[int | None, str | None], cohort_name: str,
         "scoring": {"version": scoring.__version__,
                     "instruments": {code: inst.version
                                     for code, inst in scoring.INSTRUMENTS.items()},
-                    "thresholds": [{"score": t.score_code, "kind": t.kind,
-                                    "absolute": t.absolute, "relative_percent":
-                                    t.relative_percent, "citation": t.citation}
-                                   for t in DEFAULT_THRESHOLDS]},
+                    "threshold_set": thresholds_facts(thresholds)},
         "software": software_versions(),
         "database": dialect,
         "message": message,
@@ -202,6 +186,7 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
     """Write the cohort's de-identified export to ``target``; audit it with
     ``record_export`` once it is delivered."""
     options.check(free_text_allowed=free_text_allowed)
+    thresholds = resolve_threshold_set(session, options.thresholds)
     progress = writers.locked(progress)  # reports come from the reading and writing threads
     pseudonyms = Pseudonymiser(pseudonym_key, options.project)
     cohort = cohorts.cohort_select(session, definition)
@@ -215,7 +200,7 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
                                   data.score_codes, data.timepoint_of, len(data.timepoints),
                                   progress)
 
-    tables = build_tables(data, pseudonyms, options, score_chunks)
+    tables = build_tables(data, pseudonyms, options, score_chunks, thresholds)
     message = EMPTY_MESSAGE if data.patients.empty else None
     dictionary = dictionary_frame(spec for table in tables for spec in table.specs)
     actor = session.info.get(capture.ACTOR, (None, None))
@@ -223,7 +208,8 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
     def manifest_now() -> dict[str, Any]:
         return manifest_for(actor=actor, cohort_name=cohort_name, definition=definition,
                             options=options, tables=tables, pseudonyms=pseudonyms,
-                            dialect=session.get_bind().dialect.name, message=message)
+                            dialect=session.get_bind().dialect.name, message=message,
+                            thresholds=thresholds)
 
     with tempfile.TemporaryDirectory(prefix="registry-export-") as folder:
         if options.format == "xlsx":
@@ -247,6 +233,7 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
     audit = {"cohort": cohort_name, "definition": dict(definition),
              "format": options.format, "shape": options.shape,
              "options": manifest["options"], "pseudonyms": manifest["pseudonyms"],
+             "threshold_set": {"code": thresholds.code, "version": thresholds.version},
              "row_counts": row_counts, "tables": manifest["tables"], "file": filename,
              "sha256": checksum, "exported_at": manifest["exported_at"]}
     return ExportResult(filename, target, checksum, manifest, message, row_counts, audit)
@@ -266,7 +253,3 @@ def _slug(text: str) -> str:
     cleaned = "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
     return "-".join(part for part in cleaned.split("-") if part)[:40] or "cohort"
 
-
-def cli_actor() -> str:
-    """The audit actor of a command-line export: the operating-system user."""
-    return f"cli:{getpass.getuser()}"

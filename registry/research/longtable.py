@@ -21,15 +21,17 @@ import pyarrow as pa
 
 import scoring
 from registry.research.dataset import TimepointInfo
-from registry.research.dictionary import ColumnSpec, score_spec
+from registry.research.dictionary import FLAG_NAMES, ColumnSpec, flag_kinds, score_spec
 from registry.research.scorestream import ScoreChunk, empty_chunk, merge
 from registry.research.tables import Derived, Table, _spec, derive_rows
+from scoring import FLAG_KINDS
 
-FLAG_COLUMNS = (("mcii", "mcii"), ("mic", "mic"), ("pass_", "pass"))
 
-
-def long_specs(name: str, timepoints: list[TimepointInfo],
-               score_codes: list[str]) -> list[ColumnSpec]:
+def long_specs(name: str, timepoints: list[TimepointInfo], score_codes: list[str],
+               thresholds: scoring.ThresholdSet) -> list[ColumnSpec]:
+    """The long table's columns, then one row per score (``value[score=…]``) and per score
+    with a threshold in the chosen set (``mcii[score=…]`` …) citing its source."""
+    named = f"threshold set {thresholds.code} ({thresholds.label}, version {thresholds.version})"
     specs = [
         _spec(name, "pid", "Patient pseudonym", "string", source="HMAC-SHA256 pseudonym"),
         _spec(name, "timepoint", "Timepoint", "category", source="timepoint.code",
@@ -52,17 +54,19 @@ def long_specs(name: str, timepoints: list[TimepointInfo],
               source="scoring.change_frame: relative"),
         _spec(name, "improvement", "Improvement (positive = better, direction-aware)",
               "number", source="scoring.change_frame: improvement"),
-        _spec(name, "mcii", "Minimal clinically important improvement reached (Tubach 2005)",
-              "boolean", source="scoring.change_frame: mcii; empty without a threshold"),
-        _spec(name, "mic", "Minimal important change reached (KOOS, Monticone 2013)",
-              "boolean", source="scoring.change_frame: mic; empty without a threshold"),
-        _spec(name, "pass", "Patient acceptable symptom state reached (Tubach 2005)",
-              "boolean", source="scoring.change_frame: pass_; empty without a threshold"),
+        *(_spec(name, kind, f"{FLAG_NAMES[kind].capitalize()} (threshold by score below)",
+                "boolean", kind=f"{kind} flag",
+                missing_rule="empty on baseline rows, without a baseline or follow-up value, "
+                             "or without a threshold for the score",
+                source=f"scoring.change_frame: {kind}; {named}")
+          for kind in FLAG_KINDS),
         _spec(name, "oarsi_responder", "OMERACT-OARSI responder at this timepoint (Pham "
               "2004); same for every score row of the visit", "boolean",
               source="scoring.omeract_oarsi_frame"),
     ]
     specs += [score_spec(name, f"value[score={code}]", code, None) for code in score_codes]
+    specs += [score_spec(name, f"{kind}[score={code}]", code, None, kind, thresholds)
+              for code in score_codes for kind in flag_kinds(code, thresholds.thresholds)]
     return specs
 
 
@@ -70,9 +74,11 @@ class LongTable(Table):
     """The long table of a cohort, read and built chunk by chunk (see the module doc)."""
 
     def __init__(self, name: str, timepoints: list[TimepointInfo], score_codes: list[str],
-                 pids: list[str], source: Callable[[], Iterator[ScoreChunk]]) -> None:
+                 pids: list[str], source: Callable[[], Iterator[ScoreChunk]],
+                 thresholds: scoring.ThresholdSet) -> None:
         self.name = name
-        self.specs = long_specs(name, timepoints, score_codes)
+        self.specs = long_specs(name, timepoints, score_codes, thresholds)
+        self.thresholds = thresholds
         self.timepoints = timepoints
         self.score_codes = score_codes
         self.pids = pids
@@ -110,7 +116,7 @@ class LongTable(Table):
     def column_names(self) -> list[str]:
         return list(self._schema.names)
 
-    @property  # type: ignore[override]
+    @property
     def frame(self) -> pd.DataFrame:
         """The whole table as one pandas frame (Excel and Stata; reads all rows once)."""
         if self._frame is None:
@@ -124,7 +130,7 @@ class LongTable(Table):
     def derive(self, chunk: ScoreChunk) -> Derived:
         return derive_rows(chunk.position - chunk.first, chunk.timepoint, chunk.score,
                            chunk.value, chunk.stop - chunk.first, self.timepoints,
-                           self.score_codes)
+                           self.score_codes, self.thresholds.thresholds)
 
     def build(self, piece: Any) -> pa.Table:
         """One chunk as an Arrow table (thread-safe: numpy and Arrow only)."""
@@ -143,7 +149,7 @@ class LongTable(Table):
               for values in (chunk.value, derived.baseline, derived.change["change"],
                              derived.change["relative"], derived.change["improvement"])),
         ]
-        for kind, _column in FLAG_COLUMNS:
+        for kind in FLAG_KINDS:
             value, known = derived.flags[kind]
             columns.append(pa.array(value & known, type=pa.bool_(), mask=~known))
         columns.append(pa.array(responder == 1, type=pa.bool_(), mask=responder < 0))
@@ -158,24 +164,25 @@ class LongTable(Table):
     def pandas_frame(self, chunk: ScoreChunk, derived: Derived) -> pd.DataFrame:
         """The rows of ``chunk`` as the pandas frame (categoricals, nullable booleans)."""
         frame = pd.DataFrame({
-            "pid": pd.Categorical.from_codes(chunk.position, categories=self.pids)
+            "pid": pd.Categorical.from_codes(chunk.position, categories=pd.Index(self.pids))
             if self.pids else pd.Categorical([], categories=[]),
-            "timepoint": pd.Categorical.from_codes(chunk.timepoint.astype(np.int16),
-                                                   categories=[tp.code for tp in
-                                                               self.timepoints]),
+            "timepoint": pd.Categorical.from_codes(
+                chunk.timepoint.astype(np.int16),
+                categories=pd.Index([tp.code for tp in self.timepoints])),
             "day": chunk.day.astype(np.int32),
-            "score": pd.Categorical.from_codes(chunk.score, categories=self.score_codes),
+            "score": pd.Categorical.from_codes(chunk.score,
+                                               categories=pd.Index(self.score_codes)),
             "instrument": pd.Categorical.from_codes(self.instrument_of[chunk.score],
-                                                    categories=self.instrument_codes),
+                                                    categories=pd.Index(self.instrument_codes)),
             "value": chunk.value,
             "baseline": derived.baseline,
             "change": derived.change["change"],
             "relative_change": derived.change["relative"],
             "improvement": derived.change["improvement"],
         })
-        for kind, column in FLAG_COLUMNS:
+        for kind in FLAG_KINDS:
             value, known = derived.flags[kind]
-            frame[column] = pd.arrays.BooleanArray(value & known, ~known)
+            frame[kind] = pd.arrays.BooleanArray(value & known, ~known)
         codes = (derived.responder[derived.position, chunk.timepoint] if len(chunk)
                  else np.empty(0, np.int8))
         frame["oarsi_responder"] = pd.arrays.BooleanArray(codes == 1, codes < 0)

@@ -4,7 +4,13 @@ Every view needs ``Permission.RESEARCH`` (researchers and admins).  Researchers 
 sites but only de-identified data: nothing here reads identities, birth dates or dates,
 and the counts and summary cells they see are suppressed below the minimum cell size
 (``disclosure``).  Downloads are named through ``registry.downloads``; an export's audit
-row is written once its response, headers included, is built.
+row is written once its response, headers included, is built.  Exports and the summary
+judge MCII / MIC / PASS by a threshold set the user picks (default: the study's).
+
+Every worker imports this module when the app starts, also the workers that only serve
+clinical pages, so it imports only light modules at the top.  pandas, pyarrow and
+matplotlib (about 2 s and 140 MB of a worker) come in with ``export``, ``summary`` and
+``charts``, which the views that need them import when they run.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from flask import (
 )
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response as BaseResponse
 
 import scoring
 from registry.authz import Permission, can, requires
@@ -34,8 +41,8 @@ from registry.db import get_session
 from registry.downloads import as_download
 from registry.models import Cohort
 from registry.request_guard import MAX_ID
-from registry.research import bp, charts, cohorts, disclosure, summary, writers
-from registry.research.export import ExportOptions, export_cohort, record_export
+from registry.research import bp, cohorts, disclosure, options
+from registry.research.options import ExportOptions
 from registry.services import ValidationFailed
 
 ALL_KEY = "all"
@@ -55,6 +62,12 @@ def _count(definition: dict[str, Any]) -> int | disclosure.Small:
     """The cohort's patient count as the current user may see it."""
     return disclosure.count(cohorts.count_patients(get_session(), definition),
                             disclosure.min_cell_size(current_user))
+
+
+def _threshold_choices() -> dict[str, Any]:
+    """The threshold sets for a select, and the study's default set."""
+    return {"threshold_sets": options.threshold_set_choices(),
+            "threshold_default": options.default_threshold_set(get_session())}
 
 
 def _builder(definition: dict[str, Any] | None, errors: dict[str, str],
@@ -101,7 +114,7 @@ def count() -> tuple[Response, int]:
 
 @bp.route("/cohorts", methods=["POST"])
 @requires(Permission.RESEARCH)
-def save_cohort() -> Response | tuple[str, int]:
+def save_cohort() -> BaseResponse | tuple[str, int]:
     session = get_session()
     try:
         definition = cohorts.parse_definition(session, _filters_only(request.form))
@@ -138,13 +151,14 @@ def _cohort_page(key: str, errors: dict[str, str] | None = None,
     except ValidationFailed as failed:
         return render_template("research/cohort.html", key=key, name=key, cohort=None,
                                definition={}, count=None, errors=failed.errors,
-                               formats=writers.FORMATS, shapes=writers.SHAPES,
-                               free_text_allowed=False, form=request.form), 422
+                               formats=options.FORMATS, shapes=options.SHAPES,
+                               free_text_allowed=False, form=request.form,
+                               **_threshold_choices()), 422
     return render_template(
         "research/cohort.html", key=key, name=name, cohort=cohort, definition=definition,
         lines=cohorts.describe(definition), count=_count(definition),
-        errors=errors or {}, formats=writers.FORMATS, shapes=writers.SHAPES,
-        free_text_allowed=_free_text_allowed(), form=request.form,
+        errors=errors or {}, formats=options.FORMATS, shapes=options.SHAPES,
+        free_text_allowed=_free_text_allowed(), form=request.form, **_threshold_choices(),
         builder_url=url_for("research.cohorts") + "?" + urlencode(
             [*cohorts.as_query_pairs(definition), ("count", "1")])), status
 
@@ -157,34 +171,38 @@ def cohort(key: str) -> tuple[str, int]:
 
 @bp.route("/cohorts/<key>/export", methods=["POST"])
 @requires(Permission.RESEARCH)
-def export(key: str) -> Response | tuple[str, int]:
+def export(key: str) -> BaseResponse | tuple[str, int]:
     """Build the export and send it as a download.  The audit row is written after the
     response and its headers are built, in the request's transaction, which commits only
     when the response succeeds: a file whose response could not be built leaves no row."""
+    from registry.research.export import export_cohort, record_export  # pandas: see above
+    from registry.research.writers import ExportTooLarge
+
     form = request.form
     try:
         name, definition, _cohort = _resolve(key)
     except ValidationFailed as failed:
         return _cohort_page(key, failed.errors, 422)
     project = form.get("project", "") if form.get("pseudonyms") == "project" else None
-    options = ExportOptions(format=form.get("format", ""), shape=form.get("shape", ""),
-                            items=bool(form.get("items")),
-                            adverse_events=bool(form.get("adverse_events")),
-                            free_text=bool(form.get("free_text")), project=project)
+    chosen = ExportOptions(format=form.get("format", ""), shape=form.get("shape", ""),
+                           items=bool(form.get("items")),
+                           adverse_events=bool(form.get("adverse_events")),
+                           free_text=bool(form.get("free_text")), project=project,
+                           thresholds=form.get("thresholds") or None)
     with tempfile.TemporaryDirectory(prefix="registry-download-") as folder:
         target = Path(folder) / "export"
         try:
             result = export_cohort(get_session(), cohort_name=name, definition=definition,
-                                   options=options,
+                                   options=chosen,
                                    pseudonym_key=current_app.config.get("PSEUDONYM_KEY"),
                                    free_text_allowed=_free_text_allowed(), target=target)
         except ValidationFailed as failed:
             return _cohort_page(key, failed.errors, 422)
-        except writers.ExportTooLarge as error:
+        except ExportTooLarge as error:
             return _cohort_page(key, {"format": str(error)}, 422)
         content = target.read_bytes()
     mimetype = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                if options.format == "xlsx" else "application/zip")
+                if chosen.format == "xlsx" else "application/zip")
     response = as_download(Response(content, mimetype=mimetype), result.filename)
     response.headers["X-Export-SHA256"] = result.sha256
     if result.message:
@@ -193,52 +211,66 @@ def export(key: str) -> Response | tuple[str, int]:
     return response
 
 
-def _summary_args() -> tuple[str, str | None, dict[str, str]]:
-    score = request.args.get("score", "vas_pain")
+def _summary_args() -> tuple[str, str | None, str, dict[str, str]]:
+    """(score, group, threshold set code, errors by field) of the summary's query."""
+    score = request.args.get("score") or options.default_score()
     group = request.args.get("group") or None
+    thresholds = request.args.get("thresholds") or options.default_threshold_set(get_session())
     errors = {}
     if score not in scoring.SCORES:
         errors["score"] = f"Score: unknown score {score!r}; choose one from the list."
-    if group is not None and group not in summary.GROUPS:
+    if group is not None and group not in options.GROUPS:
         errors["group"] = (f"Compare groups: unknown grouping {group!r}; use one of "
-                           f"{', '.join(summary.GROUPS)}.")
-    return score, group, errors
+                           f"{', '.join(options.GROUPS)}.")
+    if error := options.threshold_set_error(thresholds):
+        errors["thresholds"] = error
+    return score, group, thresholds, errors
 
 
 @bp.route("/cohorts/<key>/summary")
 @requires(Permission.RESEARCH)
 def summary_page(key: str) -> tuple[str, int]:
+    from registry.research.summary import summarise  # pandas: see the module doc
+
     try:
         name, definition, cohort_row = _resolve(key)
     except ValidationFailed as failed:
         return _cohort_page(key, failed.errors, 422)
-    score, group, errors = _summary_args()
+    score, group, thresholds, errors = _summary_args()
     k = disclosure.min_cell_size(current_user)
     result = None if errors else disclosure.suppress_summary(
-        summary.summarise(get_session(), definition, score=score, group_by=group), k)
+        summarise(get_session(), definition, score=score, group_by=group,
+                  thresholds=scoring.threshold_set(thresholds)), k)
     return render_template("research/summary.html", key=key, name=name, cohort=cohort_row,
                            result=result, errors=errors, score=score, group=group or "",
-                           scores=scoring.SCORES, groups=summary.GROUPS,
-                           chart_kinds=charts.CHART_KINDS, min_cell_size=k,
-                           suppressed=disclosure.is_small), 422 if errors else 200
+                           thresholds=thresholds,
+                           threshold_sets=options.threshold_set_choices(),
+                           scores=scoring.SCORES, instruments=scoring.INSTRUMENTS,
+                           groups=options.GROUPS, chart_kinds=options.CHART_KINDS,
+                           min_cell_size=k, suppressed=disclosure.is_small), \
+        422 if errors else 200
 
 
 @bp.route("/cohorts/<key>/charts/<kind>.<fmt>")
 @requires(Permission.RESEARCH)
 def chart(key: str, kind: str, fmt: str) -> Response:
-    if kind not in charts.CHART_KINDS or fmt not in charts.CHART_FORMATS:
+    from registry.research import charts  # matplotlib: see the module doc
+    from registry.research.summary import summarise
+
+    if kind not in options.CHART_KINDS or fmt not in options.CHART_FORMATS:
         abort(404)
     try:
         name, definition, _cohort = _resolve(key)
     except ValidationFailed:
         abort(422)
-    score, group, errors = _summary_args()
+    score, group, thresholds, errors = _summary_args()
     if errors:
         return Response("; ".join(errors.values()), status=422, mimetype="text/plain")
     result = disclosure.suppress_summary(
-        summary.summarise(get_session(), definition, score=score, group_by=group),
+        summarise(get_session(), definition, score=score, group_by=group,
+                  thresholds=scoring.threshold_set(thresholds)),
         disclosure.min_cell_size(current_user))
-    response = Response(charts.render(result, kind, fmt), mimetype=charts.CHART_FORMATS[fmt])
+    response = Response(charts.render(result, kind, fmt), mimetype=options.CHART_FORMATS[fmt])
     if request.args.get("download"):
         slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower())[:40]
         as_download(response, f"{slug}-{kind}-{score}.{fmt}")

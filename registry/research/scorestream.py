@@ -29,13 +29,14 @@ from sqlalchemy import BigInteger, Select, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from registry.models import ScoreValue, Treatment, Visit
-from registry.research.dataset import days_between
+from registry.research.sqldates import days_between
 
 MISSING = -1e300  # stands for NULL in the streamed score values (scores are 0–100)
 BLOCK_ROWS = 65_536  # rows fetched from the SQLite cursor at a time
 CHUNK_ROWS = 400_000  # about this many rows (whole patients) per chunk
 BLOCK_BYTES = 1 << 20  # PostgreSQL: bytes of packed keys handed on at a time
 Progress = Callable[[int], None]
+AnySelect = Select[*tuple[Any, ...]]  # a SELECT of any columns (Select is variadic in 2.1)
 
 
 @dataclass
@@ -101,7 +102,7 @@ class Visits:
         return np.where(self.ids[at] == visit_ids, at, -1)
 
 
-def done_visit_conditions(cohort: Select[tuple[int]]) -> tuple[Any, ...]:
+def done_visit_conditions(cohort: Select[int]) -> tuple[Any, ...]:
     return (Visit.patient_id.in_(cohort), Visit.status == "done",
             Visit.timepoint_id.is_not(None), Visit.visit_date.is_not(None))
 
@@ -110,7 +111,7 @@ def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def fetch_numbers(session: Session, query: Select[Any],
+def fetch_numbers(session: Session, query: AnySelect,
                   dtype: np.dtype) -> Iterator[np.ndarray]:
     """The query's rows, block by block, as structured numpy arrays (no Row objects)."""
     # No stream_results: SQLAlchemy's buffered strategy would pre-read rows from the cursor.
@@ -123,7 +124,7 @@ def fetch_numbers(session: Session, query: Select[Any],
         result.close()
 
 
-def load_visits(session: Session, cohort: Select[tuple[int]], patient_ids: np.ndarray,
+def load_visits(session: Session, cohort: Select[int], patient_ids: np.ndarray,
                 timepoint_of: dict[int, int]) -> Visits:
     query = (select(Visit.id, Visit.patient_id, Visit.timepoint_id,
                     days_between(session, Visit.visit_date, Treatment.treatment_date))
@@ -162,8 +163,8 @@ def score_columns(score_codes: list[str], *, wide_key: bool) -> tuple[Any, Any]:
     return key, func.coalesce(ScoreValue.value, MISSING)
 
 
-def score_select(cohort: Select[tuple[int]], score_codes: list[str],
-                 *columns: Any) -> Select[Any]:
+def score_select(cohort: Select[int], score_codes: list[str],
+                 *columns: Any) -> AnySelect:
     """``columns`` over the scores of the cohort's done visits (known score codes only)."""
     return (select(*columns).select_from(Visit)
             .join(ScoreValue, ScoreValue.visit_id == Visit.id)
@@ -208,7 +209,7 @@ def _decode(keys: np.ndarray, values: np.ndarray, visits: Visits,
     return visit, score, values
 
 
-def _sqlite_blocks(session: Session, cohort: Select[tuple[int]],
+def _sqlite_blocks(session: Session, cohort: Select[int],
                    score_codes: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(keys, values) blocks in patient order: the visit index drives the query, so ORDER BY
     costs no sort; a visit's scores come in row order."""
@@ -219,7 +220,7 @@ def _sqlite_blocks(session: Session, cohort: Select[tuple[int]],
         yield block["key"], block["value"]
 
 
-def _postgres_blocks(session: Session, cohort: Select[tuple[int]],
+def _postgres_blocks(session: Session, cohort: Select[int],
                      score_codes: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(keys, values) blocks in patient order: the server packs each patient's numbers into
     binary arrays (exact doubles, no per-row objects on this side); the result is streamed."""
@@ -257,7 +258,7 @@ def _array_elements(blobs: list[bytes], kind: str) -> np.ndarray:
     return elements["value"].astype(kind)
 
 
-def chunks(session: Session, cohort: Select[tuple[int]], patient_ids: np.ndarray,
+def chunks(session: Session, cohort: Select[int], patient_ids: np.ndarray,
            score_codes: list[str], timepoint_of: dict[int, int], n_timepoints: int,
            progress: Progress | None = None) -> Iterator[ScoreChunk]:
     """The cohort's score rows as chunks of whole patients (about ``CHUNK_ROWS`` rows), in

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,14 +23,11 @@ from registry.clock import today
 from registry.models import AdverseEvent, Visit
 from registry.research import cohorts, dataset
 from registry.research.dictionary import flag_kinds
+from registry.research.estimates import Estimate, Proportion, ScoreRow, Share, Summary
+from registry.research.options import GROUPS, default_score
 from registry.research.tables import Derived, derive
-from registry.vocabularies import AE_GRADES, CELL_SOURCES, KL_GRADES, SEX
+from registry.vocabularies import AE_GRADES
 
-GROUPS: dict[str, tuple[str, Mapping[Any, str]]] = {
-    "cell_source": ("Cell source", CELL_SOURCES),
-    "kl_grade": ("KL grade", KL_GRADES),
-    "sex": ("Sex", SEX),
-}
 ALL = "All patients"
 
 # Two-sided 95 % critical values of Student's t for 1–30 degrees of freedom (standard
@@ -53,14 +49,6 @@ def t_quantile_975(df: int) -> float:
             + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3))
 
 
-@dataclass(frozen=True)
-class Estimate:
-    n: int
-    mean: float | None
-    low: float | None
-    high: float | None
-
-
 def mean_ci(values: np.ndarray) -> Estimate:
     """Mean with a t-based 95 % CI (no interval for fewer than 2 values)."""
     clean = values[~np.isnan(values)]
@@ -74,42 +62,6 @@ def mean_ci(values: np.ndarray) -> Estimate:
     return Estimate(n, mean, mean - half, mean + half)
 
 
-@dataclass(frozen=True)
-class Proportion:
-    n: int
-    events: int
-
-    @property
-    def percent(self) -> float | None:
-        return 100.0 * self.events / self.n if self.n else None
-
-
-@dataclass
-class ScoreRow:
-    group: str
-    timepoint: str
-    timepoint_name: str
-    target_day: int
-    is_baseline: bool
-    value: Estimate
-    change: Estimate
-    flags: dict[str, Proportion]
-
-
-@dataclass
-class Summary:
-    score: str
-    group_by: str | None
-    groups: list[str]
-    timepoints: list[dataset.TimepointInfo]
-    patients: int
-    follow_up: list[dict[str, Any]]
-    scores: list[ScoreRow]
-    responders: list[dict[str, Any]]
-    adverse_events: list[dict[str, Any]]
-    flag_kinds: list[str]
-
-
 def _group_labels(patients: pd.DataFrame, group_by: str | None) -> np.ndarray:
     if not group_by:
         return np.full(len(patients), ALL, dtype=object)
@@ -119,35 +71,42 @@ def _group_labels(patients: pd.DataFrame, group_by: str | None) -> np.ndarray:
                     dtype=object)
 
 
-def _due_counts(session: Session, cohort: Select[tuple[int]],
+def _due_counts(session: Session, cohort: Select[int],
                 timepoint_of: dict[int, int]) -> pd.DataFrame:
     query = (select(Visit.patient_id, Visit.timepoint_id, Visit.status)
              .where(Visit.patient_id.in_(cohort), Visit.timepoint_id.is_not(None),
                     Visit.window_start <= today(), Visit.status != "not_applicable"))
     rows = session.execute(query).all()
-    return pd.DataFrame([(p, timepoint_of[t], s) for p, t, s in rows],
+    return pd.DataFrame([(p, timepoint_of[t], s) for p, t, s in rows if t is not None],
                         columns=["patient_id", "timepoint", "status"])
 
 
-def summarise(session: Session, definition: Mapping[str, Any], *, score: str = "vas_pain",
-              group_by: str | None = None) -> Summary:
+def summarise(session: Session, definition: Mapping[str, Any], *, score: str | None = None,
+              group_by: str | None = None,
+              thresholds: scoring.ThresholdSet | None = None) -> Summary:
+    """The cohort's summary for one score of the catalogue; MCII / MIC / PASS judged by
+    ``thresholds`` (scoring's default set when not given)."""
+    score = score or default_score()
+    chosen = thresholds or scoring.threshold_set(scoring.DEFAULT_THRESHOLD_SET)
     if score not in scoring.SCORES:
         raise ValueError(f"unknown score {score!r}")
     if group_by and group_by not in GROUPS:
         raise ValueError(f"unknown group {group_by!r}")
     cohort = cohorts.cohort_select(session, definition)
     data = dataset.load(session, cohort)
-    derived: Derived = derive(data)
+    derived: Derived = derive(data, chosen.thresholds)
     labels = _group_labels(data.patients, group_by)
     groups = sorted(set(labels.tolist()), key=str) if len(labels) else [ALL]
     rows = data.scores
     row_group = labels[derived.position] if len(rows.value) else np.empty(0, object)
     score_index = data.score_codes.index(score)
-    kinds = flag_kinds(score)
+    kinds = flag_kinds(score, chosen.thresholds)
     due = _due_counts(session, cohort, data.timepoint_of)
     patient_group = dict(zip(data.patients["patient_id"], labels, strict=True))
     due["group"] = [patient_group.get(p, ALL) for p in due["patient_id"]]
-    follow_up, score_rows, responders = [], [], []
+    follow_up: list[dict[str, Any]] = []
+    score_rows: list[ScoreRow] = []
+    responders: list[dict[str, Any]] = []
     for tp_index, tp in enumerate(data.timepoints):
         for group in groups:
             in_group = row_group == group
@@ -157,9 +116,9 @@ def summarise(session: Session, definition: Mapping[str, Any], *, score: str = "
             follow_up.append({"timepoint": tp.name, "group": group, "due": len(due_here),
                               "done": done, "percent": 100.0 * done / len(due_here)
                               if len(due_here) else None})
-            flags = {}
+            flags: dict[str, Proportion | Share] = {}
             for kind in kinds:
-                value, known = derived.flags["pass_" if kind == "pass" else kind]
+                value, known = derived.flags[kind]
                 flags[kind] = Proportion(int(known[here].sum()),
                                          int((value & known)[here].sum()))
             score_rows.append(ScoreRow(group, tp.code, tp.name, tp.target_day, tp.is_baseline,
@@ -175,10 +134,11 @@ def summarise(session: Session, definition: Mapping[str, Any], *, score: str = "
                                    "rate": Proportion(evaluable, int((status == 1).sum()))})
     return Summary(score, group_by, groups, data.timepoints, len(data.patients), follow_up,
                    score_rows, responders, _adverse_event_rates(session, cohort, labels,
-                                                                data.patients, groups), kinds)
+                                                                data.patients, groups), kinds,
+                   chosen.code)
 
 
-def _adverse_event_rates(session: Session, cohort: Select[tuple[int]], labels: np.ndarray,
+def _adverse_event_rates(session: Session, cohort: Select[int], labels: np.ndarray,
                          patients: pd.DataFrame, groups: list[str]) -> list[dict[str, Any]]:
     """Per group and grade: events, patients with such an event, % of the group's patients."""
     query = (select(AdverseEvent.patient_id, AdverseEvent.severity_grade,

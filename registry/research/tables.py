@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from registry.research.dataset import Dataset, TimepointInfo
-from registry.research.dictionary import (
-    ColumnSpec,
-    coded,
-)
+from registry.research.dictionary import ColumnSpec, coded
 from registry.vocabularies import (
     CELL_SOURCES,
     CO_INTERVENTIONS,
@@ -34,6 +31,7 @@ from registry.vocabularies import (
     SEX,
     WITHDRAWAL_REASONS,
 )
+from scoring import FLAG_KINDS, Threshold
 from scoring.change import change_arrays_by_index
 from scoring.responder import SOURCE_CODES as RESPONDER_CODES
 from scoring.responder import responder_arrays
@@ -52,8 +50,13 @@ class Table:
 
     def __init__(self, name: str, frame: pd.DataFrame, specs: list[ColumnSpec]) -> None:
         self.name = name
-        self.frame = frame
+        self._rows_frame = frame
         self.specs = specs
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The rows (a property: ``LongTable`` reads its rows only when asked)."""
+        return self._rows_frame
 
     @property
     def rows(self) -> int:
@@ -82,8 +85,9 @@ def safe_code(code: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", code.lower())
 
 
-def _spec(table: str, column: str, label: str, kind: str, **extra: object) -> ColumnSpec:
-    return ColumnSpec(table=table, column=column, label=label, type=kind, **extra)  # type: ignore[arg-type]
+def _spec(table: str, column: str, label: str, type_name: str, **extra: Any) -> ColumnSpec:
+    """A column's description (``extra``: any other ColumnSpec field)."""
+    return ColumnSpec(table=table, column=column, label=label, type=type_name, **extra)
 
 
 def patient_specs(table: str, free_text: bool) -> list[ColumnSpec]:
@@ -137,29 +141,28 @@ def patients_table(data: Dataset, pids: list[str], name: str = "patients") -> Ta
     raw = data.patients
     specs = patient_specs(name, data.free_text)
     frame = pd.DataFrame({"pid": pd.array(pids, dtype="string")})
-    frame["site"] = pd.array(raw["site"], dtype="string")
+    frame["site"] = raw["site"].astype("string").array
     frame["sex"] = pd.Categorical(raw["sex"], categories=list(SEX))
-    frame["age_at_treatment"] = pd.array(raw["age_at_treatment"], dtype="Int16")
-    frame["age_90_plus"] = pd.array(raw["age_90_plus"].astype("boolean"), dtype="boolean")
+    frame["age_at_treatment"] = raw["age_at_treatment"].astype("Int16").array
+    frame["age_90_plus"] = raw["age_90_plus"].astype("boolean").array
     for column in ("height_cm", "weight_kg", "bmi", "cell_dose_million"):
         frame[column] = pd.to_numeric(raw[column]).astype("Float64")
-    frame["kl_grade"] = pd.array(raw["kl_grade"], dtype="Int8")
+    frame["kl_grade"] = raw["kl_grade"].astype("Int8").array
     frame["laterality"] = pd.Categorical(raw["laterality"], categories=list(LATERALITY))
     frame["cell_source"] = pd.Categorical(raw["cell_source"], categories=list(CELL_SOURCES))
-    frame["product"] = pd.array(raw["product"], dtype="string")
-    frame["injections"] = pd.array(raw["injections"], dtype="Int8")
+    frame["product"] = raw["product"].astype("string").array
+    frame["injections"] = raw["injections"].astype("Int8").array
     co = [set(value or []) for value in raw["co_interventions"]]
     for code in CO_INTERVENTIONS:
         frame[f"co_{code}"] = pd.array([code in chosen for chosen in co], dtype="boolean")
-    frame["outside_indication"] = pd.array(raw["outside_indication"].astype("boolean"),
-                                           dtype="boolean")
+    frame["outside_indication"] = raw["outside_indication"].astype("boolean").array
     frame["status"] = pd.Categorical(raw["status"], categories=list(PATIENT_STATUS))
     frame["withdrawal_reason"] = pd.Categorical(raw["withdrawal_reason"],
                                                 categories=list(WITHDRAWAL_REASONS))
-    frame["withdrawal_day"] = pd.array(raw["withdrawal_day"], dtype="Int32")
+    frame["withdrawal_day"] = raw["withdrawal_day"].astype("Int32").array
     if data.free_text:
         for column in ("justification", "withdrawal_note", "treatment_notes"):
-            frame[column] = pd.array(raw[column], dtype="string")
+            frame[column] = raw[column].astype("string").array
     frame = frame[[spec.column for spec in specs]]
     return Table(name, frame, specs)
 
@@ -175,19 +178,21 @@ class Derived:
     responder: np.ndarray  # (patients, timepoints): 1, 0, -1 unknown
 
 
-def derive(data: Dataset) -> Derived:
+def derive(data: Dataset, thresholds: Sequence[Threshold]) -> Derived:
+    """``derive_rows`` of a loaded dataset's score rows."""
     rows = data.scores
     position = np.searchsorted(data.patients["patient_id"].to_numpy(np.int64), rows.patient_id)
     return derive_rows(position, rows.timepoint, rows.score, rows.value, len(data.patients),
-                       data.timepoints, data.score_codes)
+                       data.timepoints, data.score_codes, thresholds)
 
 
 def derive_rows(position: np.ndarray, timepoint: np.ndarray, score: np.ndarray,
                 value: np.ndarray, n_patients: int, timepoints: list[TimepointInfo],
-                score_codes: list[str]) -> Derived:
+                score_codes: list[str], thresholds: Sequence[Threshold]) -> Derived:
     """Baseline, change, flags and responder status of score rows of ``n_patients``
     patients (``position`` 0 … n_patients - 1), with ``scoring``'s vectorised functions
-    (the array cores behind ``change_frame`` and ``omeract_oarsi_frame``)."""
+    (the array cores behind ``change_frame`` and ``omeract_oarsi_frame``); the MCII / MIC /
+    PASS flags judged by ``thresholds`` (the chosen set's)."""
     n_rows, n_tp, n_scores = len(value), len(timepoints), len(score_codes)
     is_baseline = np.zeros(max(n_tp, 1), dtype=bool)
     is_baseline[[i for i, tp in enumerate(timepoints) if tp.is_baseline]] = True
@@ -197,15 +202,15 @@ def derive_rows(position: np.ndarray, timepoint: np.ndarray, score: np.ndarray,
     baseline = base_matrix[position, score] if n_rows else np.empty(0)
     followup = ~at_baseline
     change = {key: np.full(n_rows, np.nan) for key in ("change", "relative", "improvement")}
-    flags = {kind: (np.zeros(n_rows, bool), np.zeros(n_rows, bool))
-             for kind in ("mcii", "mic", "pass_")}
+    flags: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        kind: (np.zeros(n_rows, bool), np.zeros(n_rows, bool)) for kind in FLAG_KINDS}
     if followup.any():  # all follow-up rows in one call, whatever their score
         result = change_arrays_by_index(score_codes, score[followup], baseline[followup],
-                                        value[followup])
+                                        value[followup], thresholds)
         change["change"][followup] = result.absolute
         change["relative"][followup] = result.relative
         change["improvement"][followup] = result.improvement
-        for kind in flags:
+        for kind in FLAG_KINDS:
             flag_value, known = result.flags[kind]
             flags[kind][0][followup] = flag_value & known
             flags[kind][1][followup] = known

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 
 import scoring
-from registry.models.protocol import DEFAULT_INSTRUMENTS
 from registry.research.dataset import Dataset
 from registry.research.dictionary import ColumnSpec, coded, flag_kinds, item_spec, score_spec
 from registry.research.tables import Derived, Table, _spec, patients_table, safe_code
@@ -19,13 +18,12 @@ from registry.vocabularies import (
     AE_SERIOUS_CRITERIA,
 )
 
-FLAG_COLUMNS = {"mcii": "mcii", "mic": "mic", "pass": "pass_"}
-
 
 def wide_table(data: Dataset, derived: Derived, pids: list[str],
-               name: str = "outcomes_wide") -> Table:
+               thresholds: scoring.ThresholdSet, name: str = "outcomes_wide") -> Table:
     """Patients plus ``<score>_<tp>``, ``_chg``, ``_rel`` and flag columns, ``day_<tp>``
-    and ``oarsi_responder_<tp>`` (follow-up timepoints only for change and flags)."""
+    and ``oarsi_responder_<tp>`` (follow-up timepoints only for change and flags); a flag
+    column exists where the chosen ``thresholds`` set has a threshold for the score."""
     base = patients_table(data, pids, name)
     rows = data.scores
     n_patients = len(pids)
@@ -36,12 +34,13 @@ def wide_table(data: Dataset, derived: Derived, pids: list[str],
         day = np.full(n_patients, np.nan)
         here = rows.timepoint == index
         day[derived.position[here]] = rows.day[here]
-        columns[f"day_{code}"] = pd.array(np.where(np.isnan(day), None, day), dtype="Int32") \
-            if n_patients else pd.array([], dtype="Int32")
+        missing = np.isnan(day)
+        columns[f"day_{code}"] = pd.arrays.IntegerArray(
+            np.where(missing, 0, day).astype(np.int32), missing)
         specs.append(_spec(name, f"day_{code}", f"{tp.name} visit, days since treatment",
                            "integer", unit="days", source="visit.visit_date minus treatment date"))
     for score_index, score_code in enumerate(data.score_codes):
-        kinds = flag_kinds(score_code)
+        kinds = flag_kinds(score_code, thresholds.thresholds)
         for index, tp, code in tps:
             here = (rows.timepoint == index) & (rows.score == score_index)
             where = derived.position[here]
@@ -62,14 +61,15 @@ def wide_table(data: Dataset, derived: Derived, pids: list[str],
             columns[f"{column}_rel"] = put(derived.change["relative"])
             specs.append(score_spec(name, f"{column}_rel", score_code, tp.name, "relative"))
             for kind in kinds:
-                value, known = derived.flags[FLAG_COLUMNS[kind]]
+                value, known = derived.flags[kind]
                 flag_value = np.zeros(n_patients, bool)
                 flag_known = np.zeros(n_patients, bool)
                 flag_value[where] = value[here]
                 flag_known[where] = known[here]
                 columns[f"{column}_{kind}"] = pd.arrays.BooleanArray(flag_value & flag_known,
                                                                      ~flag_known)
-                specs.append(score_spec(name, f"{column}_{kind}", score_code, tp.name, kind))
+                specs.append(score_spec(name, f"{column}_{kind}", score_code, tp.name, kind,
+                                        thresholds))
     for index, tp, code in tps:
         if tp.is_baseline:
             continue
@@ -122,27 +122,28 @@ def adverse_events_table(data: Dataset, pid_of: dict[int, str],
     frame = pd.DataFrame({"pid": pd.array([pid_of[p] for p in raw["patient_id"]],
                                           dtype="string")})
     frame["event"] = pd.array(raw.groupby("patient_id").cumcount().to_numpy() + 1, dtype="Int32")
-    frame["onset_day"] = pd.array(raw["onset_day"], dtype="Int32")
+    frame["onset_day"] = raw["onset_day"].astype("Int32").array
     vocabularies = {"category": AE_CATEGORIES, "serious_criterion": AE_SERIOUS_CRITERIA,
                     "relatedness": AE_RELATEDNESS, "action_taken": AE_ACTIONS,
                     "outcome": AE_OUTCOMES}
     frame["category"] = pd.Categorical(raw["category"], categories=list(AE_CATEGORIES))
-    frame["severity_grade"] = pd.array(raw["severity_grade"], dtype="Int8")
-    frame["serious"] = pd.array(raw["serious"].astype(bool), dtype="boolean")
+    frame["severity_grade"] = raw["severity_grade"].astype("Int8").array
+    frame["serious"] = raw["serious"].astype(bool).astype("boolean").array
     for column in ("serious_criterion", "relatedness", "action_taken", "outcome"):
         frame[column] = pd.Categorical(raw[column], categories=list(vocabularies[column]))
-    frame["resolution_day"] = pd.array(raw["resolution_day"], dtype="Int32")
+    frame["resolution_day"] = raw["resolution_day"].astype("Int32").array
     if data.free_text:
-        frame["description"] = pd.array(raw["description"], dtype="string")
+        frame["description"] = raw["description"].astype("string").array
     return Table(name, frame, specs)
 
 
 def item_columns(raw: pd.DataFrame) -> list[tuple[str, str]]:
     """(instrument, item) of the default instruments and of any other found in the data."""
     present = set(raw.columns)
+    defaults = {*scoring.default_instruments(True), *scoring.default_instruments(False)}
     return [(code, item.code) for code, instrument in scoring.INSTRUMENTS.items()
             for item in instrument.items
-            if code in DEFAULT_INSTRUMENTS or any(f"{code}_{i.code}" in present
+            if code in defaults or any(f"{code}_{i.code}" in present
                                                   for i in instrument.items)]
 
 
@@ -155,12 +156,12 @@ def items_table(data: Dataset, pid_of: dict[int, str], wide: bool, pids: list[st
     frame = pd.DataFrame({
         "pid": pd.array([pid_of[p] for p in raw.get("patient_id", [])], dtype="string"),
         "timepoint": pd.Categorical.from_codes(
-            np.asarray(raw.get("timepoint", []), dtype=np.int16), categories=tp_codes),
+            np.asarray(raw.get("timepoint", []), dtype=np.int16), categories=pd.Index(tp_codes)),
     })
     for instrument, item in columns:
         column = f"{instrument}_{item}"
         values = raw[column] if column in raw else pd.Series([None] * len(frame), dtype=object)
-        frame[column] = pd.array(pd.to_numeric(values.astype(object)), dtype="Int16") \
+        frame[column] = pd.to_numeric(values.astype(object)).astype("Int16").array \
             if len(frame) else pd.array([], dtype="Int16")
     pid_spec = _spec(name, "pid", "Patient pseudonym", "string",
                      source="HMAC-SHA256 pseudonym")

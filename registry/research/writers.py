@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -37,10 +37,6 @@ IN_FLIGHT = 4  # pieces read but not yet written: bounds the memory of a long ta
 EXCEL_MAX_ROWS = 1_048_575  # a sheet's rows minus the header
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member times: no export date inside the zip
 STORE_ABOVE = 64 * 1024 * 1024  # bytes of tables above which the zip is not compressed
-FORMATS = {"csv": "CSV files in a .zip", "xlsx": "Excel workbook (.xlsx)",
-           "parquet": "Parquet files in a .zip", "dta": "Stata 14+ files (.dta) in a .zip"}
-SHAPES = {"long": "Long: one row per patient × timepoint × score",
-          "wide": "Wide: one row per patient"}
 Progress = Callable[[int], None]
 
 
@@ -48,10 +44,18 @@ class ExportTooLarge(ValueError):
     """The chosen format cannot hold the table (Excel's row limit)."""
 
 
+class BinarySink(Protocol):
+    """Where a ``HashingWriter`` passes its bytes: a zip member or a spilling file."""
+
+    def write(self, data: Any, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class HashingWriter:
     """A binary sink that passes bytes on and keeps their SHA-256 and count."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: BinarySink) -> None:
         self.raw = raw
         self.digest = hashlib.sha256()
         self.size = 0
@@ -106,9 +110,13 @@ def pipeline(table: Table, transform: Callable[[pa.Table], Any],
     with ThreadPoolExecutor(BUILD_THREADS, thread_name_prefix="export-build") as builders, \
             ThreadPoolExecutor(1, thread_name_prefix="export-write") as writer:
         pending: deque[Future[None]] = deque()
+
+        def build(piece: Any) -> Any:
+            return transform(table.build(piece))
+
         try:
             for piece in table.chunks():
-                built = builders.submit(lambda piece=piece: transform(table.build(piece)))
+                built = builders.submit(build, piece)
                 pending.append(writer.submit(consume_when_built, built))
                 while pending and (len(pending) > IN_FLIGHT or pending[0].done()):
                     pending.popleft().result()
@@ -204,7 +212,8 @@ class ZipAssembler:
     def _member(self, name: str, compression: int | None = None) -> Iterator[IO[bytes]]:
         assert self.archive is not None
         info = zipfile.ZipInfo(name, ZIP_EPOCH)
-        info.compress_type = compression if compression is not None else self.compression
+        info.compress_type = (compression if compression is not None
+                              else self.compression or zipfile.ZIP_STORED)
         with self.archive.open(info, "w", force_zip64=True) as sink:
             yield sink
 
@@ -329,7 +338,7 @@ def _excel_value_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_excel(tables: list[Table], dictionary: pd.DataFrame, manifest: dict[str, Any],
-                target: IO[bytes] | Path, progress: Progress | None = None) -> None:
+                target: Path, progress: Progress | None = None) -> None:
     for table in tables:
         if len(table.frame) > EXCEL_MAX_ROWS:
             raise ExportTooLarge(

@@ -174,4 +174,8 @@ KOOS = Instrument(
     ),
     recall_period="last week",
     note="No total score is defined (KOOS Scoring 2012).",
+    short_name="KOOS",
+    description=(
+        "42 items answered 0–4, five subscales scored 0–100; higher = fewer problems."
+    ),
 )

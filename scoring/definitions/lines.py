@@ -7,15 +7,26 @@ from scoring.model import Instrument, Item, ScoreDef
 
 
 def line_instrument(
-    code: str, name: str, item_code: str, label: str, score_code: str, citation: str
+    code: str,
+    name: str,
+    item_code: str,
+    label: str,
+    score_code: str,
+    citation: str,
+    *,
+    anchors: tuple[str, str],
+    description: str,
 ) -> Instrument:
     """A 100 mm line recorded in whole mm (0 = best, 100 = worst); the score is the answer."""
     return Instrument(
         code=code,
         name=name,
+        short_name=name,
         version=f"{code}-100mm/1",
         citation=citation,
-        items=(Item(item_code, label, name, minimum=0, maximum=100, unit="mm"),),
+        items=(
+            Item(item_code, label, name, minimum=0, maximum=100, unit="mm", anchors=anchors),
+        ),
         scores=(
             ScoreDef(
                 code=score_code,
@@ -32,6 +43,7 @@ def line_instrument(
                 min_answered=1,
             ),
         ),
+        description=description,
     )
 
 
@@ -42,6 +54,8 @@ VAS = line_instrument(
     "Knee pain (0 = no pain, 100 = worst imaginable)",
     "vas_pain",
     citations.VAS,
+    anchors=("No pain", "Worst imaginable pain"),
+    description="Knee pain on a 0–100 mm line, in whole mm; higher = more pain.",
 )
 PGA = line_instrument(
     "pga",
@@ -50,4 +64,8 @@ PGA = line_instrument(
     "Global assessment of the knee (0 = very well, 100 = very poor)",
     "pga",
     citations.PGA,
+    anchors=("Very well", "Very poor"),
+    description=(
+        "The patient's overall judgement of the knee on a 0–100 mm line; higher = worse."
+    ),
 )

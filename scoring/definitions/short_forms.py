@@ -75,6 +75,12 @@ KOOS12 = Instrument(
         ),
     ),
     recall_period="last week",
+    short_name="KOOS-12",
+    entry=False,
+    derived_from=("koos",),
+    timepoints="none",
+    description="12 KOOS items; pain, function, quality of life and summary 0–100; "
+    "higher = better. Scored from the KOOS answers.",
 )
 
 # Lyman et al. 2016: raw sum 0-28 (index) -> interval score, 100 = perfect knee health.
@@ -113,4 +119,10 @@ KOOS_JR = Instrument(
         ),
     ),
     recall_period="last week",
+    short_name="KOOS JR",
+    entry=False,
+    derived_from=("koos",),
+    timepoints="none",
+    description="7 KOOS items converted to a 0–100 interval score; higher = better. "
+    "Scored from the KOOS answers.",
 )

@@ -105,4 +105,9 @@ WOMAC = Instrument(
     scores=RAW_SCORES + tuple(normalised(score) for score in RAW_SCORES),
     recall_period="last 48 hours",
     note="Licensed instrument: only short item labels are shipped, not the wording.",
+    short_name="WOMAC",
+    description=(
+        "24 items answered 0–4; pain, stiffness and function as raw sums and 0–100; "
+        "higher = worse."
+    ),
 )

@@ -125,7 +125,6 @@ def test_upgrade_stops_at_rows_already_out_of_range_and_names_them(fresh_databas
     from registry import migrate
     from registry.db import make_engine
     from registry.models import IndexKnee, Patient, Site, Treatment
-    from registry.scheduling import default_protocol
 
     migrate.upgrade(fresh_database_url, "0005")
     engine = make_engine(fresh_database_url)
@@ -134,8 +133,12 @@ def test_upgrade_stops_at_rows_already_out_of_range_and_names_them(fresh_databas
             site = Site(code="OLD", name="Old data")
             session.add(site)
             session.flush()
+            # A protocol row as of 0005 (the ORM model has columns of later revisions).
+            protocol_id = session.execute(text(
+                "INSERT INTO protocol (name, is_default, version) VALUES ('Old', true, 1) "
+                "RETURNING id")).scalar_one()
             patient = Patient(study_id="OLD-0001", site_id=site.id, site_sequence=1,
-                              protocol_id=default_protocol(session, site.id).id, sex="male",
+                              protocol_id=protocol_id, sex="male",
                               birth_date=date(1950, 1, 1), consent_date=date(2026, 1, 1))
             patient.index_knee = IndexKnee(laterality="left", kl_grade=2, eligibility={})
             patient.treatment = Treatment(treatment_date=date(2026, 1, 2), cell_source="bmac",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from html import unescape
 from typing import Any
 
 import pytest
@@ -150,3 +151,34 @@ def test_adverse_events_are_read_only_for_patients_who_have_them(
         assert ("Effusion after injection" in html) is (patient is with_event)
     assert reads_events[without.id] == []
     assert len(reads_events[with_event.id]) == 1
+
+
+def test_scores_follow_the_catalogue_with_range_direction_and_help(auth, client, db, site_a,
+                                                                   make_patient,
+                                                                   record_visit):
+    """Rows in catalogue order, each with its range and direction; an anchor question asked
+    at follow-ups only (GRC) shows its value with the change "—"; the help text comes from
+    the instruments' descriptions and the study's threshold set."""
+    import scoring
+
+    patient = make_patient(site_a, treatment_date=TREATED)
+    baseline, _early, three_months, _late = sorted(patient.visits, key=lambda v: v.target_date)
+    record_visit(baseline, date(2025, 12, 20), {"vas": {"VAS": 60}, "nrs": {"NRS": 7}})
+    record_visit(three_months, date(2026, 4, 1), {"vas": {"VAS": 20}, "nrs": {"NRS": 3},
+                                                  "grc": {"GRC": 2}})
+    auth.login("clinician", sites=[site_a])
+    html = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    labels = [scoring.SCORES[code].label for code in ("vas_pain", "nrs_pain", "grc")]
+    positions = [html.index(f'<span class="score-label">{label}</span><br>') for label in labels]
+    assert positions == sorted(positions)  # catalogue order
+    assert '<span class="hint">0–10 points, higher = worse</span>' in html
+    assert '<span class="hint">-3–3 points, higher = better</span>' in html
+    grc_row = html[positions[2]:html.index("</tr>", positions[2])]
+    assert '<span class="value">2.0</span>' in grc_row
+    assert '<span class="change">—</span>' in grc_row
+    assert '<span class="change better">-4.0 (-57.1 %) better</span>' in html  # NRS 7 -> 3
+    for code in ("vas", "nrs", "grc"):
+        assert scoring.INSTRUMENTS[code].description in unescape(html)
+    chosen = scoring.threshold_set(scoring.DEFAULT_THRESHOLD_SET)
+    assert chosen.label in unescape(html)
+    assert "Perrot" in html  # the NRS thresholds' citation

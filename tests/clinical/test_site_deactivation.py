@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.models import Patient, Site, Visit
 from tests.clinical.browser import fill, form_for, open_form, sign_in, submit, webtest
 from tests.clinical.conftest import TODAY

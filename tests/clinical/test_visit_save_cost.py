@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry.audit import chain
+from registry import audit_chain as chain
 from registry.clinical.services.visits import save_visit
 from registry.models import AuditEvent, InstrumentResponse, ScoreValue, Visit
 from registry.scores import InvalidAnswers, compute_scores, save_response

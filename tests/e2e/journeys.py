@@ -213,6 +213,9 @@ def _focused(page: Any) -> dict[str, str]:
                               " value: e.value || '', text: (e.textContent || '').trim()}; }"))
 
 
+GRC_ANSWER = 2  # the global rating of change at a follow-up: "moderately better" or so
+
+
 def item_names(page: Any, instrument: str) -> list[str]:
     """The instrument's answer groups in page order (field names ``<instrument>-<item>``)."""
     return list(page.eval_on_selector_all(
@@ -255,6 +258,16 @@ def enter_visit_by_keyboard(trip: Journey, answers: VisitAnswers, *, mode: str,
                     page.keyboard.press("ArrowRight")
                 page.keyboard.press("Tab")
         trip.shot(f"visit-{instrument}-answered")
+    # A follow-up also asks the global rating of change (codes -3..+3): "+2" by its digit key,
+    # or by arrows from "Not answered" (last): wrap to -3, then on to +2.
+    for name in item_names(page, "grc"):
+        assert _focused(page)["name"] == name, _focused(page)
+        if mode == "digits":
+            page.keyboard.press(str(GRC_ANSWER))
+        else:
+            for _ in range(GRC_ANSWER + 3 + 1):
+                page.keyboard.press("ArrowRight")
+            page.keyboard.press("Tab")
     if mode == "digits":
         page.keyboard.press("Tab")  # from the last answered group to the next control
     focused = _focused(page)
@@ -270,6 +283,8 @@ def enter_visit_by_keyboard(trip: Journey, answers: VisitAnswers, *, mode: str,
         saved = checked_answers(page, instrument)
         wrong = {name: value for name, value in saved.items() if value != expected}
         assert not wrong, f"{instrument} answers not saved as typed ({expected}): {wrong}"
+    grc = checked_answers(page, "grc")
+    assert all(value == str(GRC_ANSWER) for value in grc.values()), grc
 
 
 def checked_answers(page: Any, instrument: str) -> dict[str, str]:

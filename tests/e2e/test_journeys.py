@@ -50,7 +50,7 @@ def journey_patient(journey: Journey, journey_state: JourneyState) -> JourneySta
 def score_row(page: object, label: str) -> list[str]:
     """The cells (text) of a row of the patient page's score table."""
     row = page.locator("table.scores tbody tr", has=page.locator(  # type: ignore[attr-defined]
-        "th", has_text=re.compile(rf"^{re.escape(label)}$")))
+        "th .score-label", has_text=re.compile(rf"^{re.escape(label)}$")))
     return [cell.strip() for cell in row.locator("td").all_inner_texts()]
 
 

@@ -80,7 +80,9 @@ def app_settings(smtp: Any) -> dict[str, Any]:
 
 
 def body(message: Message) -> str:
-    return message.get_payload(decode=True).decode()
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)  # a single-part message: its decoded body
+    return payload.decode()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.clinical.services.treatment import TreatmentData, save_treatment
 from registry.followup.services import mark_not_applicable, withdraw_patient
 from registry.followup.state import is_fresh, refresh_sites, state_rows

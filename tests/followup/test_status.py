@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.followup.status import STATUS_LABELS, followup_status, site_todays, status_expression
 from registry.models import Patient, Visit
 from tests.followup.conftest import TODAY, visit_of
@@ -54,6 +54,7 @@ def _arrange(db, treated_days_ago, record_visit, site, code, days, modifier) -> 
     if modifier == "done_in_window":
         record_visit(visit, TODAY - timedelta(days=1))
     elif modifier == "done_out_of_window":
+        assert visit.window_end is not None  # a scheduled timepoint has a window
         record_visit(visit, visit.window_end + timedelta(days=5))
         visit.out_of_window = True
     elif modifier == "done_early":

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DatabaseError
 
-from registry.audit import capture, chain
+from registry import audit_capture as capture
+from registry import audit_chain as chain
 from registry.models import AuditEvent
 
 KEY = b"test-audit-key"

@@ -10,7 +10,7 @@ from importlib import resources
 import pytest
 from sqlalchemy import select
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.auth import passwords
 from registry.models import AuditEvent, User, utcnow
 from tests.fixtures.accounts import PASSWORD

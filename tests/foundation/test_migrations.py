@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from registry import migrate
@@ -40,3 +41,22 @@ def test_downgrade_to_base_removes_everything_and_upgrade_again(fresh_database_u
     assert remaining == set()
     migrate.upgrade(fresh_database_url)
     assert _diff(fresh_database_url) == []
+
+
+def test_revision_checks_equal_alembics_own_answers(fresh_database_url):
+    """The worker's light revision checks (no Alembic import) agree with Alembic itself."""
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    assert migrate.head_revision() == script.get_current_head()
+    engine = make_engine(fresh_database_url)
+    try:
+        def alembic_current() -> str | None:
+            with engine.connect() as connection:
+                return MigrationContext.configure(connection).get_current_revision()
+
+        assert migrate.current_revision(engine) is None
+        assert alembic_current() is None
+        for revision in [*reversed([r.revision for r in script.walk_revisions()]), "head"]:
+            migrate.upgrade(fresh_database_url, revision)
+            assert migrate.current_revision(engine) == alembic_current()
+    finally:
+        engine.dispose()

@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.db import ReadOnlySession, get_session
 from registry.models import Site
 

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
 import scoring
-from registry.audit import capture, chain
+from registry import audit_capture as capture
+from registry import audit_chain as chain
 from registry.db import make_engine
 from registry.models import (
     AdverseEvent,

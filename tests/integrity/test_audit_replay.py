@@ -31,7 +31,7 @@ from sqlalchemy import DateTime, func, select
 from sqlalchemy.orm import Session
 
 import scoring
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.models import (
     AdverseEvent,
     AuditEvent,

@@ -27,7 +27,7 @@ from tests.integrity.helpers import (
     seed,
     verify_chain,
 )
-from tests.integrity.workers import write_visits
+from tests.integrity.workers import START_TIMEOUT_S, write_visits
 
 WRITER_SECONDS = 5.0
 
@@ -51,11 +51,11 @@ def test_backup_during_writes_restores_a_consistent_snapshot(
         migrated_database_url: str, backend: str, empty_database_factory, tmp_path: Path) -> None:
     (patient_id,) = seed(migrated_database_url)
     context = multiprocessing.get_context("spawn")
-    start, first_commit, results = context.Event(), context.Event(), context.Queue()
+    start, first_commit, results = context.Barrier(2), context.Event(), context.Queue()
     writer = context.Process(target=write_visits, args=(
         migrated_database_url, patient_id, WRITER_SECONDS, start, results, first_commit))
     writer.start()
-    start.set()
+    start.wait(timeout=START_TIMEOUT_S)  # the writer is set up; its time runs from here
     assert eventually(first_commit.is_set, 120), "the writer never committed"
     before = _counts(migrated_database_url)
     backup_file = tmp_path / "registry.backup"

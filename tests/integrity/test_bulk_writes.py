@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.models import (
     AdverseEvent,
     AuditEvent,

@@ -24,7 +24,7 @@ from tests.integrity.helpers import (
     seed,
     verify_chain,
 )
-from tests.integrity.workers import save_scheduled_visits, write_visits
+from tests.integrity.workers import START_TIMEOUT_S, save_scheduled_visits, write_visits
 
 PROCESSES = 4
 # Seconds of concurrent writing (issue 7 asks for 20 s on SQLite); override to explore.
@@ -35,14 +35,14 @@ POSTGRESQL_SECONDS = min(SQLITE_SECONDS, 6.0)
 def run_writers(database_url: str, patient_ids: list[int], seconds: float
                 ) -> tuple[dict[int, list[int]], list[str]]:
     context = multiprocessing.get_context("spawn")
-    start = context.Event()
+    start = context.Barrier(len(patient_ids) + 1)  # the workers and this process
     results = context.Queue()
     workers = [context.Process(target=write_visits,
                                args=(database_url, patient_id, seconds, start, results))
                for patient_id in patient_ids]
     for worker in workers:
         worker.start()
-    start.set()
+    start.wait(timeout=START_TIMEOUT_S)  # every worker is set up: they write from now on
     collected = [results.get(timeout=seconds + 180) for _ in workers]
     for worker in workers:
         worker.join(timeout=30)
@@ -77,13 +77,13 @@ def test_concurrent_visit_saves_keep_the_worklist_counts(migrated_database_url: 
     ``FollowupState`` and the kept counts (``FollowupCount``) equal counting it."""
     patient_ids = seed(migrated_database_url, PROCESSES * 3, treatment_date=date(2026, 1, 5))
     context = multiprocessing.get_context("spawn")
-    start, results = context.Event(), context.Queue()
+    start, results = context.Barrier(PROCESSES + 1), context.Queue()
     workers = [context.Process(target=save_scheduled_visits, args=(
         migrated_database_url, patient_ids[number::PROCESSES], date(2026, 2, 1), start,
         results)) for number in range(PROCESSES)]
     for worker in workers:
         worker.start()
-    start.set()
+    start.wait(timeout=START_TIMEOUT_S)
     collected = [results.get(timeout=300) for _ in workers]
     for worker in workers:
         worker.join(timeout=30)

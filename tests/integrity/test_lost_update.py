@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.models import AdverseEvent, Base, InstrumentResponse, Patient, Visit
 from registry.scores import save_response
 from registry.services import ConflictError, check_version

@@ -33,7 +33,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.models import (
     AdverseEvent,
     AuditEvent,

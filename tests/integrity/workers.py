@@ -1,4 +1,9 @@
-"""Worker processes (started with ``spawn``) that write visits as the app does."""
+"""Worker processes (started with ``spawn``) that write visits as the app does.
+
+Each worker sets itself up (imports, the app, a pooled database connection) and then
+waits at ``start``, a barrier that the starting test process passes too: the timed work
+begins in every process at once, and no worker's set-up time counts as contention.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,23 @@ import time
 from datetime import date
 from typing import Any
 
+from flask import Flask
+
 from registry.clinical.services.visits import add_unscheduled_visit, save_visit
 from registry.db import get_session, writing
 from registry.models import Patient, Visit
 from tests.integrity.helpers import committed_app, womac_answers
+
+# How long a process waits at the start barrier for the others (spawn start-up of several
+# processes on a loaded two-core machine takes seconds).
+START_TIMEOUT_S = 180
+
+
+def ready_app(database_url: str) -> Flask:
+    """The worker's app with one database connection opened and back in its pool."""
+    app = committed_app(database_url)
+    app.extensions["registry.engine"].connect().close()
+    return app
 
 
 def write_visits(database_url: str, patient_id: int, seconds: float, start: Any,
@@ -19,12 +37,12 @@ def write_visits(database_url: str, patient_id: int, seconds: float, start: Any,
     Each transaction reads (the patient, the visit's responses, the audit chain's head)
     before it writes, like a request: the case where SQLite without BEGIN IMMEDIATE
     fails with "database is locked".  Puts (committed visit ids, error texts) on
-    ``results``.
+    ``results``.  ``start``: a barrier shared with the test; ``seconds`` counts from it.
     """
-    app = committed_app(database_url)
+    app = ready_app(database_url)
     written: list[int] = []
     errors: list[str] = []
-    start.wait(timeout=120)
+    start.wait(timeout=START_TIMEOUT_S)
     deadline = time.monotonic() + seconds
     number = 0
     while time.monotonic() < deadline:
@@ -52,10 +70,10 @@ def save_scheduled_visits(database_url: str, patient_ids: list[int], visit_date:
                           start: Any, results: Any) -> None:
     """Save every scheduled visit of these patients, one writing transaction each (the
     follow-up status of each visit changes, at the same site as the other workers)."""
-    app = committed_app(database_url)
+    app = ready_app(database_url)
     saved: list[int] = []
     errors: list[str] = []
-    start.wait(timeout=120)
+    start.wait(timeout=START_TIMEOUT_S)
     for patient_id in patient_ids:
         with app.app_context():
             visit_ids = [visit.id for visit in get_session().get(Patient, patient_id).visits]

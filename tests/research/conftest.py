@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.models import AdverseEvent, Patient
 
 TODAY = "2025-12-01"

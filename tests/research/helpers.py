@@ -9,6 +9,19 @@ from typing import Any
 
 import pandas as pd
 
+import scoring
+
+
+def scores_of(*instruments: str) -> list[str]:
+    """The score codes one visit yields with these instruments answered in full: each
+    instrument's scores and those of the instruments scored from its answers (catalogue)."""
+    return list(dict.fromkeys(score.code for code in instruments
+                              for instrument in scoring.scored_from(code)
+                              for score in instrument.scores))
+
+
+# A visit of the test cohort answers VAS, PGA, KOOS and WOMAC (conftest.answers).
+PER_VISIT = len(scores_of("vas", "pga", "koos", "womac"))
 READERS = {"csv": pd.read_csv, "parquet": pd.read_parquet, "dta": pd.read_stata}
 
 

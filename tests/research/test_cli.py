@@ -9,7 +9,7 @@ import json
 from sqlalchemy import select
 
 from registry.models import AuditEvent, Cohort
-from tests.research.helpers import open_export
+from tests.research.helpers import PER_VISIT, open_export
 
 
 def test_cli_exports_a_saved_cohort_and_audits_it(runner, db, cohort_data, tmp_path):
@@ -36,7 +36,7 @@ def test_cli_all_patients_excel(runner, cohort_data, tmp_path):
     result = runner.invoke(args=["export", "--all", "--format", "xlsx", "-o", str(target)])
     assert result.exit_code == 0, result.output
     tables, _manifest, _raw = open_export(target.read_bytes(), "xlsx")
-    assert len(tables["outcomes_long"]) == 115
+    assert len(tables["outcomes_long"]) == 5 * PER_VISIT
 
 
 def test_cli_errors_are_clear(runner, cohort_data, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from registry.models import AuditEvent, Cohort
-from tests.research.helpers import export, open_export
+from tests.research.helpers import PER_VISIT, export, open_export
 
 FORMATS = ["csv", "xlsx", "parquet", "dta"]
 SHAPES = ["long", "wide"]
@@ -34,7 +34,7 @@ def test_long_export_values_match_hand_computed_scores(auth, client, cohort_data
     assert set(tables) == {"patients", "outcomes_long", "adverse_events", "items",
                            "data_dictionary"}
     long = tables["outcomes_long"]
-    assert len(long) == 5 * 23  # five visits with responses × 23 scores
+    assert len(long) == 5 * PER_VISIT  # five visits with responses
     patients = tables["patients"]
     assert len(patients) == 3
     first = patients.iloc[0]
@@ -74,7 +74,7 @@ def test_long_export_values_match_hand_computed_scores(auth, client, cohort_data
     items = tables["items"]
     assert len(items) == 5
     assert items["koos_P1"].dropna().astype(int).tolist()
-    assert manifest["tables"]["outcomes_long"]["rows"] == 115
+    assert manifest["tables"]["outcomes_long"]["rows"] == 5 * PER_VISIT
     assert manifest["format"] == fmt
     assert manifest["shape"] == "long"
 
@@ -159,7 +159,8 @@ def test_audit_row_holds_the_file_checksum_and_manifest_facts(auth, client, db, 
     assert row.actor_email == user.email
     assert facts["format"] == fmt
     assert facts["shape"] == "long"
-    assert facts["row_counts"] == {"patients": 3, "outcomes_long": 115, "adverse_events": 2}
+    assert facts["row_counts"] == {"patients": 3, "outcomes_long": 5 * PER_VISIT,
+                                   "adverse_events": 2}
     _tables, manifest, raw = open_export(response.data, fmt)
     assert manifest["exported_by"]["email"] == user.email
     assert manifest["cohort"]["definition"] == {}

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.models import AdverseEvent, Cohort
 from registry.spreadsheet import escape_arrow, escape_frame, escape_text, safe_cell
 from tests.research.conftest import TODAY, TREATED

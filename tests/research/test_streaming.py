@@ -23,6 +23,7 @@ from registry.research.export import ExportOptions, export_cohort
 from registry.research.longtable import LongTable, merge
 from tests.fixtures.database import recorded_statements
 from tests.research.conftest import TREATED, answers
+from tests.research.helpers import PER_VISIT
 
 TINY_CHUNKS = {"CHUNK_ROWS": 1, "BLOCK_ROWS": 7, "BLOCK_BYTES": 1}
 
@@ -71,7 +72,8 @@ def test_chunked_export_equals_a_single_chunk(monkeypatch, db, more_data, tmp_pa
         assert pq.read_schema(io.BytesIO(whole[member])).equals(
             pq.read_schema(io.BytesIO(sliced[member])), check_metadata=True)
         assert pq.ParquetFile(io.BytesIO(sliced[member])).num_row_groups > 1
-    assert len(long) == 5 * 23 + 2 * 23 + 4  # the fourth patient: 2 visits, koos12 twice
+    # The fourth patient: 2 visits, koos12 twice.
+    assert len(long) == 5 * PER_VISIT + 2 * PER_VISIT + 4
     assert (long["score"] == "koos12_pain").sum() == 5 + 2 + 1
     assert long["pid"].ne(long["pid"].shift()).sum() == long["pid"].nunique()  # contiguous
     manifest = json.loads(sliced["manifest.json"])
@@ -89,7 +91,8 @@ def _long_table(db, monkeypatch) -> LongTable:
     return LongTable("outcomes_long", data.timepoints, data.score_codes, pids,
                      lambda: scorestream.chunks(db, cohort, data.patients["patient_id"]
                                                 .to_numpy(), data.score_codes,
-                                                data.timepoint_of, len(data.timepoints)))
+                                                data.timepoint_of, len(data.timepoints)),
+                     scoring.threshold_set(scoring.DEFAULT_THRESHOLD_SET))
 
 
 def test_arrow_pieces_equal_pandas_conversion_of_the_whole_frame(monkeypatch, db, more_data):
@@ -109,7 +112,7 @@ def test_arrow_pieces_equal_pandas_conversion_of_the_whole_frame(monkeypatch, db
 def test_the_whole_frame_is_the_same_when_read_in_one_go(monkeypatch, db, more_data):
     table = _long_table(db, monkeypatch)
     frame = table.frame
-    assert table.rows == len(frame) == 5 * 23 + 2 * 23 + 4
+    assert table.rows == len(frame) == 5 * PER_VISIT + 2 * PER_VISIT + 4
     assert isinstance(frame["pid"].dtype, pd.CategoricalDtype)
     assert str(frame["mcii"].dtype) == "boolean"
     assert frame["day"].dtype == "int32"
@@ -189,7 +192,7 @@ def test_progress_counts_rows_read_and_rows_written(monkeypatch, db, more_data, 
                   if name.endswith(f".{fmt}") and not name.startswith("data_dictionary")]
     read = pd.read_csv if fmt == "csv" else pd.read_parquet
     rows = sum(len(read(io.BytesIO(table))) for table in tables)
-    assert rows >= 5 * 23 + 2 * 23 + 4  # outcomes_long among them
+    assert rows >= 5 * PER_VISIT + 2 * PER_VISIT + 4  # outcomes_long among them
     written = sum(count for caller, count in reports if caller == "writers")
     assert written == rows  # every row of every table, once
     assert sum(count for caller, count in reports if caller == "reading") > 0

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from scoring.change import (
     DEFAULT_THRESHOLDS,
+    FLAG_KINDS,
     Threshold,
     change_arrays,
     change_arrays_for_codes,
@@ -49,19 +50,19 @@ def test_direction_aware_improvement():
     ],
 )
 def test_mcii_thresholds_absolute(score, baseline, followup, mcii):
-    assert change_from_baseline(score, baseline, followup).mcii is mcii
+    assert change_from_baseline(score, baseline, followup).flag("mcii") is mcii
 
 
 def test_mcii_relative_rules():
     # 20 mm from 60 is 33 % (< 40.8 %): absolute yes, relative no.
-    assert change_from_baseline("vas_pain", 60, 40, mcii_rule="relative").mcii is False
-    assert change_from_baseline("vas_pain", 60, 40, mcii_rule="both").mcii is False
-    assert change_from_baseline("vas_pain", 60, 40, mcii_rule="either").mcii is True
+    assert change_from_baseline("vas_pain", 60, 40, mcii_rule="relative").flag("mcii") is False
+    assert change_from_baseline("vas_pain", 60, 40, mcii_rule="both").flag("mcii") is False
+    assert change_from_baseline("vas_pain", 60, 40, mcii_rule="either").flag("mcii") is True
     # 15 mm from 30 is 50 %: relative yes, absolute no.
-    assert change_from_baseline("vas_pain", 30, 15, mcii_rule="relative").mcii is True
-    assert change_from_baseline("vas_pain", 30, 15, mcii_rule="both").mcii is False
+    assert change_from_baseline("vas_pain", 30, 15, mcii_rule="relative").flag("mcii") is True
+    assert change_from_baseline("vas_pain", 30, 15, mcii_rule="both").flag("mcii") is False
     # Baseline 0: relative undefined -> relative-only MCII is undefined.
-    assert change_from_baseline("vas_pain", 0, 0, mcii_rule="relative").mcii is None
+    assert change_from_baseline("vas_pain", 0, 0, mcii_rule="relative").flag("mcii") is None
 
 
 @pytest.mark.parametrize(
@@ -76,8 +77,8 @@ def test_mcii_relative_rules():
     ],
 )
 def test_pass_is_about_the_followup_state(score, followup, expected):
-    assert change_from_baseline(score, 90, followup).pass_ is expected
-    assert change_from_baseline(score, None, followup).pass_ is expected
+    assert change_from_baseline(score, 90, followup).flag("pass") is expected
+    assert change_from_baseline(score, None, followup).flag("pass") is expected
 
 
 @pytest.mark.parametrize(
@@ -91,39 +92,39 @@ def test_pass_is_about_the_followup_state(score, followup, expected):
     ],
 )
 def test_koos_mic(score, mic):
-    assert change_from_baseline(score, 40, 40 + mic).mic is True
-    assert change_from_baseline(score, 40, 40 + mic - 0.1).mic is False
-    assert change_from_baseline(score, 40, 80).mcii is None  # no MCII published for KOOS
+    assert change_from_baseline(score, 40, 40 + mic).flag("mic") is True
+    assert change_from_baseline(score, 40, 40 + mic - 0.1).flag("mic") is False
+    assert change_from_baseline(score, 40, 80).flag("mcii") is None  # no MCII published for KOOS
 
 
 def test_undefined_cases_are_explicit():
     none = change_from_baseline("vas_pain", None, 30)
     assert none.absolute is None
     assert none.relative is None
-    assert none.mcii is None
+    assert none.flag("mcii") is None
     assert none.undefined_reason == "no baseline value"
     zero = change_from_baseline("vas_pain", 0, 10)
     assert zero.absolute == 10.0
     assert zero.relative is None
     assert zero.undefined_reason == "baseline is 0: relative change undefined"
     assert change_from_baseline("vas_pain", 50, None).undefined_reason == "no follow-up value"
-    assert change_from_baseline("koos_pain", 50, 60).pass_ is None  # no PASS threshold
+    assert change_from_baseline("koos_pain", 50, 60).flag("pass") is None  # no PASS threshold
     assert change_from_baseline("vas_pain", 50, 30).undefined_reason is None
 
 
 def test_thresholds_are_overridable():
     custom = (*DEFAULT_THRESHOLDS, Threshold("vas_pain", "mcii", 10.0, None, "study protocol"))
-    assert change_from_baseline("vas_pain", 50, 38).mcii is False
-    assert change_from_baseline("vas_pain", 50, 38, custom).mcii is True
+    assert change_from_baseline("vas_pain", 50, 38).flag("mcii") is False
+    assert change_from_baseline("vas_pain", 50, 38, custom).flag("mcii") is True
     stricter = tuple(
         replace(t, absolute=40.0) if t.score_code == "koos_pain" else t for t in DEFAULT_THRESHOLDS
     )
-    assert change_from_baseline("koos_pain", 10, 40, stricter).mic is False
+    assert change_from_baseline("koos_pain", 10, 40, stricter).flag("mic") is False
 
 
 def test_every_default_threshold_is_cited():
     for threshold in DEFAULT_THRESHOLDS:
-        assert ("Tubach" in threshold.citation) or ("Monticone" in threshold.citation)
+        assert any(name in threshold.citation for name in ("Tubach", "Monticone", "Perrot"))
 
 
 def test_change_frame_columns_and_index():
@@ -163,8 +164,8 @@ def test_scalar_and_frame_agree(score, pairs, rule):
         for name in ("absolute", "relative", "improvement", "relative_improvement"):
             expected = getattr(one, name)
             assert math.isnan(row[name]) if expected is None else row[name] == expected
-        for name in ("mcii", "mic", "pass_"):
-            expected = getattr(one, name)
+        for name in FLAG_KINDS:
+            expected = one.flag(name)
             assert pd.isna(row[name]) if expected is None else bool(row[name]) is expected
         assert row["undefined_reason"] == one.undefined_reason
 
@@ -189,7 +190,7 @@ EDGE_PAIRS = [
 def assert_same_arrays(many, one, row):
     for name in ("absolute", "relative", "improvement", "relative_improvement"):
         assert np.array_equal(getattr(many, name)[row], getattr(one, name), equal_nan=True), name
-    assert set(many.flags) == set(one.flags) == {"mcii", "mic", "pass_"}
+    assert set(many.flags) == set(one.flags) == {"mcii", "mic", "pass"}
     for key, (met, known) in one.flags.items():
         assert np.array_equal(many.flags[key][1][row], known), key
         assert np.array_equal(many.flags[key][0][row], met), key

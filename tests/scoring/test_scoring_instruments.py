@@ -12,7 +12,9 @@ from scoring.instruments import INSTRUMENTS, SCORES, InvalidAnswer
 
 
 def test_instrument_codes():
-    assert set(INSTRUMENTS) == {"koos", "womac", "koos12", "koosjr", "vas", "pga"}
+    assert list(INSTRUMENTS) == [
+        "vas", "nrs", "pga", "womac", "koos", "koos_ps", "koos12", "koosjr", "grc"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -24,6 +26,9 @@ def test_instrument_codes():
         ("koosjr", 7, "S6", "A5"),
         ("vas", 1, "VAS", "VAS"),
         ("pga", 1, "PGA", "PGA"),
+        ("nrs", 1, "NRS", "NRS"),
+        ("grc", 1, "GRC", "GRC"),
+        ("koos_ps", 7, "A10", "SP1"),
     ],
 )
 def test_item_counts(code, count, first, last):
@@ -70,13 +75,24 @@ def test_unknown_label_is_rejected():
         INSTRUMENTS["koos"].item("S4").code_for_label("Sometimes not")
 
 
-def test_every_choice_item_has_five_coded_options():
+def test_every_item_has_a_known_kind_and_range():
     for instrument in INSTRUMENTS.values():
         for item in instrument.items:
-            if item.is_choice:
+            if item.kind == "choice" and instrument.code != "grc":
                 assert [o.code for o in item.options] == [0, 1, 2, 3, 4]
-            else:
+            elif item.kind == "choice":
+                assert [o.code for o in item.options] == [-3, -2, -1, 0, 1, 2, 3]
+            elif item.kind == "line":
                 assert (item.minimum, item.maximum, item.unit) == (0, 100, "mm")
+                assert len(item.anchors) == 2
+            else:
+                assert (item.code, item.minimum, item.maximum) == ("NRS", 0, 10)
+                assert len(item.anchors) == 2
+            assert (item.minimum, item.maximum) == (
+                (min(o.code for o in item.options), max(o.code for o in item.options))
+                if item.options
+                else (item.minimum, item.maximum)
+            )
 
 
 def test_womac_labels_are_short():
@@ -93,7 +109,7 @@ def test_scores_registry_is_complete():
         "womac_pain", "womac_stiffness", "womac_function", "womac_total",
         "womac_pain_norm", "womac_stiffness_norm", "womac_function_norm", "womac_total_norm",
         "koos12_pain", "koos12_function", "koos12_qol", "koos12_summary", "koos_jr",
-        "vas_pain", "pga",
+        "vas_pain", "pga", "nrs_pain", "grc", "koos_ps",
     }  # fmt: skip
     assert set(SCORES) == expected
     for score in SCORES.values():
@@ -116,6 +132,9 @@ def test_scores_registry_is_complete():
         ("koos_jr", True, 100),
         ("vas_pain", False, 100),
         ("pga", False, 100),
+        ("nrs_pain", False, 10),
+        ("grc", True, 3),
+        ("koos_ps", False, 100),
     ],
 )
 def test_direction_and_range(code, higher_is_better, maximum):

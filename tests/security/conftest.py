@@ -22,6 +22,7 @@ def world(db, site_a, site_b, make_patient, make_user):
         db.flush()
         objects[label] = {"patient_id": patient.id, "visit_id": patient.visits[1].id,
                           "event_id": event.id, "site_id": site.id,
+                          "protocol_id": patient.protocol_id,
                           "user_id": make_user("clinician", sites=[site]).id}
     cohort = Cohort(name="matrix cohort", definition={})
     db.add(cohort)

@@ -55,7 +55,8 @@ def build_world(db: Session) -> tuple[dict[str, Any], dict[str, str]]:
     db.add_all([event, cohort])
     db.flush()
     world = {"patient_id": patient.id, "visit_id": patient.visits[1].id, "event_id": event.id,
-             "site_id": site.id, "user_id": clinician.id, "cohort_id": cohort.id}
+             "site_id": site.id, "user_id": clinician.id, "cohort_id": cohort.id,
+             "protocol_id": patient.protocol_id}
     users = {"admin": make_user("admin", sites=[site]).email,
              "researcher": make_user("researcher").email}
     world["admin_email"] = users["admin"]

@@ -51,6 +51,8 @@ EXPECTED: dict[str, Rule] = {
     "admin.users": anywhere(P.ADMIN),
     "admin.edit_user": anywhere(P.ADMIN),
     "admin.unlock_user": anywhere(P.ADMIN),
+    "admin.protocols": anywhere(P.ADMIN),
+    "admin.edit_protocol": anywhere(P.ADMIN),
     "audit.index": anywhere(P.AUDIT_READ),
     "audit.export_csv": anywhere(P.AUDIT_READ),
     "clinical.patient_list": anywhere(P.CLINICAL_READ),

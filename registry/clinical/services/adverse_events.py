@@ -11,7 +11,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.clock import today
 from registry.limits import problems
 from registry.models import AdverseEvent, Patient, utcnow
@@ -78,10 +78,11 @@ def update_adverse_event(session: Session, event: AdverseEvent, data: AdverseEve
     changed = {name for name, value in values.items() if getattr(event, name) != value}
     if not changed:
         return event
-    if not (reason or "").strip():
+    reason = (reason or "").strip()
+    if not reason:
         raise ValidationFailed({"reason": "Give a reason for correcting the recorded event "
                                           "(it is kept in the audit trail)."})
-    with capture.reason(session, reason.strip()):
+    with capture.reason(session, reason):
         for name in changed:
             setattr(event, name, values[name])
         if "serious" in changed and data.serious:

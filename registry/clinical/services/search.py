@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from registry.authz import Permission, can, visible_site_ids
@@ -35,7 +35,8 @@ def search_patients(session: Session, user: Any, query: str, page: int = 1) -> P
     text = query.strip()
     if text:
         pattern = f"%{_escape_like(text.lower())}%"
-        conditions = [func.lower(Patient.study_id).like(pattern, escape="\\")]
+        conditions: list[ColumnElement[bool]] = [
+            func.lower(Patient.study_id).like(pattern, escape="\\")]
         if identity_sites:
             name = func.lower(PatientIdentity.family_name + " " + PatientIdentity.given_name)
             reverse = func.lower(PatientIdentity.given_name + " " + PatientIdentity.family_name)

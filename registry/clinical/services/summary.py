@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache, cached_property, lru_cache
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Row, Select, bindparam, exists, select
+from sqlalchemy import Integer, Row, Select, bindparam, exists, select
 from sqlalchemy.orm import Session, joinedload
 
 import scoring
@@ -26,15 +26,19 @@ from registry.clinical.services.enrolment import indication_warnings
 from registry.clock import today as clock_today
 from registry.followup.status import STATUS_LABELS, followup_status
 from registry.models import AdverseEvent, Patient, ScoreValue, Timepoint, Visit
-from scoring.change import DEFAULT_THRESHOLDS, ChangeArrays, change_arrays_for_codes
+from scoring import citations
+from scoring.change import ChangeArrays, change_arrays_for_codes
 from scoring.core import FloatArray
 from scoring.responder import SOURCE_CODES as RESPONDER_CODES
 from scoring.responder import responder_arrays
+from scoring.thresholds import Threshold, ThresholdKind, ThresholdSet
 
-# Rows of the score table, instrument by instrument in this order.
-INSTRUMENT_ORDER = ("vas", "pga", "womac", "koos", "koos12", "koosjr")
-ORDERED_SCORE_CODES: tuple[str, ...] = tuple(
-    score.code for code in INSTRUMENT_ORDER for score in scoring.INSTRUMENTS[code].scores)
+
+def catalogue_score_codes() -> list[str]:
+    """Every score code in catalogue order (instrument by instrument, as
+    ``scoring.INSTRUMENTS`` lists them): the order of the score table's rows."""
+    return [score.code for instrument in scoring.INSTRUMENTS.values()
+            for score in instrument.scores]
 
 #: A stored score as the page needs it: (value, reason); value None = not scorable.
 ScoreEntry = tuple[float | None, str | None]
@@ -69,7 +73,7 @@ class Flag:
 
 
 # (label, key in ``ChangeArrays.flags``) in the order the page shows them.
-FLAG_KEYS = (("MCII", "mcii"), ("MIC", "mic"), ("PASS", "pass_"))
+FLAG_KEYS = (("MCII", "mcii"), ("MIC", "mic"), ("PASS", "pass"))
 # A cell's flags by ``flag_set`` number: digit i (base 3) of flag FLAG_KEYS[i] is 0 when it
 # cannot be judged (not shown), 1 when not met, 2 when met.
 FLAG_SETS: list[tuple[Flag, ...]] = [
@@ -81,14 +85,16 @@ FLAG_SETS: list[tuple[Flag, ...]] = [
 
 def flag_set(change: ChangeArrays) -> list[list[int]]:
     """Each cell's ``FLAG_SETS`` number."""
-    number = sum(3**i * (change.flags[key][1] * (1 + change.flags[key][0]))
-                 for i, (_name, key) in enumerate(FLAG_KEYS))
-    return np.asarray(number, dtype=np.int64).tolist()
+    flags = [change.flags[cast(ThresholdKind, key)] for _name, key in FLAG_KEYS]
+    number = sum(3**i * (known * (1 + met)) for i, (met, known) in enumerate(flags))
+    return cast(list[list[int]], np.asarray(number, dtype=np.int64).tolist())
 
 
 def optional_values(values: FloatArray) -> list[list[float | None]]:
     """Nested lists of ``values`` with None for NaN."""
-    return np.where(np.isnan(values), None, values).tolist()
+    cells = values.astype(object)
+    cells[np.isnan(values)] = None
+    return cast(list[list[float | None]], cells.tolist())
 
 
 @dataclass
@@ -120,6 +126,16 @@ class ScoreRow:
     label: str
     higher_is_better: bool
     cells: list[ScoreCell | None]
+    minimum: float = 0.0
+    maximum: float = 100.0
+    unit: str = ""
+
+    @property
+    def scale(self) -> str:
+        """The score's range, unit and direction as shown next to its name."""
+        unit = f" {self.unit}" if self.unit else ""
+        direction = "higher = better" if self.higher_is_better else "higher = worse"
+        return f"{self.minimum:g}–{self.maximum:g}{unit}, {direction}"
 
 
 @dataclass
@@ -148,7 +164,9 @@ class VisitRecord:
     @property
     def name(self) -> str:
         """As ``visit_name``: the timepoint's name, or "Unscheduled"."""
-        return self.timepoint_name if self.timepoint_id is not None else "Unscheduled"
+        if self.timepoint_id is None or self.timepoint_name is None:
+            return "Unscheduled"
+        return self.timepoint_name
 
 
 @dataclass
@@ -160,6 +178,16 @@ class ScheduleRow:
     @property
     def name(self) -> str:
         return self.visit.name
+
+
+@dataclass(frozen=True)
+class HelpText:
+    """The score table's explanation, from the catalogue and the study's threshold set."""
+
+    instruments: list[tuple[str, str]]  # (name, description) of each instrument shown
+    threshold_label: str
+    threshold_note: str
+    citations: list[str]  # of the thresholds in use, then the responder criteria
 
 
 @dataclass
@@ -176,11 +204,7 @@ class PatientSummary:
     responders: list[ResponderCell | None]
     adverse_events: list[Row[Any]]  # adverse_event rows: attributes as on ``AdverseEvent``
     charts: list[tuple[str, str]]  # (score code, label) with at least one value
-
-    @property
-    def awaiting_review(self) -> bool:
-        """Whether a serious adverse event still awaits review (the page offers the action)."""
-        return any(event.serious and not event.reviewed_at for event in self.adverse_events)
+    help: HelpText | None = None
 
 
 def visit_name(visit: Visit) -> str:
@@ -195,21 +219,22 @@ def _sort_key(visit: VisitRecord) -> tuple[date, int]:
 class PageQueries:
     """The page's statements, built once: options and cache keys cost more than the SQL."""
 
-    patient: Select[tuple[Patient, bool]]
-    visits: Select[Any]
+    patient: Select[Patient, bool]
+    visits: Select[*tuple[Any, ...]]  # any number of columns; Select[Any] is one
     adverse_events: Select[Any]
-    scores: Select[tuple[int, str, float | None, str | None]]
+    scores: Select[int, str, float | None, str | None]
 
 
 @cache
 def page_queries() -> PageQueries:
     """Statements taking the ``patient_id`` parameter."""
-    patient_id = bindparam("patient_id")
+    patient_id = bindparam("patient_id", type_=Integer)
     return PageQueries(
         patient=select(Patient, exists().where(AdverseEvent.patient_id == Patient.id)
                        .label("has_adverse_events")).where(Patient.id == patient_id)
         .options(joinedload(Patient.site), joinedload(Patient.index_knee),
-                 joinedload(Patient.treatment), joinedload(Patient.identity))
+                 joinedload(Patient.treatment), joinedload(Patient.identity),
+                 joinedload(Patient.protocol))
         .execution_options(populate_existing=True),
         visits=select(Visit.id, Visit.timepoint_id, Timepoint.name, Timepoint.is_baseline,
                       Visit.target_date, Visit.window_start, Visit.window_end,
@@ -267,12 +292,15 @@ def score_values(grid: list[list[ScoreEntry | None]], columns: int) -> FloatArra
 
 
 def score_table(codes: Sequence[str], grid: list[list[ScoreEntry | None]], values: FloatArray,
-                baseline_index: int | None) -> list[ScoreRow]:
+                baseline_index: int | None,
+                thresholds: Sequence[Threshold] = ()) -> list[ScoreRow]:
     """Every score across the visits, with change from baseline for every follow-up.
 
     One vectorised call to ``scoring.change.change_arrays_for_codes`` for the whole table
     (the implementation behind ``change_from_baseline`` and ``change_frame``) instead of a
     call per score or per cell: numpy's fixed cost per call dominates arrays this small.
+    A score with no baseline value (an anchor question asked at follow-ups only) shows
+    its values with the change "—".  ``thresholds``: the study's threshold set.
     """
     if not codes:
         return []
@@ -280,12 +308,13 @@ def score_table(codes: Sequence[str], grid: list[list[ScoreEntry | None]], value
         base = np.full(values.shape, math.nan)
     else:
         base = np.repeat(values[:, baseline_index:baseline_index + 1], values.shape[1], axis=1)
-    change = change_arrays_for_codes(codes, base, values, DEFAULT_THRESHOLDS)
+    change = change_arrays_for_codes(codes, base, values, thresholds)
     absolute = optional_values(change.absolute)
     relative_percent = optional_values(change.relative * 100)
     # Better/worse shown only for a change of more than 1e-9 (no colour for "no change").
-    improved = np.where(np.isnan(change.improvement) | (np.abs(change.improvement) <= 1e-9),
-                        None, change.improvement > 0).tolist()
+    judged = (change.improvement > 0).astype(object)
+    judged[np.isnan(change.improvement) | (np.abs(change.improvement) <= 1e-9)] = None
+    improved = judged.tolist()
     flags = flag_set(change)
     rows = []
     for row, (code, entries) in enumerate(zip(codes, grid, strict=True)):
@@ -301,8 +330,11 @@ def score_table(codes: Sequence[str], grid: list[list[ScoreEntry | None]], value
             value, reason = entry
             if value is None:
                 cells.append(ScoreCell(value="not scorable", scorable=False, reason=reason))
-            elif index == baseline_index or not has_baseline:
+            elif index == baseline_index or baseline_index is None:
                 cells.append(ScoreCell(value=format_score(value), scorable=True))
+            elif not has_baseline:
+                cells.append(ScoreCell(value=format_score(value), scorable=True,
+                                       change=scoring.display.MISSING))
             else:
                 percent = relative_row[index]
                 cells.append(ScoreCell(
@@ -311,7 +343,8 @@ def score_table(codes: Sequence[str], grid: list[list[ScoreEntry | None]], value
                     relative=None if percent is None else signed(percent, " %"),
                     improved=improved_row[index], flags=FLAG_SETS[flags_row[index]]))
         definition = scoring.SCORES[code]
-        rows.append(ScoreRow(code, definition.label, definition.higher_is_better, cells))
+        rows.append(ScoreRow(code, definition.label, definition.higher_is_better, cells,
+                             definition.minimum, definition.maximum, definition.unit))
     return rows
 
 
@@ -345,7 +378,8 @@ def patient_summary(session: Session, patient: Patient, *, show_identity: bool,
     today = clock_today(patient.site.timezone)
     schedule = []
     for visit in visits:
-        status = followup_status(visit, patient.status, today)
+        # A frozen record: its fields are read-only, which the status rule only reads.
+        status = followup_status(cast(Any, visit), patient.status, today)
         schedule.append(ScheduleRow(visit, status,
                                     STATUS_LABELS.get(status, status)))
     columns = [visit for visit in visits if visit.status == "done" and visit.id in scores]
@@ -355,10 +389,11 @@ def patient_summary(session: Session, patient: Patient, *, show_identity: bool,
     baseline_index = columns.index(baseline) if baseline is not None else None
     column_scores = [scores[visit.id] for visit in columns]
     present = {code for entries in column_scores for code in entries}
-    codes = [code for code in ORDERED_SCORE_CODES if code in present]
+    codes = [code for code in catalogue_score_codes() if code in present]
     grid = [[entries.get(code) for entries in column_scores] for code in codes]
     values = score_values(grid, len(columns))
-    rows = score_table(codes, grid, values, baseline_index)
+    threshold_set = scoring.threshold_set(patient.protocol.threshold_set)
+    rows = score_table(codes, grid, values, baseline_index, threshold_set.thresholds)
     responders = responder_cells(codes, values, baseline_index)
     treatment = patient.treatment
     knee = patient.index_knee
@@ -371,38 +406,19 @@ def patient_summary(session: Session, patient: Patient, *, show_identity: bool,
         adverse_events=adverse_events,
         charts=[(row.code, row.label) for row in rows
                 if any(cell is not None and cell.scorable for cell in row.cells)],
+        help=help_text(codes, threshold_set),
     )
 
 
-@dataclass
-class ChartSeries:
-    label: str
-    unit: str
-    higher_is_better: bool
-    points: list[tuple[int | date, float]]
-    baseline: float | None
-    x_label: str
-
-
-def chart_series(session: Session, patient: Patient, score_code: str) -> ChartSeries:
-    """One score's values over time (days since treatment when treated) and its baseline."""
-    definition = scoring.SCORES[score_code]
-    rows = session.execute(
-        select(Visit, ScoreValue.value).join(ScoreValue, ScoreValue.visit_id == Visit.id)
-        .where(ScoreValue.patient_id == patient.id, ScoreValue.score_code == score_code,
-               ScoreValue.value.is_not(None), Visit.visit_date.is_not(None))
-        .options(joinedload(Visit.timepoint))
-    ).all()
-    treatment = patient.treatment
-    points: list[tuple[int | date, float]] = []
-    baseline = None
-    for visit, value in sorted(rows, key=lambda row: row[0].visit_date):
-        x: int | date = (visit.visit_date - treatment.treatment_date).days if treatment \
-            else visit.visit_date
-        points.append((x, float(value)))
-        if visit.timepoint is not None and visit.timepoint.is_baseline:
-            baseline = float(value)
-    return ChartSeries(label=definition.label, unit=definition.unit,
-                       higher_is_better=definition.higher_is_better, points=points,
-                       baseline=baseline,
-                       x_label="Days since treatment" if treatment else "Visit date")
+def help_text(codes: Sequence[str], threshold_set: ThresholdSet) -> HelpText:
+    """What the table's instruments measure and where its flags come from: each shown
+    instrument's description, the threshold set's label, note and citations (of the
+    thresholds of the scores shown), then the responder criteria's."""
+    shown = {scoring.SCORES[code].instrument for code in codes}
+    instruments = [(instrument.name, instrument.description)
+                   for instrument in scoring.INSTRUMENTS.values() if instrument.code in shown]
+    used = [threshold.citation for threshold in threshold_set.thresholds
+            if threshold.score_code in codes]
+    return HelpText(instruments=instruments, threshold_label=threshold_set.label,
+                    threshold_note=threshold_set.note,
+                    citations=list(dict.fromkeys([*used, citations.PHAM_2004])))

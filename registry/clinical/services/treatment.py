@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.clock import today
 from registry.limits import problems
 from registry.models import Patient, Timepoint, Treatment, Visit
@@ -97,10 +97,11 @@ def save_treatment(session: Session, patient: Patient, data: TreatmentData, *,
     changed = {name for name, value in values.items() if getattr(treatment, name) != value}
     if not changed:
         return treatment
-    if not (reason or "").strip():
+    reason = (reason or "").strip()
+    if not reason:
         raise ValidationFailed({"reason": "Give a reason for correcting the recorded "
                                           "treatment (it is kept in the audit trail)."})
-    with capture.reason(session, reason.strip()):
+    with capture.reason(session, reason):
         for name in changed:
             setattr(treatment, name, values[name])
         session.flush()

@@ -10,6 +10,7 @@ other silently.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,18 +21,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 import scoring
-from registry.audit import capture
+from registry import audit_capture as capture
 from registry.clock import today
 from registry.limits import problems
 from registry.models import InstrumentResponse, Patient, Visit, utcnow
-from registry.models.protocol import DEFAULT_INSTRUMENTS
-from registry.scheduling import is_in_window
-from registry.scores import DERIVED_INSTRUMENTS, InvalidAnswers, save_responses
+from registry.scheduling import is_in_window, timepoint_instruments
+from registry.scores import InvalidAnswers, save_responses
 from registry.services import ValidationFailed, check_version
 
-# Instruments entered on the form; KOOS-12 and KOOS JR are scored from the KOOS answers.
-ENTRY_INSTRUMENTS = ("vas", "pga", "womac", "koos")
 Answers = dict[str, dict[str, int | None]]
+# What a form field may hold: a whole number in ASCII digits (``int`` alone would also
+# take "1_0" or other scripts' digits).
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,9}")
 
 
 def field_name(instrument: str, item_code: str) -> str:
@@ -39,10 +40,19 @@ def field_name(instrument: str, item_code: str) -> str:
 
 
 def visit_instruments(visit: Visit) -> list[str]:
-    """Instruments to record at this visit: the timepoint's list, in entry order."""
-    wanted = visit.timepoint.instruments if visit.timepoint is not None else None
-    chosen = set(wanted or DEFAULT_INSTRUMENTS)
-    return [code for code in ENTRY_INSTRUMENTS if code in chosen]
+    """The form's instrument sections at this visit, in catalogue order: what its timepoint
+    records, and any instrument already recorded at it (so answers saved before an admin
+    changed the protocol stay on the form, to be read and corrected).
+
+    ``scoring.entry_instruments`` leaves out an instrument scored from another one that
+    is entered too (KOOS-PS when KOOS is on the form).
+    """
+    # A code no longer in the catalogue is left out rather than breaking the form.
+    chosen = [code for code in timepoint_instruments(visit.timepoint)
+              if code in scoring.INSTRUMENTS]
+    shown = {instrument.code for instrument in scoring.entry_instruments(chosen)}
+    shown.update(response.instrument for response in visit.responses)
+    return [code for code in scoring.INSTRUMENTS if code in shown]
 
 
 def is_followup(visit: Visit) -> bool:
@@ -51,7 +61,11 @@ def is_followup(visit: Visit) -> bool:
 
 def parse_answers(form: Mapping[str, str],
                   instruments: Iterable[str]) -> tuple[Answers, dict[str, str]]:
-    """Form text -> item answers, and field name -> message for unreadable ones."""
+    """Form text -> item answers, and field name -> message for unreadable ones.
+
+    The text must be a whole number; whether it is a valid answer is ``Item.error_for``'s
+    decision (the one check, which ``scoring`` applies again when scoring).
+    """
     answers: Answers = {}
     errors: dict[str, str] = {}
     for code in instruments:
@@ -63,11 +77,8 @@ def parse_answers(form: Mapping[str, str],
             if raw == "":
                 answers[code][item.code] = None
                 continue
-            try:
-                value = int(raw)
-            except ValueError:
-                value = None
-            if value is None or not item.minimum <= value <= item.maximum:
+            value = int(raw) if WHOLE_NUMBER.fullmatch(raw) else None
+            if value is None or item.error_for(value) is not None:
                 errors[name] = (f"{instrument.name} {item.label}: {raw!r} is not "
                                 f"{item.allowed_text()}.")
                 answers[code][item.code] = None
@@ -95,6 +106,12 @@ def changes_recorded_values(visit: Visit, visit_date: date, answers: Answers) ->
         if any(value is not None and new.get(item) != value for item, value in old.items()):
             return True
     return False
+
+
+def either(instruments: Iterable[str]) -> str:
+    """The instruments' short names as "A, B or C"."""
+    names = [scoring.INSTRUMENTS[code].short_name for code in instruments]
+    return " or ".join(filter(None, [", ".join(names[:-1]), *names[-1:]]))
 
 
 def _validate_date(visit: Visit, patient: Patient, visit_date: date) -> dict[str, str]:
@@ -134,7 +151,7 @@ def save_visit(session: Session, visit: Visit, *, visit_date: date, answers: Ans
     to_save = {code: items for code, items in answers.items()
                if code in answered or code in existing}
     if not answered:
-        errors.setdefault("answers", "Record at least one answer (VAS, PGA, WOMAC or KOOS).")
+        errors.setdefault("answers", f"Record at least one answer ({either(answers)}).")
     editing = changes_recorded_values(visit, visit_date, answers)
     if editing and not (reason or "").strip():
         errors["reason"] = ("You are changing answers or a date already saved: give a reason "
@@ -228,39 +245,49 @@ class ScoreLine:
 
 @dataclass
 class InstrumentSection:
-    """One instrument on the visit form: its items grouped by subscale, with values."""
+    """One instrument on the visit form: its items grouped by subscale, with saved scores.
+
+    ``counted``: the form shows how many of its items are unanswered (more than one item).
+    """
 
     code: str
     name: str
+    short_name: str
     citation: str
-    is_line: bool
+    description: str
     groups: list[tuple[str, list[Any]]] = field(default_factory=list)
     scores: list[ScoreLine] = field(default_factory=list)
     item_count: int = 0
 
+    @property
+    def counted(self) -> bool:
+        return self.item_count > 1
+
 
 def instrument_sections(instruments: Iterable[str], visit: Visit) -> list[InstrumentSection]:
-    """The form's layout from ``scoring.INSTRUMENTS`` and the visit's stored scores."""
+    """The form's layout from the catalogue and the visit's stored scores: each section
+    lists the scores of its instrument and of those scored from its answers."""
     stored = {score.score_code: score for response in visit.responses
               for score in response.scores}
     sections = []
     for code in instruments:
         instrument = scoring.INSTRUMENTS[code]
         section = InstrumentSection(code=code, name=instrument.name,
+                                    short_name=instrument.short_name,
                                     citation=instrument.citation,
-                                    is_line=not instrument.items[0].is_choice,
+                                    description=instrument.description,
                                     item_count=len(instrument.items))
         for item in instrument.items:
             if not section.groups or section.groups[-1][0] != item.group:
                 section.groups.append((item.group, []))
             section.groups[-1][1].append(item)
-        derived = [scoring.INSTRUMENTS[other] for other in DERIVED_INSTRUMENTS.get(code, ())]
-        for definition in (*instrument.scores, *(d for i in derived for d in i.scores)):
-            score = stored.get(definition.code)
-            if score is None:
-                continue
-            section.scores.append(ScoreLine(
-                label=definition.label, value=scoring.format_score(score.value),
-                scorable=score.value is not None, reason=score.reason))
+        for scored in scoring.scored_from(code):
+            for definition in scored.scores:
+                score = stored.get(definition.code)
+                if score is None:
+                    continue
+                section.scores.append(ScoreLine(
+                    label=definition.label, value=scoring.format_score(score.value),
+                    scorable=score.value is not None, reason=score.reason))
         sections.append(section)
     return sections

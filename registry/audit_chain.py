@@ -11,11 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import click
+from flask import current_app
 from sqlalchemy import Connection, insert, select, text
 
 from registry.models import AuditEvent
@@ -42,7 +45,7 @@ _HEAD = select(AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1)
 _INSERT = insert(AuditEvent)
 
 
-def _canonical(row: Mapping[str, Any], prev_hash: str) -> bytes:
+def _canonical(row: Mapping[Any, Any], prev_hash: str) -> bytes:
     values: list[Any] = []
     for name in HASHED_FIELDS:
         value = row.get(name)
@@ -53,7 +56,8 @@ def _canonical(row: Mapping[str, Any], prev_hash: str) -> bytes:
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def row_hash(key: bytes, row: Mapping[str, Any], prev_hash: str) -> str:
+def row_hash(key: bytes, row: Mapping[Any, Any], prev_hash: str) -> str:
+    """HMAC-SHA256 of the row's hashed fields and the previous row's hash."""
     return hmac.new(key, _canonical(row, prev_hash), hashlib.sha256).hexdigest()
 
 
@@ -124,3 +128,21 @@ def verify(connection: Connection, key: bytes, batch_size: int = 5000) -> Verify
     finally:
         result.close()  # a server-side cursor on PostgreSQL: release it on early return
     return VerifyResult(checked, previous)
+
+
+def verify_audit_chain(connection: Connection, broken_hint: Callable[[VerifyResult], str]) -> None:
+    """Verify the audit chain with this installation's key and say so; exit 1 if broken.
+
+    Shared by the ``audit verify`` and ``restore`` commands; ``broken_hint(result)`` ends
+    the error line.
+    """
+    result = verify(connection, current_app.config["AUDIT_KEY"].encode())
+    if result.ok:
+        click.echo(f"Audit trail intact: {result.rows_checked} rows, head {result.head_hash}.")
+        return
+    click.echo(
+        f"Audit trail BROKEN at row id {result.first_broken_id}: {result.problem}"
+        f"{broken_hint(result)}",
+        err=True,
+    )
+    sys.exit(1)

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, inspect
+from sqlalchemy import Table, event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.orm.util import identity_key
 
-from registry.audit import chain
+from registry import audit_chain as chain
 from registry.models import Audited, Base, Patient, utcnow
 
 AUDIT_KEY = "audit_key"
@@ -216,7 +216,7 @@ def record(session: Session, action: str, *, entity_type: str | None = None,
 def audited_tables() -> frozenset[str]:
     """Names of the tables whose rows are audited (mapped by an ``Audited`` model)."""
     return frozenset(
-        str(mapper.local_table.name)
+        cast(Table, mapper.local_table).name
         for mapper in Base.registry.mappers
         if issubclass(mapper.class_, Audited)
     )

@@ -1,0 +1,82 @@
+"""The numbers of an outcome summary as plain dataclasses, and their suppressed forms.
+
+``summary`` computes them (with numpy and pandas), ``disclosure`` hides the small ones,
+``charts`` draws them and the summary page shows them.  Light (dataclasses only), so that
+``disclosure``, which every research page uses for its counts, loads no pandas.
+A suppressed count is a ``Small`` ("< k"), never its value: the fields say so in their
+types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: dataset loads pandas
+    from registry.research.dataset import TimepointInfo
+
+
+@dataclass(frozen=True)
+class Small:
+    """A count below the minimum cell size: shown as "< k", never as its value."""
+
+    k: int
+
+    def __str__(self) -> str:
+        return f"< {self.k}"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean with its 95 % CI from ``n`` values (``n`` a ``Small`` once suppressed)."""
+
+    n: int | Small
+    mean: float | None
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True)
+class Proportion:
+    n: int
+    events: int
+
+    @property
+    def percent(self) -> float | None:
+        return 100.0 * self.events / self.n if self.n else None
+
+
+@dataclass(frozen=True)
+class Share:
+    """A suppressed share: its counts as ``Small`` where below k, no percentage."""
+
+    n: int | Small
+    events: int | Small
+    percent: None = None
+
+
+@dataclass
+class ScoreRow:
+    group: str
+    timepoint: str
+    timepoint_name: str
+    target_day: int
+    is_baseline: bool
+    value: Estimate
+    change: Estimate
+    flags: dict[str, Proportion | Share]
+
+
+@dataclass
+class Summary:
+    score: str
+    group_by: str | None
+    groups: list[str]
+    timepoints: list[TimepointInfo]
+    patients: int | Small
+    follow_up: list[dict[str, Any]]
+    scores: list[ScoreRow]
+    responders: list[dict[str, Any]]
+    adverse_events: list[dict[str, Any]]
+    flag_kinds: list[str]
+    threshold_set: str = ""  # the code of the set that judged the flags
