@@ -19,9 +19,10 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 import scoring
-from registry.admin.protocols import chosen_instruments, offered_instruments, timepoint_field
+from registry.admin.protocols import offered_instruments, timepoint_field
 from registry.forms import choices
 from registry.models import ROLE_LABELS, Protocol
+from registry.scheduling import timepoint_instruments
 
 
 class SiteForm(FlaskForm):
@@ -93,7 +94,7 @@ def protocol_form(protocol: Protocol, *, fresh: bool = False) -> ProtocolForm:
     form_class = type("ProtocolInstrumentsForm", (ProtocolForm,), fields)
     form: ProtocolForm = form_class(**({"formdata": None} if fresh else {}), data={
         "threshold_set": protocol.threshold_set, "version": protocol.version,
-        **{timepoint_field(timepoint): chosen_instruments(timepoint)
+        **{timepoint_field(timepoint): timepoint_instruments(timepoint)
            for timepoint in protocol.timepoints}})
     form.threshold_set.choices = choices(
         (code, f"{item.label} (version {item.version})")

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session, selectinload
 import scoring
 from registry import audit_capture as capture
 from registry.models import Protocol, Timepoint
-from registry.scheduling import timepoint_instruments
 from registry.services import ValidationFailed, check_version
 
 
@@ -31,11 +30,6 @@ def offered_instruments(timepoint: Timepoint) -> list[scoring.Instrument]:
     change since the treatment)."""
     return [instrument for instrument in scoring.recordable_instruments()
             if not (timepoint.is_baseline and instrument.timepoints == "followup")]
-
-
-def chosen_instruments(timepoint: Timepoint) -> list[str]:
-    """The codes ticked when the editor opens: what the timepoint records now."""
-    return timepoint_instruments(timepoint)
 
 
 def list_protocols(session: Session) -> list[Protocol]:

@@ -9,7 +9,8 @@ serves as the anchor from which a registry estimates its own minimal important c
 from __future__ import annotations
 
 from scoring import citations
-from scoring.model import AnswerOption, Instrument, Item, ScoreDef
+from scoring.definitions.lines import answer_score
+from scoring.model import AnswerOption, Instrument, Item
 
 GRC_OPTIONS: tuple[AnswerOption, ...] = (
     AnswerOption(-3, "Much worse"),
@@ -32,19 +33,17 @@ GRC = Instrument(
              GRC_OPTIONS),
     ),
     scores=(
-        ScoreDef(
-            code="grc",
-            label="Global rating of change",
-            instrument="grc",
-            items=("GRC",),
-            minimum=-3.0,
-            maximum=3.0,
+        answer_score(
+            "grc",
+            "Global rating of change",
+            "grc",
+            "GRC",
+            minimum=-3,
+            maximum=3,
             unit="points",
             higher_is_better=True,
             missing_rule="Missing when not answered.",
             citation=citations.GRC,
-            method="direct",
-            min_answered=1,
         ),
     ),
     recall_period="since the treatment",

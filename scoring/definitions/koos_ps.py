@@ -10,8 +10,8 @@ Scored from KOOS answers when those are complete, or entered on its own (``citat
 from __future__ import annotations
 
 from scoring import citations
-from scoring.definitions.short_forms import koos_items
-from scoring.model import Instrument, ScoreDef
+from scoring.definitions.short_forms import koos_items, table_score
+from scoring.model import Instrument
 
 # Perruccio 2008 conversion table, index = raw sum 0-28, 0 = no difficulty. Checked against
 # awell-health/awell-score (koos_ps_conversion_table.ts), which stores 100 minus these values.
@@ -31,23 +31,18 @@ KOOS_PS = Instrument(
     citation=citations.KOOS_PS,
     items=koos_items(KOOS_PS_CODES, "Physical function"),
     scores=(
-        ScoreDef(
-            code="koos_ps",
-            label="KOOS-PS",
-            instrument="koos_ps",
-            items=KOOS_PS_CODES,
-            minimum=0.0,
-            maximum=100.0,
-            unit="points (interval score)",
+        table_score(
+            "koos_ps",
+            "KOOS-PS",
+            "koos_ps",
+            KOOS_PS_CODES,
+            KOOS_PS_TABLE,
             higher_is_better=False,
             missing_rule=(
                 "All 7 items must be answered (no published missing-item rule was found; "
                 "registry's choice)."
             ),
-            citation=f"{citations.KOOS_PS} Complete-only: {citations.REGISTRY_CHOICE}",
-            method="table",
-            min_answered=len(KOOS_PS_CODES),
-            table=KOOS_PS_TABLE,
+            citation=citations.KOOS_PS,
         ),
     ),
     recall_period="last week",

@@ -1,9 +1,41 @@
-"""Single-item 0-100 mm line instruments: VAS pain and patient global assessment (PGA)."""
+"""Single-item 0-100 mm line instruments (VAS pain, patient global assessment), and the
+score of any one-item instrument (``answer_score``: also NRS pain and the global rating of
+change)."""
 
 from __future__ import annotations
 
 from scoring import citations
 from scoring.model import Instrument, Item, ScoreDef
+
+
+def answer_score(
+    code: str,
+    label: str,
+    instrument: str,
+    item_code: str,
+    *,
+    minimum: int,
+    maximum: int,
+    unit: str,
+    higher_is_better: bool,
+    missing_rule: str,
+    citation: str,
+) -> ScoreDef:
+    """The score of a one-item instrument: the answer itself (VAS, PGA, NRS, GRC)."""
+    return ScoreDef(
+        code=code,
+        label=label,
+        instrument=instrument,
+        items=(item_code,),
+        minimum=float(minimum),
+        maximum=float(maximum),
+        unit=unit,
+        higher_is_better=higher_is_better,
+        missing_rule=missing_rule,
+        citation=citation,
+        method="direct",
+        min_answered=1,
+    )
 
 
 def line_instrument(
@@ -28,19 +60,17 @@ def line_instrument(
             Item(item_code, label, name, minimum=0, maximum=100, unit="mm", anchors=anchors),
         ),
         scores=(
-            ScoreDef(
-                code=score_code,
-                label=name,
-                instrument=code,
-                items=(item_code,),
-                minimum=0.0,
-                maximum=100.0,
+            answer_score(
+                score_code,
+                name,
+                code,
+                item_code,
+                minimum=0,
+                maximum=100,
                 unit="mm",
                 higher_is_better=False,
                 missing_rule="Missing when the line was not marked.",
                 citation=citation,
-                method="direct",
-                min_answered=1,
             ),
         ),
         description=description,

@@ -8,7 +8,8 @@ different instrument from the 100 mm VAS and is never converted to mm.
 from __future__ import annotations
 
 from scoring import citations
-from scoring.model import Instrument, Item, ScoreDef
+from scoring.definitions.lines import answer_score
+from scoring.model import Instrument, Item
 
 NRS = Instrument(
     code="nrs",
@@ -28,19 +29,17 @@ NRS = Instrument(
         ),
     ),
     scores=(
-        ScoreDef(
-            code="nrs_pain",
-            label="NRS pain",
-            instrument="nrs",
-            items=("NRS",),
-            minimum=0.0,
-            maximum=10.0,
+        answer_score(
+            "nrs_pain",
+            "NRS pain",
+            "nrs",
+            "NRS",
+            minimum=0,
+            maximum=10,
             unit="points",
             higher_is_better=False,
             missing_rule="Missing when no number was chosen.",
             citation=citations.NRS,
-            method="direct",
-            min_answered=1,
         ),
     ),
     # Registry's choice: the VAS is today's default pain measure; a protocol adds the NRS.

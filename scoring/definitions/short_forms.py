@@ -17,6 +17,39 @@ def koos_items(codes: tuple[str, ...], group: str | None = None) -> tuple[Item, 
     return tuple(replace(item, group=group) for item in items)
 
 
+def table_score(
+    code: str,
+    label: str,
+    instrument: str,
+    items: tuple[str, ...],
+    table: tuple[float, ...],
+    *,
+    higher_is_better: bool,
+    missing_rule: str,
+    citation: str,
+) -> ScoreDef:
+    """A 0-100 interval score: the raw sum of complete responses looked up in ``table``.
+
+    Complete responses only is the registry's choice where no missing-item rule was found
+    (KOOS JR, Lyman 2016; KOOS-PS, Perruccio 2008).
+    """
+    return ScoreDef(
+        code=code,
+        label=label,
+        instrument=instrument,
+        items=items,
+        minimum=0.0,
+        maximum=100.0,
+        unit="points (interval score)",
+        higher_is_better=higher_is_better,
+        missing_rule=missing_rule,
+        citation=f"{citation} Complete-only: {citations.REGISTRY_CHOICE}",
+        method="table",
+        min_answered=len(items),
+        table=table,
+    )
+
+
 def koos12_scale(code: str, label: str, items: tuple[str, ...]) -> ScoreDef:
     """A KOOS-12 scale: 100 - 25 x mean of answered items, at least 2 of 4 answered.
 
@@ -99,23 +132,18 @@ KOOS_JR = Instrument(
     citation=citations.KOOS_JR,
     items=koos_items(KOOS_JR_CODES),
     scores=(
-        ScoreDef(
-            code="koos_jr",
-            label="KOOS JR",
-            instrument="koosjr",
-            items=KOOS_JR_CODES,
-            minimum=0.0,
-            maximum=100.0,
-            unit="points (interval score)",
+        table_score(
+            "koos_jr",
+            "KOOS JR",
+            "koosjr",
+            KOOS_JR_CODES,
+            KOOS_JR_TABLE,
             higher_is_better=True,
             missing_rule=(
                 "All 7 items must be answered (no official missing-item rule was found; "
                 "registry's choice)."
             ),
-            citation=f"{citations.KOOS_JR} Complete-only: {citations.REGISTRY_CHOICE}",
-            method="table",
-            min_answered=len(KOOS_JR_CODES),
-            table=KOOS_JR_TABLE,
+            citation=citations.KOOS_JR,
         ),
     ),
     recall_period="last week",
