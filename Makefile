@@ -8,7 +8,7 @@ REGISTRY := $(VENV)/bin/registry
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install demo test lint clean-demo screenshots bench-load
+.PHONY: install demo test lint translations clean-demo screenshots bench-load bench-self-report
 
 $(VENV)/.installed: setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/bandit --quiet --recursive --severity-level medium registry scoring
+	$(PY) -m registry.i18n_catalogue check
+
+# Extract the strings marked for translation (babel.cfg), update every language's
+# catalogue (registry/translations/<lang>/LC_MESSAGES/messages.po) and compile its .mo.
+# The .mo is kept in the repository, so a fresh clone translates without this step.
+# Merge translators' fragment files with: $(PY) -m registry.i18n_catalogue merge FILE.po...
+translations: install
+	$(PY) -m registry.i18n_catalogue update
 
 test: lint
 	$(PY) -m pytest
@@ -43,3 +51,8 @@ screenshots: install
 
 bench-load: install
 	$(PY) benchmarks/bench_load.py
+
+# 200 patients submitting self-reports at once (gunicorn, PostgreSQL: REGISTRY_TEST_POSTGRES_URL
+# or postgresql://postgres@127.0.0.1:5432/test); results in benchmarks/results/self_report.md
+bench-self-report: install
+	$(PY) benchmarks/bench_self_report.py

@@ -14,7 +14,9 @@ setup(
               "registry.migrations.versions"],
     package_dir={"registry.templates": "templates", "registry.migrations": "migrations"},
     package_data={
-        "registry": ["static/*", "auth/*.txt"],
+        "registry": ["static/*", "auth/*.txt", "translations/*.pot",
+                     "translations/*/LC_MESSAGES/*.po", "translations/*/LC_MESSAGES/*.mo"],
+        "scoring": ["textpacks_data/*.json"],
         "registry.templates": ["*.html", "**/*.html"],
         "registry.migrations": ["*.mako", "*.ini", "*.py"],
         "registry.migrations.versions": ["*.py"],

@@ -42,7 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["PSEUDONYM_KEY"] = settings.load_or_create_secret(instance, "pseudonym_key")
 
     from registry import audit_capture as capture
-    from registry import clock, db, request_guard, security, transactions
+    from registry import clock, db, i18n, request_guard, security, transactions
     from registry.extensions import csrf, login_manager
     from registry.followup import state as followup_status_tables
     from registry.forms import csrf_field
@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     transactions.init_app(app)  # after security: its commit runs before the headers
     app.jinja_env.globals["csrf_field"] = csrf_field
+    i18n.init_app(app)  # English unless a patient-facing view sets the patient's language
     _register_blueprints(app)
 
     from registry.cli import register_commands
@@ -75,7 +76,12 @@ def _register_blueprints(app: Flask) -> None:
     from registry.followup import bp as followup_bp
     from registry.main import bp as main_bp
     from registry.research import bp as research_bp
+    from registry.selfreport.staff import bp as selfreport_staff_bp
 
     for blueprint in (auth_bp, main_bp, admin_bp, audit_bp, clinical_bp, followup_bp,
                       research_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(selfreport_staff_bp)  # staff actions on self-report links
+    from registry.selfreport.routes import bp as selfreport_bp
+
+    app.register_blueprint(selfreport_bp)  # the patient's pages (/r/<token>), the tablet

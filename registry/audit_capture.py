@@ -2,9 +2,15 @@
 
 A ``before_flush`` hook refuses a change to an already-recorded value without a reason;
 an ``after_flush`` hook (while attribute history is still available and new rows have
-their ids) writes one audit row per created or deleted record and per changed field,
-in the same transaction as the data, so there is never data without its audit row or an
-audit row without its data.  Who and why come from ``session.info`` (see ``context``).
+their ids) makes one audit row per created or deleted record and per changed field.
+The rows are appended to the hash chain just before the transaction commits
+(``before_commit``), in the same transaction as the data, so there is never data without
+its audit row or an audit row without its data.  Appending at commit rather than at each
+flush keeps the chain's lock (which serialises every writer) for the INSERT and the
+COMMIT only, not for the rest of the request: with it taken at the first flush, a
+reminder campaign's submissions queued behind each other (benchmarks/results/
+self_report.md).  Rows made inside a savepoint that is rolled back are dropped with it.
+Who and why come from ``session.info`` (see ``context``).
 """
 
 from __future__ import annotations
@@ -16,14 +22,17 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, event, inspect
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy import ClauseElement, Table, TextClause, event, inspect
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.util import find_tables
 
 from registry import audit_chain as chain
 from registry.models import Audited, Base, Patient, utcnow
 
 AUDIT_KEY = "audit_key"
+PENDING = "audit_pending"  # rows made by flushes, appended to the chain at commit
+SAVEPOINT_MARKS = "audit_savepoint_marks"  # savepoint -> len(PENDING) when it began
 ACTOR = "audit_actor"
 REASON = "audit_reason"
 REMOTE_ADDR = "audit_remote_addr"
@@ -187,7 +196,52 @@ def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
                          "entity_id": entity_key(obj), "site_id": _site_of(session, obj),
                          "old_value": encode(_column_values(obj))})
     if rows:
-        chain.append(session.connection(), session.info[AUDIT_KEY], rows)
+        _pending(session).extend(rows)
+
+
+def _pending(session: Session) -> list[dict[str, Any]]:
+    pending: list[dict[str, Any]] = session.info.setdefault(PENDING, [])
+    return pending
+
+
+def _savepoint_began(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.setdefault(SAVEPOINT_MARKS, {})[id(transaction)] = len(_pending(session))
+
+
+def _rolled_back(session: Session, transaction: SessionTransaction) -> None:
+    """Drop the rows of what was rolled back: a savepoint's, or all of them."""
+    marks: dict[int, int] = session.info.get(SAVEPOINT_MARKS, {})
+    if transaction.nested:
+        mark = marks.pop(id(transaction), None)
+        if mark is not None:
+            del _pending(session)[mark:]
+        return
+    _pending(session).clear()
+    marks.clear()
+
+
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None and not transaction.nested:
+        _pending(session).clear()
+        session.info.pop(SAVEPOINT_MARKS, None)
+
+
+def _append_before_commit(session: Session) -> None:
+    """Flush what is left, then append every row of the transaction to the chain."""
+    if session.in_nested_transaction():
+        return  # a savepoint's release: its rows wait for the outer commit
+    flush_to_chain(session)
+
+
+def flush_to_chain(session: Session) -> None:
+    """Append the rows made so far now (for code that reads the audit table before its
+    transaction commits)."""
+    session.flush()
+    pending = _pending(session)
+    if pending:
+        chain.append(session.connection(), session.info[AUDIT_KEY], list(pending))
+        pending.clear()
 
 
 def record(session: Session, action: str, *, entity_type: str | None = None,
@@ -209,7 +263,7 @@ def record(session: Session, action: str, *, entity_type: str | None = None,
         "reason": reason_text or session.info.get(REASON),
         "remote_addr": session.info.get(REMOTE_ADDR),
     }
-    chain.append(session.connection(), session.info[AUDIT_KEY], [row])
+    _pending(session).append(row)
 
 
 @cache
@@ -237,8 +291,32 @@ def _refuse_bulk_writes(state: ORMExecuteState) -> None:
         raise BulkWriteRefused(kind, str(name))
 
 
+def _chain_before_reading_it(state: ORMExecuteState) -> None:
+    """A query of the audit table sees the rows made earlier in its own transaction,
+    as it did when rows were appended at each flush (e.g. a History page after a save)."""
+    session = state.session
+    if not state.is_select or not session.info.get(PENDING) or \
+            session.in_nested_transaction():
+        return
+    statement = state.statement
+    if isinstance(statement, TextClause):
+        reads_audit = "audit_event" in statement.text
+    elif isinstance(statement, ClauseElement):
+        reads_audit = any(table.name == "audit_event" for table in find_tables(
+            statement, include_crud=True, include_joins=True))
+    else:
+        reads_audit = True  # a statement of another kind: be safe
+    if reads_audit:
+        flush_to_chain(session)
+
+
 def install(session_factory: Any) -> None:
     """Attach the audit hooks to a sessionmaker (or the Session class)."""
     event.listen(session_factory, "before_flush", _before_flush)
     event.listen(session_factory, "after_flush", _after_flush)
+    event.listen(session_factory, "after_transaction_create", _savepoint_began)
+    event.listen(session_factory, "after_soft_rollback", _rolled_back)
+    event.listen(session_factory, "after_transaction_end", _transaction_ended)
+    event.listen(session_factory, "before_commit", _append_before_commit)
     event.listen(session_factory, "do_orm_execute", _refuse_bulk_writes)
+    event.listen(session_factory, "do_orm_execute", _chain_before_reading_it)

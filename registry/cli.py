@@ -21,6 +21,8 @@ from registry.demo import DemoRefused, load_demo
 from registry.followup.commands import COMMANDS as FOLLOWUP_COMMANDS
 from registry.maintenance.commands import COMMANDS as MAINTENANCE_COMMANDS
 from registry.research.commands import COMMANDS as RESEARCH_COMMANDS
+from registry.selfreport.commands import COMMANDS as SELF_REPORT_COMMANDS
+from registry.textpack_commands import COMMANDS as TEXT_PACK_COMMANDS
 
 
 def _create_app() -> Flask:
@@ -129,5 +131,6 @@ def register_commands(app: Flask) -> None:
     """Add the registry's commands to the app's ``flask``/``registry`` command group."""
     for command in (init_command, create_site_command, create_user_command, audit_group,
                     score_command, demo_command, *CLINICAL_COMMANDS, *FOLLOWUP_COMMANDS,
-                    *RESEARCH_COMMANDS, *MAINTENANCE_COMMANDS):
+                    *RESEARCH_COMMANDS, *MAINTENANCE_COMMANDS, *TEXT_PACK_COMMANDS,
+                    *SELF_REPORT_COMMANDS):
         app.cli.add_command(command)

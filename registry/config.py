@@ -82,5 +82,14 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "EXPORT_ALLOW_FREE_TEXT": _env_bool("EXPORT_ALLOW_FREE_TEXT", False),
         # Research counts and summary cells below this are shown to researchers as "< k".
         "MIN_CELL_SIZE": _env_int("MIN_CELL_SIZE", 5),
+        # The registry's public address, for links sent outside a request (patients'
+        # self-report links in e-mails and from the CLI), e.g. https://registry.example.org
+        "BASE_URL": os.environ.get(ENV_PREFIX + "BASE_URL", "http://127.0.0.1:5000"),
+        # A self-report link of an unscheduled visit (no window) works this many days.
+        "SELF_REPORT_UNSCHEDULED_DAYS": _env_int("SELF_REPORT_UNSCHEDULED_DAYS", 14),
+        # Failed self-report tokens per client address and window before the address is
+        # refused (HTTP 429) until the window ends.
+        "SELF_REPORT_FAILED_LIMIT": _env_int("SELF_REPORT_FAILED_LIMIT", 20),
+        "SELF_REPORT_FAILED_WINDOW_SECONDS": _env_int("SELF_REPORT_FAILED_WINDOW_SECONDS", 900),
         "DEBUG": _env_bool("DEBUG", False),
     }

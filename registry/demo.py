@@ -6,7 +6,10 @@ overdue or missed.  Answers follow a plausible course (improvement peaking at 6â
 months, some non-responders, ~3 % items left blank) for whatever instruments each
 timepoint records, generated from each item's kind and range in the catalogue.
 Everything is written through the same services as the web forms, so scores come from
-``scoring/`` and the audit trail records the load.  The data are invented; no real
+``scoring/`` and the audit trail records the load.  Every fourth patient speaks Spanish
+(language "es", e-mail reminders on), and the demo text packs (the catalogue's short
+labels, marked "demo wording") are loaded for KOOS, WOMAC and KOOS-PS in English and
+Spanish, so that self-report can be tried in both languages.  The data are invented; no real
 person is described.
 """
 
@@ -36,6 +39,7 @@ from registry.models import (
 )
 from registry.scheduling import default_protocol, schedule_visits
 from registry.scores import save_response
+from registry.textpacks import load_demo_packs
 from registry.vocabularies import CELL_SOURCES, ELIGIBILITY_CRITERIA
 
 DEMO_DOMAIN = "demo.koa-registry.test"
@@ -92,6 +96,7 @@ def load_demo(session: Session, *, seed: int = 20261124,
                     full_name=f"Demo {local.replace('.', ' ').title()}", role=role,
                     password=password, site_codes=list(site_codes))
     _demo_protocol(session)
+    load_demo_packs(session)  # marked demo: not the licensed KOOS / WOMAC wording
     reference_day = today()
     for number in range(patients):
         site = list(sites.values())[number % len(sites)]
@@ -124,6 +129,7 @@ def _demo_patient(session: Session, rng: random.Random, site_id: int, site_code:
     height = rng.gauss(170, 9)
     weight = rng.gauss(82, 13)
     outside = kl_grade not in (2, 3)
+    spanish = sequence % 4 == 1  # no random draw: the rest of the cohort stays as it was
     patient = Patient(
         study_id=f"{site_code}-{sequence:04d}", site_id=site_id, site_sequence=sequence,
         protocol_id=default_protocol(session, site_id).id,
@@ -132,6 +138,7 @@ def _demo_patient(session: Session, rng: random.Random, site_id: int, site_code:
         height_cm=round(height, 1), weight_kg=round(weight, 1),
         bmi=round(weight / (height / 100) ** 2, 1),
         consent_date=treatment_date - timedelta(days=rng.randint(7, 40)),
+        language="es" if spanish else None,
         outside_indication_justification=(
             "Shared decision after MDT review; patient declines arthroplasty." if outside
             else None),
@@ -143,7 +150,7 @@ def _demo_patient(session: Session, rng: random.Random, site_id: int, site_code:
         phone=f"+47 9{rng.randint(1000000, 9999999)}",
         email=f"{given}.{family}{sequence}@example.com".lower().replace("Ã¸", "o"),
         preferred_contact=rng.choice(["phone", "email", "sms"]),
-        email_reminders=rng.random() < 0.6,
+        email_reminders=rng.random() < 0.6 or spanish,
     )
     patient.index_knee = IndexKnee(
         laterality=rng.choice(["left", "right"]), kl_grade=kl_grade,

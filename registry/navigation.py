@@ -19,6 +19,7 @@ NAV_ITEMS: tuple[tuple[str, str, Permission | None], ...] = (
     ("admin.users", "Users", Permission.ADMIN),
     ("admin.sites", "Sites", Permission.ADMIN),
     ("admin.protocols", "Protocols", Permission.ADMIN),
+    ("admin.text_packs", "Instrument texts", Permission.ADMIN),
     ("audit.index", "Audit trail", Permission.AUDIT_READ),
 )
 

@@ -52,9 +52,23 @@ def refuse_unmigrated() -> tuple[str, int] | None:
     return render_template("errors/not_migrated.html"), 503
 
 
+WRITING_GETS = "registry.writing_gets"  # app.extensions key: see ``writes_on_get``
+
+
+def writes_on_get(app: Flask, *endpoints: str) -> None:
+    """Let GET requests of ``endpoints`` write (on purpose, and documented there).
+
+    Every other GET gets a read-only session.  The exception is for pages whose opening
+    is itself an event to record, e.g. a patient opening their self-report link.
+    """
+    app.extensions.setdefault(WRITING_GETS, set()).update(endpoints)
+
+
 def begin_request() -> None:
     """Mark a request with an unsafe method as writing (see ``registry.db.write_intent``)."""
-    g.write_intent_token = write_intent.set(request.method not in SAFE_METHODS)
+    writes = (request.method not in SAFE_METHODS
+              or request.endpoint in current_app.extensions.get(WRITING_GETS, ()))
+    g.write_intent_token = write_intent.set(writes)
 
 
 def end_request(_exc: BaseException | None) -> None:
@@ -109,5 +123,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ConflictError, _handle_stale_write)
 
 
-__all__ = ["SAFE_METHODS", "begin_request", "conflict_response", "end_request",
-           "finish_transaction", "init_app", "refuse_unmigrated", "schema_is_current"]
+__all__ = ["SAFE_METHODS", "WRITING_GETS", "begin_request", "conflict_response", "end_request",
+           "finish_transaction", "init_app", "refuse_unmigrated", "schema_is_current",
+           "writes_on_get"]

@@ -124,6 +124,31 @@ AE_OUTCOMES = {
     "unknown": "Unknown",
 }
 
+# How a visit's answers were collected (mode of administration).  Staff entry asks which
+# of the last two; the patient's own submission sets one of the first two.
+COLLECTION_MODES = {
+    "self_link": "Self-report by link",
+    "self_kiosk": "Self-report on clinic tablet",
+    "staff_interview": "Staff interview",
+    "paper": "Paper form, transcribed",
+}
+STAFF_COLLECTION_MODES = ("staff_interview", "paper")
+
+# Languages of the interface, e-mails and instrument texts (Babel locale codes).
+LANGUAGES = {"en": "English", "es": "Español"}
+
+# A patient's self-report for one visit: collecting answers; submitted into the visit;
+# kept for review because staff had already recorded answers; then accepted or dismissed.
+SELF_REPORT_STATES = {
+    "open": "Open",
+    "submitted": "Submitted",
+    "pending_review": "Awaiting review",
+    "accepted": "Accepted after review",
+    "dismissed": "Dismissed after review",
+}
+# How a self-report link was handed over.
+LINK_CHANNELS = {"link": "Link (copied)", "email": "E-mail", "kiosk": "Clinic tablet"}
+
 CONTACT_METHODS = {"phone": "Phone", "email": "E-mail", "sms": "SMS", "letter": "Letter"}
 
 CONTACT_OUTCOMES = {

@@ -1,7 +1,7 @@
-"""Administration: sites and user accounts."""
+"""Administration: sites, user accounts, protocols and instrument text packs."""
 
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from registry.admin import routes  # noqa: E402,F401  - registers the views on bp
+from registry.admin import routes, textpacks  # noqa: E402,F401  - registers the views on bp

@@ -23,6 +23,7 @@ from registry.admin.protocols import offered_instruments, timepoint_field
 from registry.forms import choices
 from registry.models import ROLE_LABELS, Protocol
 from registry.scheduling import timepoint_instruments
+from registry.vocabularies import LANGUAGES
 
 
 class SiteForm(FlaskForm):
@@ -34,6 +35,10 @@ class SiteForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     timezone = StringField("Time zone (e.g. Europe/Oslo; empty = UTC)",
                            validators=[Optional(), Length(max=64)])
+    # Not sent (an older form): English, the column's default.
+    language = SelectField("Language of the site's patients (e-mails and self-report; a "
+                           "patient's own choice comes first)", choices=choices(LANGUAGES),
+                           default="en")
     active = BooleanField("Active", default=True)
     version = HiddenField()
     submit = SubmitField("Save site")

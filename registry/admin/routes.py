@@ -19,6 +19,7 @@ from registry.db import get_session
 from registry.forms import ButtonForm, choices, flash_unplaced
 from registry.models import Protocol, Site, User
 from registry.services import ConflictError, ValidationFailed
+from registry.vocabularies import LANGUAGES
 
 
 def _site_choices() -> list[SelectChoice]:
@@ -33,7 +34,7 @@ def sites() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             site = create_site(get_session(), code=form.code.data or "", name=form.name.data or "",
-                               timezone=form.timezone.data)
+                               timezone=form.timezone.data, language=form.language.data or "en")
         except AccountError as error:
             flash_unplaced(form, error.errors)
         else:
@@ -41,7 +42,8 @@ def sites() -> str | Response | tuple[str, int]:
             return redirect(url_for("admin.sites"))
     all_sites = get_session().scalars(select(Site).order_by(Site.code)).all()
     status = 422 if form.errors else 200
-    return render_template("admin/sites.html", sites=all_sites, form=form), status
+    return render_template("admin/sites.html", sites=all_sites, form=form,
+                           languages=LANGUAGES), status
 
 
 @bp.route("/sites/<int:site_id>", methods=["GET", "POST"])
@@ -54,7 +56,8 @@ def edit_site(site_id: int) -> str | Response | tuple[str, int]:
         try:
             update_site(get_session(), site, name=form.name.data or "",
                         timezone=form.timezone.data, active=form.active.data,
-                        version=form.version.data, reason="site details updated by admin")
+                        version=form.version.data, reason="site details updated by admin",
+                        language=form.language.data)
         except ConflictError as error:
             flash(str(error), "error")
             return render_template("admin/site_edit.html", site=site, form=SiteForm(obj=site)), 409

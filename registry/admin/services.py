@@ -11,6 +11,7 @@ from registry import audit_capture as capture
 from registry.auth.services import AccountError, new_session_token
 from registry.models import Role, Site, User
 from registry.services import ConflictError, check_version
+from registry.vocabularies import LANGUAGES
 
 
 def validate_timezone(name: str | None) -> str | None:
@@ -23,23 +24,36 @@ def validate_timezone(name: str | None) -> str | None:
     return name
 
 
-def create_site(session: Session, *, code: str, name: str, timezone: str | None) -> Site:
+def validate_language(code: str) -> str:
+    if code not in LANGUAGES:
+        raise AccountError(f"Unknown language {code!r}; choose one of "
+                           f"{', '.join(LANGUAGES)}.", "language")
+    return code
+
+
+def create_site(session: Session, *, code: str, name: str, timezone: str | None,
+                language: str = "en") -> Site:
     code = code.strip().upper()
     if session.scalar(select(Site).where(Site.code == code)) is not None:
         raise AccountError(f"Site code {code} is already used.", "code")
-    site = Site(code=code, name=name.strip(), timezone=validate_timezone(timezone))
+    site = Site(code=code, name=name.strip(), timezone=validate_timezone(timezone),
+                language=validate_language(language))
     session.add(site)
     session.flush()
     return site
 
 
 def update_site(session: Session, site: Site, *, name: str, timezone: str | None,
-                active: bool, version: int, reason: str | None) -> None:
+                active: bool, version: int, reason: str | None,
+                language: str | None = None) -> None:
+    """Change a site's details (``language`` None: unchanged)."""
     check_version(site, version)
     with capture.reason(session, reason or "site details updated"):
         site.name = name.strip()
         site.timezone = validate_timezone(timezone)
         site.active = active
+        if language is not None:
+            site.language = validate_language(language)
 
 
 def update_user(session: Session, user: User, *, full_name: str, role: str,

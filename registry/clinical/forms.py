@@ -48,11 +48,14 @@ from registry.vocabularies import (
     AE_SERIOUS_CRITERIA,
     CELL_SOURCES,
     CO_INTERVENTIONS,
+    COLLECTION_MODES,
     CONTACT_PREFERENCES,
     ELIGIBILITY_CRITERIA,
     KL_GRADES,
+    LANGUAGES,
     LATERALITY,
     SEX,
+    STAFF_COLLECTION_MODES,
 )
 
 YES_NO = choices({"yes": "Yes", "no": "No"})
@@ -94,6 +97,10 @@ class EnrolForm(FlaskForm):
         Length(max=254)])
     preferred_contact = SelectField("Preferred contact", choices=choices(CONTACT_PREFERENCES))
     email_reminders = BooleanField("Send follow-up reminders by e-mail")
+    # Blank (also when not sent): the site's language, followed if the site's changes.
+    language = SelectField("Language for e-mails and self-report",
+                           choices=choices(LANGUAGES, blank="The site's language"),
+                           validators=[Optional(), one_of(LANGUAGES, "Language")])
     sex = SelectField("Sex", choices=choices(SEX, blank="Choose…"),
                       validators=[DataRequired(message="Choose the patient's sex."),
                                   one_of(SEX, "Sex")])
@@ -171,14 +178,35 @@ class TreatmentForm(FlaskForm):
 
 
 class VisitForm(FlaskForm):
-    """The visit header; the questionnaire items are parsed by ``services.visits``."""
+    """The visit header; the questionnaire items are parsed by ``services.visits``.
 
+    ``collection_mode``: how the answers were collected (mode of administration).  Staff
+    choose an interview or a transcribed paper form; a visit the patient self-reported
+    also offers its own mode, so correcting it keeps the mode (``set_mode_choices``).
+    """
+
+    collection_mode = SelectField(
+        "How were these answers collected?", default=STAFF_COLLECTION_MODES[0],
+        choices=choices({code: COLLECTION_MODES[code] for code in STAFF_COLLECTION_MODES}),
+        validators=[DataRequired(message="Choose how the answers were collected."),
+                    one_of(COLLECTION_MODES, "Collection mode")])
     visit_date = DateField("Visit date", validators=[InputRequired(
         message="Enter the visit date (YYYY-MM-DD)."), plausible("visit_date")])
     reason = StringField("Reason for the change (required when correcting saved answers)",
                          validators=[Optional(), Length(max=500)])
     version = HiddenField()
     submit = SubmitField("Save visit")
+
+    def set_mode_choices(self, recorded: str | None) -> None:
+        """Staff modes, plus the visit's recorded self-report mode (kept when correcting)."""
+        codes = [*STAFF_COLLECTION_MODES]
+        if recorded in COLLECTION_MODES and recorded not in codes:
+            codes.insert(0, recorded)
+        self.collection_mode.choices = choices({code: COLLECTION_MODES[code]
+                                                for code in codes})
+        if not self.collection_mode.data:  # a new visit, or a post without the field
+            self.collection_mode.data = recorded if recorded in codes \
+                else STAFF_COLLECTION_MODES[0]
 
 
 class AdverseEventForm(FlaskForm):

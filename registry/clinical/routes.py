@@ -105,7 +105,8 @@ def enrol() -> Page:
             weight_kg=form.weight_kg.data, laterality=form.laterality.data or "",
             kl_grade=form.kl_grade_value, eligibility=form.eligibility_answers(),
             outside_indication_justification=form.outside_indication_justification.data,
-            consent_date=form.consent_date.data, created_by_id=current_user.id)
+            consent_date=form.consent_date.data, created_by_id=current_user.id,
+            language=form.language.data or None)
         try:
             patient = enrol_patient(get_session(), data)
         except ValidationFailed as error:
@@ -216,6 +217,7 @@ def visit_entry(patient_id: int, visit_id: int) -> Page:
     patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
     visit = visit_services.load_visit(session, patient, visit_id) or abort(404)
     form = VisitForm(obj=visit)
+    form.set_mode_choices(visit.collection_mode)
     form.site_today = today(patient.site.timezone)
     if not form.is_submitted():
         saved_values = visit_services.form_values(visit_services.stored_answers(visit))
@@ -229,7 +231,8 @@ def visit_entry(patient_id: int, visit_id: int) -> Page:
         visit_services.save_visit(
             session, visit, visit_date=form.visit_date.data, answers=answers,
             version=form.version.data, reason=form.reason.data,
-            clinician_id=current_user.id, parse_errors=parse_errors)
+            clinician_id=current_user.id, parse_errors=parse_errors,
+            collection_mode=form.collection_mode.data)
     except (ConflictError, StaleDataError):
         session.expire_all()
         visit = visit_services.load_visit(session, patient, visit_id) or abort(404)
@@ -237,6 +240,7 @@ def visit_entry(patient_id: int, visit_id: int) -> Page:
               "NOT saved; the values saved by the other person are shown below. Re-enter "
               "your changes if they are still needed.", "error")
         fresh = VisitForm(obj=visit, formdata=None)
+        fresh.set_mode_choices(visit.collection_mode)
         current = visit_services.form_values(visit_services.stored_answers(visit))
         return _render_visit(patient, visit, fresh, current, {}, 409)
     except ValidationFailed as error:

@@ -17,6 +17,11 @@ automatically (at most once beats twice); such rows are listed by ``--dry-run``.
 
 Only active sites are served: deactivating a site stops its reminders and digests.
 
+Patients' e-mails carry their self-report link when they can answer the visit's
+questionnaires themselves (see ``registry.followup.patient_mail``), in their language; the
+link is committed before sending, and deleted again if sending fails.  No
+reminder goes out for a visit once it is done or its self-report was sent by the patient.
+
 Because the claim must be durable before the message goes out, :func:`run_reminders`
 owns its transactions (commits), like a command; it is only called from ``registry
 remind`` and tests.
@@ -27,21 +32,36 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Table, and_, case, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from registry import audit_capture as capture
 from registry.authz import Permission, can
 from registry.clock import today as clock_today
 from registry.followup.mailer import Mailer, SmtpSettings, build_message
+from registry.followup.patient_mail import LinkPlanner, SelfReportLinkText, booking_message
 from registry.followup.status import open_visit_prefilter, site_todays, status_expression
-from registry.models import Patient, PatientIdentity, Reminder, Site, Timepoint, User, Visit, utcnow
+from registry.models import (
+    Patient,
+    PatientIdentity,
+    Reminder,
+    SelfReport,
+    Site,
+    Timepoint,
+    User,
+    Visit,
+    utcnow,
+)
+from registry.selfreport.messages import patient_message
 
 PATIENT_KINDS = {"due": "window_open", "overdue": "overdue"}
 DIGEST_KIND = "coordinator_digest"
 DIGEST_MAX_ROWS = 200
+REMINDER_ACTOR = "registry remind"
 
 
 @dataclass(frozen=True)
@@ -54,22 +74,17 @@ class PatientReminder:
     target_date: date
     window_end: date
 
-    def message(self) -> tuple[str, str]:
-        """Subject and body: the clinic, the visit's name and dates, nothing clinical."""
-        if self.kind == "window_open":
-            subject = f"Your follow-up visit at {self.clinic}"
-            lead = (f"It is time for your “{self.visit_name}” follow-up visit at "
-                    f"{self.clinic}. It is planned for {self.target_date.isoformat()} and "
-                    f"can take place until {self.window_end.isoformat()}.")
-        else:
-            subject = f"Reminder: your follow-up visit at {self.clinic}"
-            lead = (f"Your “{self.visit_name}” follow-up visit at {self.clinic} was planned "
-                    f"for {self.target_date.isoformat()}. It can still take place until "
-                    f"{self.window_end.isoformat()}.")
-        body = (f"Hello,\n\n{lead}\n\nPlease contact {self.clinic} to book an appointment "
-                "if you have not already done so.\n\nThis message was sent automatically; "
-                "please do not reply to it.\n")
-        return subject, body
+    def message(self, language: str = "en",
+                link: SelfReportLinkText | None = None) -> tuple[str, str]:
+        """Subject and body in ``language``: the clinic, the visit's name and dates, the
+        patient's self-report link when there is one, nothing clinical."""
+        if link is not None:
+            return patient_message(self.kind, clinic=self.clinic, visit_name=self.visit_name,
+                                   url=link.url, target_date=self.target_date,
+                                   window_end=link.expires_on, language=language)
+        return booking_message(self.kind, clinic=self.clinic, visit_name=self.visit_name,
+                               target_date=self.target_date, window_end=self.window_end,
+                               language=language)
 
 
 @dataclass(frozen=True)
@@ -127,7 +142,9 @@ def patient_reminders(session: Session, todays: dict[int, date]) -> list[Patient
         .where(Patient.site_id.in_(sorted(todays)), *open_visit_prefilter(todays),
                Timepoint.is_baseline.is_(False),
                PatientIdentity.email_reminders.is_(True), PatientIdentity.email.is_not(None),
-               PatientIdentity.email != "")
+               PatientIdentity.email != "",
+               # The patient already sent the visit's self-report: nothing to remind of.
+               ~exists().where(SelfReport.visit_id == Visit.id, SelfReport.state != "open"))
     ).subquery()
     kind = case({status: kind for status, kind in PATIENT_KINDS.items()},
                 value=candidates.c.status)
@@ -222,17 +239,33 @@ def stuck_claims(session: Session) -> list[int]:
                                 .order_by(Reminder.id)))
 
 
+def _patient_message(planner: LinkPlanner, reminder: PatientReminder) -> tuple[str, str]:
+    language, visit = planner.language_and_visit(reminder.visit_id)
+    link = planner.issue(visit, language) if visit is not None else None
+    return reminder.message(language, link)
+
+
 def _deliver(session: Session, mailer: Mailer, settings: SmtpSettings, summary: RunSummary,
              echo: Callable[[str], Any], label: str, recipient: str,
-             subject_body: tuple[str, str], **key: Any) -> None:
+             compose: Callable[[], tuple[str, str]],
+             on_failure: Callable[[], None] | None = None, **key: Any) -> None:
+    """Claim, compose (a patient's link is made), commit, send, record.
+
+    Nothing stays open while the mail server answers (on SQLite a held write lock would
+    starve a concurrent run).  If sending fails, ``on_failure`` undoes what compose made
+    (the link nobody received), committed with the "failed" mark.
+    """
     reminder_id = claim(session, recipient=recipient, **key)
     if reminder_id is None:
         summary.skipped += 1
         return
-    subject, body = subject_body
+    subject, body = compose()
+    session.commit()
     try:
         mailer.send(build_message(settings, recipient, subject, body))
     except (OSError, ValueError) as error:  # smtplib errors are OSError subclasses
+        if on_failure is not None:
+            on_failure()
         _finish(session, reminder_id, f"{type(error).__name__}: {error}")
         summary.failed += 1
         echo(f"FAILED  {label} to {recipient}: {error}")
@@ -253,10 +286,15 @@ def run_reminders(session: Session, config: Any, *, dry_run: bool = False,
     patients = patient_reminders(session, todays)
     digests = coordinator_digests(session, todays, digest_date)
     summary = RunSummary(planned=len(patients) + len(digests))
+    planner = LinkPlanner(session, str(config.get("BASE_URL") or ""))
     if dry_run:
         for reminder in patients:
+            language, visit = planner.language_and_visit(reminder.visit_id)
+            carries = ", with a self-report link" if visit is not None and \
+                planner.can_link(visit, language) else ""
             echo(f"would send {reminder.kind} to {reminder.recipient} "
-                 f"(visit {reminder.visit_id}, {reminder.visit_name}, {reminder.clinic})")
+                 f"(visit {reminder.visit_id}, {reminder.visit_name}, {reminder.clinic}, "
+                 f"in {language}{carries})")
         for digest in digests:
             echo(f"would send {DIGEST_KIND} to {digest.recipient} "
                  f"({len(digest.lines)} overdue visits, {digest.digest_date.isoformat()})")
@@ -264,15 +302,17 @@ def run_reminders(session: Session, config: Any, *, dry_run: bool = False,
         session.rollback()
         return summary
     session.commit()  # end the read; each claim is its own transaction
+    capture.set_actor(session, None, REMINDER_ACTOR)  # the links' audit rows name the run
     with Mailer(settings) as mailer:
         for reminder in patients:
             _deliver(session, mailer, settings, summary, echo,
                      f"{reminder.kind} (visit {reminder.visit_id})", reminder.recipient,
-                     reminder.message(), kind=reminder.kind, visit_id=reminder.visit_id)
+                     partial(_patient_message, planner, reminder), planner.withdraw,
+                     kind=reminder.kind, visit_id=reminder.visit_id)
         for digest in digests:
             _deliver(session, mailer, settings, summary, echo,
                      f"{DIGEST_KIND} ({len(digest.lines)} overdue)", digest.recipient,
-                     digest.message(), kind=DIGEST_KIND, user_id=digest.user_id,
+                     digest.message, kind=DIGEST_KIND, user_id=digest.user_id,
                      digest_date=digest.digest_date)
     return summary
 

@@ -4,7 +4,9 @@ The status comes from the status tables behind :mod:`registry.followup.state` wh
 site shown was refreshed for its today, else it is computed live in SQL with
 :func:`registry.followup.status.status_expression` — the same rule either way.  One
 statement for the counts, one for the page of rows (sorted by urgency), one for the
-last contact attempt of the rows on the page — the same three for 5 rows or 50.
+last contact attempt of the rows on the page — the same three for 5 rows or 50.  The
+rows carry each visit's self-report link state and mode of collection from the rows'
+statement itself (an outer join), not a query per row.
 """
 
 from __future__ import annotations
@@ -39,11 +41,15 @@ from registry.models import (
     ContactAttempt,
     Patient,
     PatientIdentity,
+    SelfReport,
     Timepoint,
     Treatment,
     User,
     Visit,
 )
+from registry.selfreport.panel import LINK_STATE_LABELS
+from registry.selfreport.service import link_state
+from registry.vocabularies import COLLECTION_MODES
 
 PER_PAGE = 50
 
@@ -96,8 +102,10 @@ class WorklistRow:
     out_of_window: bool
     appointment_date: date | None
     clinician_name: str | None
+    collection_mode: str | None = None
     days_overdue: int | None = None
     last_contact: ContactSummary | None = None
+    link_state: str | None = None  # registry.selfreport.service.link_state
 
     @property
     def status_label(self) -> str:
@@ -105,6 +113,17 @@ class WorklistRow:
         if self.status == "done" and self.out_of_window:
             return f"{label} (out of window)"
         return label
+
+    @property
+    def link_state_label(self) -> str | None:
+        return LINK_STATE_LABELS.get(self.link_state) if self.link_state else None
+
+    @property
+    def mode_label(self) -> str | None:
+        """How a done visit's answers were collected ("Not recorded" before modes were)."""
+        if self.status != "done":
+            return None
+        return COLLECTION_MODES.get(self.collection_mode or "", "Not recorded")
 
 
 @dataclass
@@ -260,12 +279,15 @@ def _rows_statement(shape: FilterShape, statuses: tuple[str, ...],
                Timepoint.code.label("timepoint_code"), Timepoint.name.label("timepoint_name"),
                Visit.target_date, Visit.window_start, Visit.window_end, Visit.grace_end,
                Visit.out_of_window, Visit.appointment_date,
-               clinician.full_name.label("clinician_name"), page_rows.c.status)
+               clinician.full_name.label("clinician_name"), page_rows.c.status,
+               Visit.collection_mode, SelfReport)
         .join(Visit, Visit.id == page_rows.c.visit_id)
         .join(Patient, Patient.id == Visit.patient_id)
         .join(Timepoint, Timepoint.id == Visit.timepoint_id)
         .outerjoin(identity, identity.patient_id == Patient.id)
         .outerjoin(clinician, clinician.id == Visit.clinician_id)
+        # The visit's self-report (at most one), in the same statement: its link state.
+        .outerjoin(SelfReport, SelfReport.visit_id == Visit.id)
         .order_by(*order(page_rows))
     )
 
@@ -292,7 +314,9 @@ def _attach_last_contacts(session: Session, rows: list[WorklistRow]) -> None:
 
 def _to_rows(result: Any, todays: dict[int, date]) -> Iterator[WorklistRow]:
     for record in result.mappings():
-        row = WorklistRow(**record)
+        values = dict(record)
+        report = values.pop("SelfReport")
+        row = WorklistRow(**values, link_state=link_state(report))
         row.days_overdue = days_overdue(row.grace_end, row.status, todays[row.site_id])
         yield row
 

@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 
 from registry.authz import Permission, can, visible_site_ids
 from registry.clock import today
+from registry.followup.completeness import MODE_LABELS, completeness
 from registry.followup.queries import managed_site_ids
 from registry.followup.services import booked_appointments
 from registry.followup.status import STATUS_LABELS
 from registry.followup.worklist import WorklistFilters, status_counts
 from registry.models import AdverseEvent, Patient, Site
+from registry.selfreport.queries import recent_self_reports
 
 
 @dataclass
@@ -30,6 +32,11 @@ class HomeSummary:
     followup_labels: dict[str, str] = field(default_factory=dict)
     week: tuple[date, date] | None = None
     appointments: list[Any] = field(default_factory=list)
+    # Completion (done / due) per site and timepoint, by mode (registry.followup.completeness).
+    completeness: list[Any] = field(default_factory=list)
+    completeness_modes: dict[str, str] = field(default_factory=lambda: dict(MODE_LABELS))
+    # Patients' self-reports: submitted in the last 14 days, and any awaiting review.
+    self_reports: list[Any] = field(default_factory=list)
 
 
 def home_summary(session: Session, user: Any) -> HomeSummary:
@@ -54,6 +61,7 @@ def home_summary(session: Session, user: Any) -> HomeSummary:
                    AdverseEvent.reviewed_at.is_(None))
             .order_by(AdverseEvent.onset_date)
         ))
+        summary.self_reports = recent_self_reports(session, site_ids)
     if can(user, Permission.FOLLOWUP_MANAGE):
         _followup_panels(session, user, summary)
     return summary
@@ -72,3 +80,4 @@ def _followup_panels(session: Session, user: Any, summary: HomeSummary) -> None:
     monday = today() - timedelta(days=today().weekday())
     summary.week = (monday, monday + timedelta(days=6))
     summary.appointments = booked_appointments(session, site_ids, *summary.week)
+    summary.completeness = completeness(session, site_ids, todays)

@@ -14,6 +14,7 @@ from registry.models.patients import IndexKnee, Patient, PatientIdentity, Treatm
 from registry.models.pending import PendingSubmission
 from registry.models.protocol import Protocol, Timepoint
 from registry.models.research import Cohort
+from registry.models.selfreport import RequestThrottle, SelfReport, SelfReportLink, TextPack
 from registry.models.visits import AdverseEvent, InstrumentResponse, ScoreValue, Visit
 
 __all__ = [
@@ -34,9 +35,13 @@ __all__ = [
     "PendingSubmission",
     "Protocol",
     "Reminder",
+    "RequestThrottle",
     "Role",
     "ScoreValue",
+    "SelfReport",
+    "SelfReportLink",
     "Site",
+    "TextPack",
     "Timepoint",
     "Treatment",
     "User",

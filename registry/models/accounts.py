@@ -53,6 +53,8 @@ class Site(Audited, Versioned, Base):
     code: Mapped[str] = mapped_column(String(8), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # The site's default language (vocabularies.LANGUAGES) for patients with none recorded.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[utc_created]
 

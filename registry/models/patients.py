@@ -76,6 +76,9 @@ class Patient(Audited, Versioned, Base):
     weight_kg: Mapped[float | None] = mapped_column(Float)
     bmi: Mapped[float | None] = mapped_column(Float)
     consent_date: Mapped[date] = mapped_column(Date)
+    # The patient's language for e-mails and self-report (vocabularies.LANGUAGES); null:
+    # the site's language.
+    language: Mapped[str | None] = mapped_column(String(8))
     outside_indication_justification: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default="active", server_default="active")
     withdrawn_on: Mapped[date | None] = mapped_column(Date)

@@ -74,16 +74,24 @@ class Timepoint(Audited, Versioned, Base):
     protocol: Mapped[Protocol] = relationship(back_populates="timepoints")
 
 
+def N_(text: str) -> str:  # noqa: N802 - gettext's conventional "mark only" name
+    """Marks a string for the translation catalogue without translating it here."""
+    return text
+
+
 # The default protocol from the clinic's patient information
 # (shared/reference/instruments.md, "Schedule"): code, name, target, window, baseline.
+# The names are marked for translation: patients see them in their language
+# (``registry.i18n.timepoint_name``); names an admin gives are shown as written.
 DEFAULT_TIMEPOINTS: tuple[dict[str, Any], ...] = (
-    {"code": "baseline", "name": "Baseline", "target_day": 0, "window_start_day": -60,
+    {"code": "baseline", "name": N_("Baseline"), "target_day": 0, "window_start_day": -60,
      "window_end_day": 0, "is_baseline": True},
-    {"code": "w2_6", "name": "2–6 weeks", "target_day": 28, "window_start_day": 14,
+    {"code": "w2_6", "name": N_("2–6 weeks"), "target_day": 28, "window_start_day": 14,
      "window_end_day": 42, "is_baseline": False},
-    {"code": "m3", "name": "3 months", "target_day": 91, "window_start_day": 75,
+    {"code": "m3", "name": N_("3 months"), "target_day": 91, "window_start_day": 75,
      "window_end_day": 120, "is_baseline": False},
-    {"code": "m6_12", "name": "6–12 months", "target_day": 182, "window_start_day": 182,
+    {"code": "m6_12", "name": N_("6–12 months"), "target_day": 182, "window_start_day": 182,
      "window_end_day": 365, "is_baseline": False},
 )
+DEFAULT_TIMEPOINT_NAMES = frozenset(spec["name"] for spec in DEFAULT_TIMEPOINTS)
 DEFAULT_GRACE_DAYS = 14

@@ -37,6 +37,7 @@ from registry.vocabularies import (
     AE_OUTCOMES,
     AE_RELATEDNESS,
     AE_SERIOUS_CRITERIA,
+    COLLECTION_MODES,
     VISIT_STATUS,
     sql_in,
 )
@@ -60,6 +61,9 @@ class Visit(Audited, Versioned, Base):
     __table_args__ = (
         UniqueConstraint("patient_id", "timepoint_id"),
         CheckConstraint(sql_in("status", VISIT_STATUS), name="status_known"),
+        CheckConstraint("collection_mode is null or " + sql_in("collection_mode",
+                                                              COLLECTION_MODES),
+                        name="collection_mode_known"),
         CheckConstraint(
             "status != 'done' or visit_date is not null", name="done_has_date"
         ),
@@ -76,7 +80,7 @@ class Visit(Audited, Versioned, Base):
     )
     audit_reason_exempt = frozenset(
         {"version", "updated_at", "status", "out_of_window", "target_date", "window_start",
-         "window_end", "appointment_date", "clinician_id"}
+         "window_end", "appointment_date", "clinician_id", "collection_mode"}
     )
 
     id: Mapped[intpk]
@@ -92,6 +96,8 @@ class Visit(Audited, Versioned, Base):
     not_applicable_reason: Mapped[str | None] = mapped_column(Text)
     appointment_date: Mapped[date | None] = mapped_column(Date)
     clinician_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # How the answers were collected (vocabularies.COLLECTION_MODES); null before 0008.
+    collection_mode: Mapped[str | None] = mapped_column(String(16))
     # The one-time key of the button form that created an unscheduled visit (its page's
     # "Add an unscheduled visit"): a second submission of that form finds this visit.
     creation_token: Mapped[str | None] = mapped_column(String(64))

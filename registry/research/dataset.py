@@ -55,13 +55,14 @@ class ScoreRows:
     day: np.ndarray  # visit day since treatment
     score: np.ndarray  # index into the score code list
     value: np.ndarray  # float, NaN when the score could not be computed
+    mode: np.ndarray  # the visit's mode of collection (scorestream.MODE_CODES index, -1)
 
 
 def score_rows(chunk: ScoreChunk, patient_ids: np.ndarray) -> ScoreRows:
     """The rows of a chunk with internal patient ids (``patient_ids``: sorted patients)."""
     return ScoreRows(patient_id=patient_ids[chunk.position].astype(np.int64),
                      timepoint=chunk.timepoint, day=chunk.day, score=chunk.score,
-                     value=chunk.value)
+                     value=chunk.value, mode=chunk.mode)
 
 
 def empty_scores() -> ScoreRows:

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 import scoring
+from registry.vocabularies import COLLECTION_MODES
 from scoring import FLAG_KINDS, Threshold, ThresholdKind
 from scoring.change import find_threshold
 
@@ -163,6 +164,18 @@ def item_spec(table: str, column: str, instrument_code: str, item_code: str,
     return ColumnSpec(table, column, f"{instrument.short_name} {item.label}{at}", "integer",
                       unit=item.unit, minimum=item.minimum, maximum=item.maximum,
                       direction=direction, **common)
+
+
+def mode_spec(table: str, column: str, timepoint: str | None = None) -> ColumnSpec:
+    """The visit's mode of collection (who answered, how), coded by
+    ``registry.vocabularies.COLLECTION_MODES``."""
+    at = f" at {timepoint}" if timepoint else ""
+    return ColumnSpec(table, column, f"Mode of collection of the answers{at}", "category",
+                      kind="mode of administration",
+                      missing_rule="empty when not recorded (visits recorded before modes "
+                                   "were recorded)" + ("" if not timepoint else
+                                                      ", or without a visit"),
+                      source="visit.collection_mode", values=coded(COLLECTION_MODES))
 
 
 def stata_names(columns: Iterable[str]) -> dict[str, str]:

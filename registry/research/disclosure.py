@@ -72,11 +72,29 @@ def _score_row(row: ScoreRow, k: int) -> ScoreRow:
                                       for kind, p in row.flags.items()})
 
 
+def _modes(row: dict[str, Any], k: int) -> dict[str, Any]:
+    """Done visits by mode with counts below ``k`` suppressed; when only one mode would be
+    hidden while the done total is shown, the next smallest is hidden too (else the total
+    minus the others gives it away)."""
+    by_mode: dict[str, int] = row.get("by_mode", {})
+    cells: dict[str, int | Small] = {mode: count(n, k) for mode, n in by_mode.items()}
+    hidden = [mode for mode, cell in cells.items() if isinstance(cell, Small)]
+    shown_modes = [mode for mode in cells if mode not in hidden]
+    if len(hidden) == 1 and shown_modes and not isinstance(row["done"], Small):
+        cells[min(shown_modes, key=lambda mode: by_mode[mode])] = Small(k)
+    due_small = isinstance(row["due"], Small)
+    percents = {mode: None if due_small or isinstance(cells[mode], Small)
+                else row.get("mode_percent", {}).get(mode) for mode in cells}
+    return {**row, "by_mode": cells, "mode_percent": percents}
+
+
 def _follow_up(row: dict[str, Any], k: int) -> dict[str, Any]:
-    if k <= 1 or (row["due"] >= k and row["done"] >= k):
+    if k <= 1:
         return row
-    return {**row, "due": count(row["due"], k), "done": count(row["done"], k),
-            "percent": None}
+    if not (row["due"] >= k and row["done"] >= k):
+        row = {**row, "due": count(row["due"], k), "done": count(row["done"], k),
+               "percent": None}
+    return _modes(row, k) if "by_mode" in row else row
 
 
 def suppress_summary(summary: Summary, k: int) -> Summary:

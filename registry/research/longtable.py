@@ -1,13 +1,14 @@
 """``outcomes_long``: one row per patient × timepoint × score, built chunk by chunk.
 
-Columns: pseudonym, timepoint, day, score, instrument, value, baseline, change, relative
-change, improvement, MCII / MIC / PASS flags and the OMERACT-OARSI responder status at that
-timepoint.  The table is never held whole for CSV and Parquet: ``chunks()`` reads the score
-rows of a few thousand patients at a time (``scorestream``), and ``build(chunk)`` derives
-them (``tables.derive_rows``: scoring's vectorised change and responder functions) and
-turns them into an Arrow table with exactly the types pandas would give (the schema comes
-from the pandas frame of ``long_frame``).  ``frame`` builds the whole pandas frame for the
-formats that need one (Excel, Stata), from a single chunk of all rows.
+Columns: pseudonym, timepoint, day, the visit's mode of collection, score, instrument,
+value, baseline, change, relative change, improvement, MCII / MIC / PASS flags and the
+OMERACT-OARSI responder status at that timepoint. The table is never held whole for CSV and
+Parquet: ``chunks()`` reads the score rows of a few thousand patients at a time
+(``scorestream``), and ``build(chunk)`` derives them (``tables.derive_rows``: scoring's
+vectorised change and responder functions) and turns them into an Arrow table with exactly
+the types pandas would give (the schema comes from the pandas frame of ``long_frame``).
+``frame`` builds the whole pandas frame for the formats that need one (Excel, Stata), from a
+single chunk of all rows.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ import pyarrow as pa
 
 import scoring
 from registry.research.dataset import TimepointInfo
-from registry.research.dictionary import FLAG_NAMES, ColumnSpec, flag_kinds, score_spec
-from registry.research.scorestream import ScoreChunk, empty_chunk, merge
+from registry.research.dictionary import (
+    FLAG_NAMES,
+    ColumnSpec,
+    flag_kinds,
+    mode_spec,
+    score_spec,
+)
+from registry.research.scorestream import MODE_CODES, ScoreChunk, empty_chunk, merge
 from registry.research.tables import Derived, Table, _spec, derive_rows
 from scoring import FLAG_KINDS
 
@@ -38,6 +45,7 @@ def long_specs(name: str, timepoints: list[TimepointInfo], score_codes: list[str
               values="; ".join(f"{tp.code} = {tp.name}" for tp in timepoints)),
         _spec(name, "day", "Visit, days since treatment (day 0)", "integer", unit="days",
               source="visit.visit_date minus treatment date"),
+        mode_spec(name, "collection_mode"),
         _spec(name, "score", "Score code (see the score rows of this dictionary)", "category",
               source="scoring.SCORES",
               values="; ".join(f"{c} = {s.label}" for c, s in scoring.SCORES.items())),
@@ -96,7 +104,8 @@ class LongTable(Table):
         self._dictionaries = {
             column: pa.array(values, type=self._schema.field(column).type.value_type)
             for column, values in (("pid", pids), ("timepoint", [tp.code for tp in timepoints]),
-                                   ("score", score_codes), ("instrument", instrument_codes))}
+                                   ("score", score_codes), ("instrument", instrument_codes),
+                                   ("collection_mode", MODE_CODES))}
 
     # -- rows ---------------------------------------------------------------------------
     def chunks(self) -> Iterator[ScoreChunk]:
@@ -143,6 +152,7 @@ class LongTable(Table):
             self._coded("pid", chunk.position),
             self._coded("timepoint", chunk.timepoint),
             pa.array(chunk.day, type=pa.int32()),
+            self._coded("collection_mode", chunk.mode, mask=chunk.mode < 0),
             self._coded("score", chunk.score),
             self._coded("instrument", self.instrument_of[chunk.score]),
             *(pa.array(values, type=pa.float64(), from_pandas=True)
@@ -155,10 +165,12 @@ class LongTable(Table):
         columns.append(pa.array(responder == 1, type=pa.bool_(), mask=responder < 0))
         return pa.Table.from_arrays(columns, schema=self._schema)
 
-    def _coded(self, column: str, codes: np.ndarray) -> pa.DictionaryArray:
+    def _coded(self, column: str, codes: np.ndarray,
+               mask: np.ndarray | None = None) -> pa.DictionaryArray:
+        """Codes as a dictionary column (``mask``: the rows that are null)."""
         index_type = self._schema.field(column).type.index_type
         return pa.DictionaryArray.from_arrays(
-            pa.array(codes.astype(index_type.to_pandas_dtype()), type=index_type),
+            pa.array(codes.astype(index_type.to_pandas_dtype()), type=index_type, mask=mask),
             self._dictionaries[column])
 
     def pandas_frame(self, chunk: ScoreChunk, derived: Derived) -> pd.DataFrame:
@@ -170,6 +182,8 @@ class LongTable(Table):
                 chunk.timepoint.astype(np.int16),
                 categories=pd.Index([tp.code for tp in self.timepoints])),
             "day": chunk.day.astype(np.int32),
+            "collection_mode": pd.Categorical.from_codes(chunk.mode.astype(np.int8),
+                                                         categories=pd.Index(MODE_CODES)),
             "score": pd.Categorical.from_codes(chunk.score,
                                                categories=pd.Index(self.score_codes)),
             "instrument": pd.Categorical.from_codes(self.instrument_of[chunk.score],

@@ -39,6 +39,7 @@ import scoring
 from registry.authz import Permission, can, requires
 from registry.db import get_session
 from registry.downloads import as_download
+from registry.followup.completeness import MODE_LABELS
 from registry.models import Cohort
 from registry.request_guard import MAX_ID
 from registry.research import bp, cohorts, disclosure, options
@@ -247,7 +248,8 @@ def summary_page(key: str) -> tuple[str, int]:
                            threshold_sets=options.threshold_set_choices(),
                            scores=scoring.SCORES, instruments=scoring.INSTRUMENTS,
                            groups=options.GROUPS, chart_kinds=options.CHART_KINDS,
-                           min_cell_size=k, suppressed=disclosure.is_small), \
+                           min_cell_size=k, suppressed=disclosure.is_small,
+                           mode_labels=MODE_LABELS), \
         422 if errors else 200
 
 

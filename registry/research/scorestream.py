@@ -30,12 +30,14 @@ from sqlalchemy.orm import Session
 
 from registry.models import ScoreValue, Treatment, Visit
 from registry.research.sqldates import days_between
+from registry.vocabularies import COLLECTION_MODES
 
 MISSING = -1e300  # stands for NULL in the streamed score values (scores are 0–100)
 BLOCK_ROWS = 65_536  # rows fetched from the SQLite cursor at a time
 CHUNK_ROWS = 400_000  # about this many rows (whole patients) per chunk
 BLOCK_BYTES = 1 << 20  # PostgreSQL: bytes of packed keys handed on at a time
 Progress = Callable[[int], None]
+MODE_CODES = list(COLLECTION_MODES)  # a visit's mode travels as its index in this list
 AnySelect = Select[*tuple[Any, ...]]  # a SELECT of any columns (Select is variadic in 2.1)
 
 
@@ -50,6 +52,8 @@ class ScoreChunk:
     day: np.ndarray  # visit day since treatment
     score: np.ndarray  # index into the score code list
     value: np.ndarray  # float, NaN when the score could not be computed
+    # The visit's mode of collection: index into MODE_CODES, -1 when not recorded.
+    mode: np.ndarray
 
     def __len__(self) -> int:
         return len(self.value)
@@ -58,7 +62,8 @@ class ScoreChunk:
 def empty_chunk() -> ScoreChunk:
     """No score rows (the arrays' types as ``chunks`` gives them)."""
     return ScoreChunk(0, 0, np.empty(0, np.int64), np.empty(0, np.int16),
-                      np.empty(0, np.int32), np.empty(0, np.int16), np.empty(0))
+                      np.empty(0, np.int32), np.empty(0, np.int16), np.empty(0),
+                      np.empty(0, np.int8))
 
 
 def merge(chunks: list[ScoreChunk]) -> ScoreChunk:
@@ -67,7 +72,8 @@ def merge(chunks: list[ScoreChunk]) -> ScoreChunk:
         return empty_chunk()
     return ScoreChunk(chunks[0].first, chunks[-1].stop,
                       *(np.concatenate([getattr(c, name) for c in chunks])
-                        for name in ("position", "timepoint", "day", "score", "value")))
+                        for name in ("position", "timepoint", "day", "score", "value",
+                                     "mode")))
 
 
 @dataclass
@@ -78,6 +84,7 @@ class Visits:
     position: np.ndarray  # patient position, -1 when the patient is not in the table
     timepoint: np.ndarray
     day: np.ndarray
+    mode: np.ndarray  # index into MODE_CODES, -1 when not recorded
 
     @cached_property
     def _table(self) -> np.ndarray | None:
@@ -126,11 +133,14 @@ def fetch_numbers(session: Session, query: AnySelect,
 
 def load_visits(session: Session, cohort: Select[int], patient_ids: np.ndarray,
                 timepoint_of: dict[int, int]) -> Visits:
+    mode = case({code: index for index, code in enumerate(MODE_CODES)},
+                value=Visit.collection_mode, else_=-1)
     query = (select(Visit.id, Visit.patient_id, Visit.timepoint_id,
-                    days_between(session, Visit.visit_date, Treatment.treatment_date))
+                    days_between(session, Visit.visit_date, Treatment.treatment_date), mode)
              .join(Treatment, Treatment.patient_id == Visit.patient_id)
              .where(*done_visit_conditions(cohort)))
-    dtype = np.dtype([("id", "i8"), ("patient", "i8"), ("timepoint", "i8"), ("day", "i8")])
+    dtype = np.dtype([("id", "i8"), ("patient", "i8"), ("timepoint", "i8"), ("day", "i8"),
+                      ("mode", "i8")])
     parts = list(fetch_numbers(session, query, dtype))
     rows = np.concatenate(parts) if parts else np.empty(0, dtype)
     rows = rows[np.argsort(rows["id"], kind="stable")]
@@ -141,7 +151,8 @@ def load_visits(session: Session, cohort: Select[int], patient_ids: np.ndarray,
     known = (patient_ids[at] == rows["patient"]) if len(patient_ids) else np.zeros(len(rows),
                                                                                   bool)
     return Visits(ids=rows["id"], position=np.where(known, at, -1),
-                  timepoint=lookup[rows["timepoint"]], day=rows["day"].astype(np.int32))
+                  timepoint=lookup[rows["timepoint"]], day=rows["day"].astype(np.int32),
+                  mode=rows["mode"].astype(np.int8))
 
 
 def key_width(score_codes: list[str]) -> int:
@@ -193,7 +204,7 @@ def make_chunk(visits: Visits, visit: np.ndarray, score: np.ndarray, value: np.n
     first = int(position[0]) if len(position) else 0
     stop = int(position[-1]) + 1 if len(position) else 0
     return ScoreChunk(first, stop, position, visits.timepoint[visit], visits.day[visit],
-                      score.astype(np.int16), value)
+                      score.astype(np.int16), value, visits.mode[visit])
 
 
 def _decode(keys: np.ndarray, values: np.ndarray, visits: Visits,

@@ -1,10 +1,11 @@
 """Outcome summary of a cohort per timepoint (and per group): the numbers behind the page.
 
-n done and % of those due (a visit is due once its window has opened:
-``window_start <= clock.today()``); mean and 95 % confidence interval (t distribution) of a
-score and of its change from baseline; share reaching MCII / MIC and PASS; OMERACT-OARSI
-responder rate; adverse-event rates by grade.  Reads the same de-identified ``Dataset`` as
-the exports (bounded queries) and computes with numpy/pandas.
+n done and % of those due, by mode of collection (the definition of
+``registry.followup.completeness``: a visit is due once its window has opened at its site,
+or when done; not applicable visits are left out); mean and 95 % confidence interval
+(t distribution) of a score and of its change from baseline; share reaching MCII / MIC
+and PASS; OMERACT-OARSI responder rate; adverse-event rates by grade.  Reads the same
+de-identified ``Dataset`` as the exports (bounded queries) and computes with numpy/pandas.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 import scoring
-from registry.clock import today
-from registry.models import AdverseEvent, Visit
+from registry.followup.completeness import DUE_STATUSES, MODES, percent, visit_statuses
+from registry.followup.status import site_todays
+from registry.models import AdverseEvent, Patient, Visit
 from registry.research import cohorts, dataset
 from registry.research.dictionary import flag_kinds
 from registry.research.estimates import Estimate, Proportion, ScoreRow, Share, Summary
@@ -73,12 +75,16 @@ def _group_labels(patients: pd.DataFrame, group_by: str | None) -> np.ndarray:
 
 def _due_counts(session: Session, cohort: Select[int],
                 timepoint_of: dict[int, int]) -> pd.DataFrame:
-    query = (select(Visit.patient_id, Visit.timepoint_id, Visit.status)
-             .where(Visit.patient_id.in_(cohort), Visit.timepoint_id.is_not(None),
-                    Visit.window_start <= today(), Visit.status != "not_applicable"))
-    rows = session.execute(query).all()
-    return pd.DataFrame([(p, timepoint_of[t], s) for p, t, s in rows if t is not None],
-                        columns=["patient_id", "timepoint", "status"])
+    """The cohort's due visits (``registry.followup.completeness``: status done, due,
+    overdue or missed at each site's today) with timepoint index, status and mode."""
+    todays = site_todays(session, select(Patient.site_id).where(Patient.id.in_(cohort))
+                         .distinct().scalar_subquery())
+    columns = ["patient_id", "timepoint", "status", "mode"]
+    if not todays:
+        return pd.DataFrame([], columns=columns)
+    rows = session.execute(visit_statuses(todays, Visit.patient_id.in_(cohort))).all()
+    return pd.DataFrame([(p, timepoint_of[t], status, mode) for p, _site, t, status, mode in rows
+                         if status in DUE_STATUSES], columns=columns)
 
 
 def summarise(session: Session, definition: Mapping[str, Any], *, score: str | None = None,
@@ -112,10 +118,14 @@ def summarise(session: Session, definition: Mapping[str, Any], *, score: str | N
             in_group = row_group == group
             here = in_group & (rows.timepoint == tp_index) & (rows.score == score_index)
             due_here = due[(due["timepoint"] == tp_index) & (due["group"] == group)]
-            done = int((due_here["status"] == "done").sum())
+            done_here = due_here[due_here["status"] == "done"]
+            by_mode = {mode: int((done_here["mode"] == mode).sum()) for mode in MODES}
             follow_up.append({"timepoint": tp.name, "group": group, "due": len(due_here),
-                              "done": done, "percent": 100.0 * done / len(due_here)
-                              if len(due_here) else None})
+                              "done": len(done_here),
+                              "percent": percent(len(done_here), len(due_here)),
+                              "by_mode": by_mode,
+                              "mode_percent": {mode: percent(n, len(due_here))
+                                               for mode, n in by_mode.items()}})
             flags: dict[str, Proportion | Share] = {}
             for kind in kinds:
                 value, known = derived.flags[kind]

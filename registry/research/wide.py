@@ -7,7 +7,15 @@ import pandas as pd
 
 import scoring
 from registry.research.dataset import Dataset
-from registry.research.dictionary import ColumnSpec, coded, flag_kinds, item_spec, score_spec
+from registry.research.dictionary import (
+    ColumnSpec,
+    coded,
+    flag_kinds,
+    item_spec,
+    mode_spec,
+    score_spec,
+)
+from registry.research.scorestream import MODE_CODES
 from registry.research.tables import Derived, Table, _spec, patients_table, safe_code
 from registry.vocabularies import (
     AE_ACTIONS,
@@ -21,9 +29,10 @@ from registry.vocabularies import (
 
 def wide_table(data: Dataset, derived: Derived, pids: list[str],
                thresholds: scoring.ThresholdSet, name: str = "outcomes_wide") -> Table:
-    """Patients plus ``<score>_<tp>``, ``_chg``, ``_rel`` and flag columns, ``day_<tp>``
-    and ``oarsi_responder_<tp>`` (follow-up timepoints only for change and flags); a flag
-    column exists where the chosen ``thresholds`` set has a threshold for the score."""
+    """Patients plus ``<score>_<tp>``, ``_chg``, ``_rel`` and flag columns, ``day_<tp>``,
+    ``collection_mode_<tp>`` and ``oarsi_responder_<tp>`` (follow-up timepoints only for
+    change and flags); a flag column exists where the chosen ``thresholds`` set has a
+    threshold for the score."""
     base = patients_table(data, pids, name)
     rows = data.scores
     n_patients = len(pids)
@@ -39,6 +48,11 @@ def wide_table(data: Dataset, derived: Derived, pids: list[str],
             np.where(missing, 0, day).astype(np.int32), missing)
         specs.append(_spec(name, f"day_{code}", f"{tp.name} visit, days since treatment",
                            "integer", unit="days", source="visit.visit_date minus treatment date"))
+        mode = np.full(n_patients, -1, np.int8)
+        mode[derived.position[here]] = rows.mode[here]
+        columns[f"collection_mode_{code}"] = pd.Categorical.from_codes(
+            mode, categories=pd.Index(MODE_CODES))
+        specs.append(mode_spec(name, f"collection_mode_{code}", tp.name))
     for score_index, score_code in enumerate(data.score_codes):
         kinds = flag_kinds(score_code, thresholds.thresholds)
         for index, tp, code in tps:

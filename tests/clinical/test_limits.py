@@ -124,29 +124,35 @@ def test_upgrade_stops_at_rows_already_out_of_range_and_names_them(fresh_databas
 
     from registry import migrate
     from registry.db import make_engine
-    from registry.models import IndexKnee, Patient, Site, Treatment
+    from registry.models import IndexKnee, Treatment
 
     migrate.upgrade(fresh_database_url, "0005")
     engine = make_engine(fresh_database_url)
     try:
         with Session(engine) as session:
-            site = Site(code="OLD", name="Old data")
-            session.add(site)
-            session.flush()
-            # A protocol row as of 0005 (the ORM model has columns of later revisions).
+            # Site and protocol rows as of 0005 (the ORM models have columns of later
+            # revisions).
+            site_id = session.execute(text(
+                "INSERT INTO site (code, name, active, version) VALUES ('OLD', 'Old data', "
+                "true, 1) RETURNING id")).scalar_one()
             protocol_id = session.execute(text(
                 "INSERT INTO protocol (name, is_default, version) VALUES ('Old', true, 1) "
                 "RETURNING id")).scalar_one()
-            patient = Patient(study_id="OLD-0001", site_id=site.id, site_sequence=1,
-                              protocol_id=protocol_id, sex="male",
-                              birth_date=date(1950, 1, 1), consent_date=date(2026, 1, 1))
-            patient.index_knee = IndexKnee(laterality="left", kl_grade=2, eligibility={})
-            patient.treatment = Treatment(treatment_date=date(2026, 1, 2), cell_source="bmac",
-                                          product_name="x", lot_number="L1", operator="Dr",
-                                          cell_dose_million=math.inf, co_interventions=[])
-            session.add(patient)
+            patient_id = session.execute(text(
+                "INSERT INTO patient (study_id, site_id, site_sequence, protocol_id, sex, "
+                "birth_date, consent_date, status, created_at, version) VALUES ('OLD-0001', "
+                ":site, 1, :protocol, 'male', '1950-01-01', '2026-01-01', 'active', "
+                "CURRENT_TIMESTAMP, 1) RETURNING id"),
+                {"site": site_id, "protocol": protocol_id}).scalar_one()
+            session.add(IndexKnee(patient_id=patient_id, laterality="left", kl_grade=2,
+                                  eligibility={}))
+            treatment = Treatment(patient_id=patient_id, treatment_date=date(2026, 1, 2),
+                                  cell_source="bmac", product_name="x", lot_number="L1",
+                                  operator="Dr", cell_dose_million=math.inf,
+                                  co_interventions=[])
+            session.add(treatment)
             session.commit()
-            treatment_id = patient.treatment.id
+            treatment_id = treatment.id
         with pytest.raises(RuntimeError, match=rf"treatment dose_range .*ids \[{treatment_id}\]"):
             migrate.upgrade(fresh_database_url)
         assert migrate.current_revision(engine) == "0005"

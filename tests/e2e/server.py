@@ -87,6 +87,10 @@ class LiveServer:
     workers: int = 2
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # More REGISTRY_* settings (e.g. SMTP_HOST, BASE_URL) for the server and the CLI.
+    settings: dict[str, str] = field(default_factory=dict)
+    # More gunicorn options (e.g. ["--threads", "4"]).
+    gunicorn_options: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -94,7 +98,8 @@ class LiveServer:
 
     @property
     def environment(self) -> dict[str, str]:
-        return server_environment(self.instance, self.database_url, self.today)
+        return {**server_environment(self.instance, self.database_url, self.today),
+                **{f"REGISTRY_{key}": value for key, value in self.settings.items()}}
 
     @property
     def error_log(self) -> Path:
@@ -108,7 +113,8 @@ class LiveServer:
         command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
                    "--workers", str(self.workers), "--worker-class", "sync",
                    "--timeout", "120", "--graceful-timeout", "5",
-                   "--error-logfile", str(self.error_log), "registry:create_app()"]
+                   "--error-logfile", str(self.error_log), *self.gunicorn_options,
+                   "registry:create_app()"]
         self.process = subprocess.Popen(command, env=self.environment, cwd=self.instance,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         start_new_session=True)

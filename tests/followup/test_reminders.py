@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from babel.dates import format_date
 from sqlalchemy import select
 
 from registry.db import get_session, writing
@@ -117,7 +118,8 @@ def test_reminders_and_digests_reach_the_smtp_server(runner, db, inbox, cohort):
     (opened,) = inbox.to("due@example.org")
     assert opened["Subject"] == "Your follow-up visit at Clinic A"
     assert "“3 months”" in body(opened)
-    assert due_visit.target_date.isoformat() in body(opened)
+    # The date as the patient reads it (the e-mail carries their self-report link now).
+    assert format_date(due_visit.target_date, format="long", locale="en") in body(opened)
     (late,) = inbox.to("late@example.org")
     assert late["Subject"] == "Reminder: your follow-up visit at Clinic A"
     for message in (opened, late):

@@ -87,6 +87,7 @@ def test_passwords_and_tokens_are_never_in_the_trail(db, make_user):
 
 def test_chain_verifies(db, site_a, make_patient):
     make_patient(site_a)
+    db.commit()  # audit rows join the chain when their transaction commits
     result = chain.verify(db.connection(), KEY)
     assert result.ok
     assert result.rows_checked >= 4
@@ -318,6 +319,7 @@ def test_audit_csv_escapes_formulas_and_keeps_numbers(auth, client, db, site_a,
     patient = make_patient(site_a, family_name='=HYPERLINK("http://x","y")')
     with capture.reason(db, "@SUM(A1)"):
         patient.index_knee.kl_grade = 3
+    db.commit()  # audit rows join the chain when their transaction commits
     auth.login("admin", sites=[site_a])
     rows = _csv(client)
     cells = [value for row in rows for value in row.values()]

@@ -11,7 +11,7 @@ EXPECTED = {
     "coordinator": ["Home", "Patients", "Enrol patient", "Worklist"],
     "researcher": ["Home", "Cohorts"],
     "admin": ["Home", "Patients", "Enrol patient", "Worklist", "Cohorts", "Users", "Sites",
-              "Protocols", "Audit trail"],
+              "Protocols", "Instrument texts", "Audit trail"],
 }
 
 

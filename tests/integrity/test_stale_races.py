@@ -117,6 +117,9 @@ NOT_EDITED_BY_A_FORM = {
     "timepoint": "set up by the registry, no page edits it",
     "cohort": "saved once, never edited",
     "instrument_response": "saved by the visit form (the 'visit entry' case)",
+    "self_report": ("the patient's form, reached only by its link: its races (double "
+                    "submission, two tabs, a review against a stale page) are tested in "
+                    "tests/selfreport/test_service_concurrency.py and test_staff_review.py"),
 }
 
 

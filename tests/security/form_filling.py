@@ -7,9 +7,13 @@ field a plausible value by its type and name.  A field with no fill rule raises
 
 from __future__ import annotations
 
+import io
+import json
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
+from scoring.textpacks import demo_pack, pack_data
 from tests.fixtures.accounts import PASSWORD
 from tests.fixtures.webtest import webtest
 
@@ -34,6 +38,10 @@ NUMBER_BY_NAME: dict[str, float] = {"height_cm": 170, "weight_kg": 80}
 PASSWORD_BY_NAME = {"current_password": PASSWORD, "new_password": NEW_PASSWORD,
                     "confirm": NEW_PASSWORD, "password": NEW_PASSWORD}
 NUMBER_INPUTMODES = frozenset({"numeric", "decimal"})
+# Files by field name: (file name, content).  A text pack: the WOMAC demo pack in Spanish.
+FILE_BY_NAME: dict[str, tuple[str, bytes]] = {
+    "pack_file": ("womac.es.json", json.dumps(pack_data(demo_pack("womac", "es"))).encode()),
+}
 
 
 class UnknownFillRule(AssertionError):
@@ -164,7 +172,9 @@ def fill(form: webtest.forms.Form, email: str, overrides: dict[str, str]) -> Non
                         | webtest.forms.Checkbox):
             continue  # sent as rendered (checkboxes as ticked)
         elif isinstance(field, webtest.forms.File):
-            raise UnknownFillRule(f"file field {name!r}: no fill rule")
+            if name not in FILE_BY_NAME:
+                raise UnknownFillRule(f"file field {name!r}: no fill rule")
+            field.value = webtest.forms.Upload(*FILE_BY_NAME[name])
         elif isinstance(field, webtest.forms.MultipleSelect):
             if not field.value:
                 field.value = [_first_valid(field, name)]  # type: ignore[arg-type]
@@ -185,4 +195,21 @@ def as_submitted(form: webtest.forms.Form) -> list[tuple[str, str]]:
     (with its name and value when it has a name)."""
     pressed = next((name for name, field in form.field_order
                     if isinstance(field, webtest.forms.Submit)), None)
-    return form.submit_fields(pressed)
+    return [(name, _file_part(value) if isinstance(value, webtest.forms.File) else value)
+            for name, value in form.submit_fields(pressed)]
+
+
+class FilePart(NamedTuple):
+    """A chosen file in a submission; ``part()`` is what Flask's test client sends (a fresh
+    stream each time: the client closes the stream it was given)."""
+
+    filename: str
+    content: bytes
+
+    def part(self) -> tuple[io.BytesIO, str]:
+        return io.BytesIO(self.content), self.filename
+
+
+def _file_part(field: webtest.forms.File) -> FilePart:
+    upload = field.value
+    return FilePart(upload.filename, upload.content)

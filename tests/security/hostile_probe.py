@@ -14,17 +14,34 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from registry.models import AdverseEvent, Base, Cohort, Site
+from registry.models import AdverseEvent, Base, Cohort, SelfReport, SelfReportLink, Site
+from registry.selfreport import tokens
 from tests.clinical.helpers import enrol_data
 from tests.fixtures import accounts, clinical
 from tests.fixtures.accounts import PASSWORD
 from tests.fixtures.webtest import webtest
-from tests.security.form_filling import Control, as_submitted, controls, fill, read_forms
+from tests.security.form_filling import (
+    Control,
+    FilePart,
+    as_submitted,
+    controls,
+    fill,
+    read_forms,
+)
 
 Form = webtest.forms.Form
 
 # Refusals that write on purpose: a failed sign-in is counted and audited.
 AUDITED_REFUSALS = {"auth.login": {"audit_event", "app_user"}}
+# The patient's self-report pages (/r/<token>): a wrong token is counted against the
+# client address (registry.throttle), GET or POST; the start page's GET records that the
+# link was opened (audited); a section with an invalid answer keeps the valid ones.
+SELF_REPORT_PAGES = ("selfreport.start", "selfreport.step", "selfreport.review",
+                     "selfreport.submit_form", "selfreport.language", "selfreport.unknown")
+AUDITED_REFUSALS.update({endpoint: {"request_throttle"} for endpoint in SELF_REPORT_PAGES})
+AUDITED_REFUSALS["selfreport.step"] = {"request_throttle", "audit_event"}
+WRITING_GETS = {endpoint: {"request_throttle"} for endpoint in SELF_REPORT_PAGES}
+WRITING_GETS["selfreport.start"] = {"request_throttle", "audit_event"}
 SIGNING_OUT = frozenset({"auth.logout", "auth.change_password_page"})  # end the session
 URL_VALUES = {"kind": "change", "fmt": "svg", "score_code": "vas_pain"}
 CHOICES_PER_GROUP = 2  # of many radio groups alike (questionnaire items), try the first two
@@ -60,7 +77,24 @@ def build_world(db: Session) -> tuple[dict[str, Any], dict[str, str]]:
     users = {"admin": make_user("admin", sites=[site]).email,
              "researcher": make_user("researcher").email}
     world["admin_email"] = users["admin"]
+    world.update(_self_report_link(db, patient))
     return world, users
+
+
+def _self_report_link(db: Session, patient: Any) -> dict[str, Any]:
+    """A working, opened self-report link to one of the patient's visits (its token and
+    first section), so that the patient's pages show their forms."""
+    token, hashed = tokens.new_token()
+    visit = patient.visits[2]
+    report = SelfReport(visit_id=visit.id, patient_id=patient.id, site_id=patient.site_id,
+                        language="en", instruments=["vas", "grc"], draft={}, skipped=[],
+                        state="open", opened_at=datetime(2026, 5, 1, tzinfo=UTC))
+    db.add(report)
+    db.flush()
+    db.add(SelfReportLink(self_report_id=report.id, token_hash=hashed, channel="link",
+                          expires_on=date(2999, 12, 31)))
+    db.flush()
+    return {"token": token, "step": 1, "rest": "unknown/place"}
 
 
 @dataclass(frozen=True)
@@ -123,7 +157,8 @@ class Probe:
             url += ("&" if "?" in url else "?") + urlencode(query)
         body: MultiDict[str, Any] | bytes | None = None
         if data is not None or files:
-            body = MultiDict(list(data or []))
+            body = MultiDict([(name, value.part() if isinstance(value, FilePart) else value)
+                              for name, value in data or []])
             for name, part in (files or {}).items():
                 body.add(name, part)
         options = {}
@@ -171,7 +206,8 @@ class Probe:
         if outcome.status >= 500 or outcome.error:
             problems.append("server error")
         allowed = AUDITED_REFUSALS.get(self.route.endpoint, set())
-        if outcome.written and outcome.method == "GET":
+        if outcome.method == "GET" and set(outcome.written) - WRITING_GETS.get(
+                self.route.endpoint, set()):
             problems.append("a GET wrote")
         elif outcome.status >= 400 and set(outcome.written) - allowed:
             problems.append("refused but wrote")

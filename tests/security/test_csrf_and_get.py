@@ -59,5 +59,9 @@ def test_no_get_changes_state(app, client, auth, db, world, site_a, role):
         if method == "GET":
             client.get(_url(app, endpoint, arguments, world["own"])).close()
     db.expire_all()
-    assert _row_counts(db) == before
+    after = _row_counts(db)
+    # A wrong self-report token (/r/…) is counted against the address on purpose
+    # (registry.throttle): at most that one counter row, nothing else.
+    assert after.pop("request_throttle") - before.pop("request_throttle") in (0, 1)
+    assert after == before
     assert db.scalar(select(func.max(AuditEvent.id))) == last_audit

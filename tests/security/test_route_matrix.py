@@ -53,6 +53,7 @@ EXPECTED: dict[str, Rule] = {
     "admin.unlock_user": anywhere(P.ADMIN),
     "admin.protocols": anywhere(P.ADMIN),
     "admin.edit_protocol": anywhere(P.ADMIN),
+    "admin.text_packs": anywhere(P.ADMIN),
     "audit.index": anywhere(P.AUDIT_READ),
     "audit.export_csv": anywhere(P.AUDIT_READ),
     "clinical.patient_list": anywhere(P.CLINICAL_READ),
@@ -71,6 +72,19 @@ EXPECTED: dict[str, Rule] = {
     "followup.record_contact": at_site(P.FOLLOWUP_MANAGE),
     "followup.visit_not_applicable": at_site(P.FOLLOWUP_MANAGE),
     "followup.withdraw": at_site(P.FOLLOWUP_MANAGE),
+    # Staff actions on a visit's self-report links (HA).
+    "selfreport_staff.create_link": at_site(P.CLINICAL_WRITE),
+    "selfreport_staff.email_link": at_site(P.CLINICAL_WRITE),
+    "selfreport_staff.revoke_link": at_site(P.CLINICAL_WRITE),
+    "selfreport_staff.review": at_site(P.CLINICAL_WRITE),
+    # The patient's self-report pages: no sign-in, reached by the link's token alone.
+    "selfreport.start": PUBLIC,
+    "selfreport.step": PUBLIC,
+    "selfreport.review": PUBLIC,
+    "selfreport.submit_form": PUBLIC,
+    "selfreport.language": PUBLIC,
+    "selfreport.unknown": PUBLIC,
+    "selfreport.kiosk_start": at_site(P.CLINICAL_WRITE),
 }
 # Endpoints whose rule is read from a module-level table in the research tests.
 PREFIX_RULES: dict[str, Rule] = {"research.": anywhere(P.RESEARCH)}

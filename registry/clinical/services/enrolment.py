@@ -21,7 +21,12 @@ from registry.limits import NUMBERS, problems
 from registry.models import IndexKnee, Patient, PatientIdentity, Site
 from registry.scheduling import default_protocol
 from registry.services import ValidationFailed
-from registry.vocabularies import ELIGIBILITY_CRITERIA, KL_GRADES, KL_USUAL_INDICATION
+from registry.vocabularies import (
+    ELIGIBILITY_CRITERIA,
+    KL_GRADES,
+    KL_USUAL_INDICATION,
+    LANGUAGES,
+)
 
 MAX_ATTEMPTS = 5
 
@@ -46,6 +51,8 @@ class EnrolmentData:
     outside_indication_justification: str | None
     consent_date: date
     created_by_id: int | None
+    # For e-mails and self-report (vocabularies.LANGUAGES); None: the site's language.
+    language: str | None = None
 
 
 def compute_bmi(height_cm: float | None, weight_kg: float | None) -> float | None:
@@ -87,6 +94,9 @@ def validate_enrolment(session: Session, data: EnrolmentData, site_today: date) 
     if "consent_date" not in errors and "birth_date" not in errors \
             and data.consent_date < data.birth_date:
         errors["consent_date"] = "The consent date cannot be before the date of birth."
+    if data.language is not None and data.language not in LANGUAGES:
+        errors["language"] = (f"The language must be one of {', '.join(LANGUAGES)} (or the "
+                              f"site's language), not {data.language!r}.")
     if data.kl_grade not in KL_GRADES:
         errors["kl_grade"] = f"The Kellgren–Lawrence grade must be 0 to 4, not {data.kl_grade}."
     bmi = None if errors.keys() & {"height_cm", "weight_kg"} else compute_bmi(
@@ -126,7 +136,7 @@ def enrol_patient(session: Session, data: EnrolmentData) -> Patient:
             study_id=format_study_id(site.code, sequence), site_id=site.id,
             site_sequence=sequence, protocol_id=protocol.id, sex=data.sex,
             birth_date=data.birth_date, height_cm=data.height_cm, weight_kg=data.weight_kg,
-            bmi=bmi, consent_date=data.consent_date,
+            bmi=bmi, consent_date=data.consent_date, language=data.language,
             outside_indication_justification=justification, created_by_id=data.created_by_id,
         )
         patient.identity = PatientIdentity(

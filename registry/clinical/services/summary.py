@@ -25,7 +25,7 @@ import scoring
 from registry.clinical.services.enrolment import indication_warnings
 from registry.clock import today as clock_today
 from registry.followup.status import STATUS_LABELS, followup_status
-from registry.models import AdverseEvent, Patient, ScoreValue, Timepoint, Visit
+from registry.models import AdverseEvent, Patient, ScoreValue, SelfReport, Timepoint, Visit
 from scoring import citations
 from scoring.change import ChangeArrays, change_arrays_for_codes
 from scoring.core import FloatArray
@@ -144,6 +144,11 @@ class ResponderCell:
     criterion: str
 
 
+# Visits whose answers the patient gave themselves are marked so on the page.
+SELF_REPORT_MARKS = {"self_link": "self-reported by link",
+                     "self_kiosk": "self-reported on clinic tablet"}
+
+
 @dataclass(frozen=True, slots=True)
 class VisitRecord:
     """What the page shows of a visit: its columns and its timepoint's name and role."""
@@ -160,6 +165,13 @@ class VisitRecord:
     status: str
     out_of_window: bool
     not_applicable_reason: str | None
+    collection_mode: str | None = None
+    self_report_state: str | None = None  # of the patient's self-report for the visit
+
+    @property
+    def self_reported(self) -> str | None:
+        """How the patient self-reported the visit's answers, for the page; else None."""
+        return SELF_REPORT_MARKS.get(self.collection_mode or "")
 
     @property
     def name(self) -> str:
@@ -239,8 +251,9 @@ def page_queries() -> PageQueries:
         visits=select(Visit.id, Visit.timepoint_id, Timepoint.name, Timepoint.is_baseline,
                       Visit.target_date, Visit.window_start, Visit.window_end,
                       Visit.grace_end, Visit.visit_date, Visit.status, Visit.out_of_window,
-                      Visit.not_applicable_reason)
+                      Visit.not_applicable_reason, Visit.collection_mode, SelfReport.state)
         .outerjoin(Timepoint, Timepoint.id == Visit.timepoint_id)
+        .outerjoin(SelfReport, SelfReport.visit_id == Visit.id)
         .where(Visit.patient_id == patient_id),
         adverse_events=select(*AdverseEvent.__table__.columns)
         .where(AdverseEvent.patient_id == patient_id)

@@ -28,6 +28,7 @@ from registry.models import InstrumentResponse, Patient, Visit, utcnow
 from registry.scheduling import is_in_window, timepoint_instruments
 from registry.scores import InvalidAnswers, save_responses
 from registry.services import ValidationFailed, check_version
+from registry.vocabularies import COLLECTION_MODES
 
 Answers = dict[str, dict[str, int | None]]
 # What a form field may hold: a whole number in ASCII digits (``int`` alone would also
@@ -137,10 +138,13 @@ def _validate_date(visit: Visit, patient: Patient, visit_date: date) -> dict[str
 
 def save_visit(session: Session, visit: Visit, *, visit_date: date, answers: Answers,
                version: str | None, reason: str | None, clinician_id: int | None,
-               parse_errors: Mapping[str, str] | None = None) -> Visit:
+               parse_errors: Mapping[str, str] | None = None,
+               collection_mode: str | None = None) -> Visit:
     """Validate and save the visit with all its answers; all or nothing.
 
-    Raises ConflictError (stale version), ValidationFailed (field -> message).
+    ``collection_mode``: how the answers were collected (``vocabularies.COLLECTION_MODES``;
+    None keeps the visit's).  Raises ConflictError (stale version), ValidationFailed
+    (field -> message).
     """
     check_version(visit, version)
     errors = dict(parse_errors or {})
@@ -156,6 +160,8 @@ def save_visit(session: Session, visit: Visit, *, visit_date: date, answers: Ans
     if editing and not (reason or "").strip():
         errors["reason"] = ("You are changing answers or a date already saved: give a reason "
                             "(it is kept in the audit trail).")
+    if collection_mode is not None and collection_mode not in COLLECTION_MODES:
+        errors["collection_mode"] = "Choose how the answers were collected."
     if errors:
         raise ValidationFailed(errors)
     savepoint = session.begin_nested()
@@ -165,6 +171,8 @@ def save_visit(session: Session, visit: Visit, *, visit_date: date, answers: Ans
             visit.status = "done"
             visit.out_of_window = not is_in_window(visit, visit_date)
             visit.clinician_id = clinician_id
+            if collection_mode is not None:
+                visit.collection_mode = collection_mode
             visit.updated_at = utcnow()  # bumps the version even when only answers change
             # One flush for the visit and all responses (one audit batch), one INSERT
             # for all new scores.

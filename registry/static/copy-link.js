@@ -1,0 +1,23 @@
+// "Copy link" buttons: copy the text of the input named by data-copy-target to the
+// clipboard and say so in the live region the input is described by.  Without scripts
+// the buttons stay hidden and the read-only field can be selected and copied by hand.
+(function () {
+  "use strict";
+  document.querySelectorAll("button[data-copy-target]").forEach(function (button) {
+    var input = document.getElementById(button.getAttribute("data-copy-target"));
+    if (!input) { return; }
+    var status = document.getElementById(input.getAttribute("aria-describedby"));
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var done = function () { if (status) { status.textContent = "Link copied."; } };
+      input.select();
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () {
+          if (status) { status.textContent = "Select the link and copy it (Ctrl+C)."; }
+        });
+      } else if (document.execCommand("copy")) {
+        done();
+      }
+    });
+  });
+})();
