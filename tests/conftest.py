@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.accounts",
     "tests.fixtures.clinical",
     "tests.fixtures.webtest",
+    "tests.fixtures.mail",
 ]
 
 # The suite makes and signs in accounts by the hundred: scrypt with a small work factor

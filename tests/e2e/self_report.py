@@ -5,16 +5,13 @@ migrated registry database through the app's models, in one app context, the way
 fixtures do (``tests/fixtures/clinical.py``): the journeys are about the patient's pages,
 not the enrolment form, which ``test_journeys.py`` already walks.  ``load_text_packs``
 loads the text packs that make the instruments self-reportable; ``issue_links`` hands out
-links through the self-report service, as staff pages and reminders do.  ``Inbox`` is
-the journeys' mail server (aiosmtpd handler).  ``Devices`` opens browsers (phone, tablet,
+links through the self-report service, as staff pages and reminders do.  ``Devices`` opens browsers (phone, tablet,
 desk) and the ``answer_*`` helpers operate the patient's form as a person would: the VAS
 slider by keyboard, the number box, radio groups by arrow keys or by touch.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -133,21 +130,6 @@ def issue_links(app: Flask, visit_ids: list[int], *, channel: str = "email") -> 
 def links_in(text: str) -> list[str]:
     """The self-report URLs (``…/r/<43-character token>``) in a text, e.g. an e-mail."""
     return LINK.findall(text)
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message it receives (the journeys' mail server)."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content,
-                                                        policy=email.policy.default))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[Message]:
-        return [message for message in self.messages if message["To"] == address]
 
 
 def message_text(message: Message) -> str:

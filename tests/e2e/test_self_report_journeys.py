@@ -12,6 +12,7 @@ the same plain page.
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import os
 import re
 from collections.abc import Iterator
@@ -20,14 +21,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from registry import create_app
 from tests.e2e.conftest import ROOT, _artifact_folder
 from tests.e2e.journeys import JOURNEY_PASSWORD, USERS, Journey, sign_in
 from tests.e2e.self_report import (
     Devices,
-    Inbox,
     PatientSpec,
     Seeded,
     answer_by_keyboard,
@@ -46,7 +45,8 @@ from tests.e2e.self_report import (
     slider,
     step_number,
 )
-from tests.e2e.server import AUDIT_KEY, PSEUDONYM_KEY, SECRET_KEY, LiveServer, free_port
+from tests.e2e.server import AUDIT_KEY, PSEUDONYM_KEY, SECRET_KEY, LiveServer
+from tests.fixtures.mail import Inbox, start_smtp
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -85,9 +85,8 @@ class World:
 def world(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The registry (site, clinician, coordinator, three patients, text packs), a mail
     server, and a revoked link, served by gunicorn."""
-    inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
+    inbox = Inbox(policy=email.policy.default)
+    smtp = start_smtp(inbox)
     folder = tmp_path_factory.mktemp("e2e-self-report")
     url = f"sqlite:///{folder / 'registry.sqlite3'}"
     server = LiveServer(instance=folder / "instance", database_url=url, today=TODAY)

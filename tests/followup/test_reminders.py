@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import email
 import threading
 from datetime import date, timedelta
 from email.message import Message
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from babel.dates import format_date
 from sqlalchemy import select
 
@@ -33,41 +30,6 @@ DUE_M3 = 95  # m3 window open (days 75–120), grace not passed (105)
 OVERDUE_M3 = 115
 HEALTH_WORDS = ("knee", "pain", "osteoarthritis", "cell", "womac", "koos", "treatment",
                 "adverse", "injection")
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self._lock = threading.Lock()
-        self.delay = 0.0  # seconds per message: a slow server widens the race window
-
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        with self._lock:
-            self.messages.append(email.message_from_bytes(envelope.content))
-            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[Message]:
-        return [message for message in self.messages if message["To"] == address]
-
-
-@pytest.fixture
-def smtp() -> Any:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
-
-
-@pytest.fixture
-def inbox(smtp: Any) -> Inbox:
-    return smtp[1]
 
 
 def smtp_settings(port: int) -> dict[str, Any]:

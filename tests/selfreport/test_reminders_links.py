@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from babel.dates import format_date
 from sqlalchemy import func, select
 
@@ -17,24 +16,10 @@ from registry import audit_capture as capture
 from registry.models import Reminder, SelfReport, SelfReportLink
 from registry.selfreport import service
 from tests.e2e.server import free_port
-from tests.followup.test_reminders import HEALTH_WORDS, Inbox, body
+from tests.followup.test_reminders import HEALTH_WORDS, body
 from tests.selfreport.conftest import TODAY, TREATED, visit_of
 
 URL = re.compile(r"https://registry\.example\.org/r/([A-Za-z0-9_-]{43})")
-
-
-@pytest.fixture
-def smtp() -> Any:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
-
-
-@pytest.fixture
-def inbox(smtp: Any) -> Inbox:
-    return smtp[1]
 
 
 @pytest.fixture

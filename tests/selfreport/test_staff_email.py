@@ -3,14 +3,11 @@ patient's language, with nothing identifying or clinical; a failed send makes no
 
 from __future__ import annotations
 
-import email
 import re
-import threading
 from email.message import Message
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from babel.dates import format_date
 from sqlalchemy import select
 
@@ -23,28 +20,6 @@ from tests.e2e.server import free_port
 from tests.selfreport.conftest import TODAY
 
 URL = re.compile(r"https://registry\.example\.org/r/([A-Za-z0-9_-]{43})")
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self._lock = threading.Lock()
-
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-        with self._lock:
-            self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp() -> Any:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 @pytest.fixture
