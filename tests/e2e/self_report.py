@@ -5,9 +5,10 @@ migrated registry database through the app's models, in one app context, the way
 fixtures do (``tests/fixtures/clinical.py``): the journeys are about the patient's pages,
 not the enrolment form, which ``test_journeys.py`` already walks.  ``load_text_packs``
 loads the text packs that make the instruments self-reportable; ``issue_links`` hands out
-links through the self-report service, as staff pages and reminders do.  ``Devices`` opens browsers (phone, tablet,
-desk) and the ``answer_*`` helpers operate the patient's form as a person would: the VAS
-slider by keyboard, the number box, radio groups by arrow keys or by touch.
+links through the self-report service, as staff pages and reminders do.  ``Devices``
+opens browsers (phone, tablet, desk) and the ``answer_*`` helpers operate the patient's
+form as a person would: the VAS slider by keyboard, the number box, radio groups by arrow
+keys or by touch.
 """
 
 from __future__ import annotations
