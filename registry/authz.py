@@ -17,7 +17,7 @@ from flask import abort
 from flask_login import current_user
 
 from registry.extensions import login_manager
-from registry.models import Patient, Role, User
+from registry.models import Patient, Role, User, Visit
 
 
 class Permission(enum.StrEnum):
@@ -110,3 +110,12 @@ def patient_or_abort(session: Any, patient_id: int, permission: Permission) -> A
         abort(404)
     authorize(permission, patient.site_id)
     return patient
+
+
+def visit_or_abort(session: Any, visit_id: int, permission: Permission) -> tuple[Any, Any]:
+    """A visit and its patient, when the current user may act on them with
+    ``permission``, else 404 / 403."""
+    visit = session.get(Visit, visit_id)
+    if visit is None:
+        abort(404)
+    return visit, patient_or_abort(session, visit.patient_id, permission)

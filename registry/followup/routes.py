@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from registry import audit_capture as capture
-from registry.authz import Permission, can, patient_or_abort, requires
+from registry.authz import Permission, can, patient_or_abort, requires, visit_or_abort
 from registry.clock import today
 from registry.db import get_session
 from registry.downloads import content_disposition
@@ -125,11 +125,7 @@ def call_list() -> Response | tuple[str, int]:
 
 
 def _visit_or_abort(visit_id: int) -> tuple[Visit, Patient]:
-    db = get_session()
-    visit = db.get(Visit, visit_id)
-    if visit is None:
-        abort(404)
-    patient = patient_or_abort(db, visit.patient_id, Permission.FOLLOWUP_MANAGE)
+    visit, patient = visit_or_abort(get_session(), visit_id, Permission.FOLLOWUP_MANAGE)
     return visit, patient
 
 

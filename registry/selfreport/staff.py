@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from wtforms import HiddenField, RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from registry.authz import Permission, patient_or_abort, requires
+from registry.authz import Permission, requires, visit_or_abort
 from registry.clinical.services.summary import visit_name
 from registry.db import get_session
 from registry.followup.mailer import MailConfigError, Mailer, SmtpSettings, build_message
@@ -58,11 +58,7 @@ class ReviewForm(FlaskForm):
 
 
 def _visit(visit_id: int) -> tuple[Visit, Patient]:
-    session = get_session()
-    visit = session.get(Visit, visit_id)
-    if visit is None:
-        abort(404)
-    patient = patient_or_abort(session, visit.patient_id, Permission.CLINICAL_WRITE)
+    visit, patient = visit_or_abort(get_session(), visit_id, Permission.CLINICAL_WRITE)
     return visit, patient
 
 
