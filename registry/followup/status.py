@@ -23,6 +23,7 @@ same rule in Python for one visit.  ``tests/followup/test_status.py`` proves the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
 
@@ -162,6 +163,66 @@ def site_todays(session: Session, site_ids: Iterable[int] | Any = None) -> dict[
     return {site_id: clock_today(zone, config) for site_id, zone in zones}
 
 
+@dataclass(frozen=True)
+class StatusDisplay:
+    """How a visit's follow-up status is shown (worklist, grid, patient page, exports).
+
+    ``code`` is the status of :func:`followup_status`, except that a visit done out of its
+    window is ``done_out_of_window``; ``booked`` is the booked appointment of an open
+    visit (overdue, due, missed, upcoming, not yet due), else None.  ``css`` is the class
+    suffix of the cell (``status-<css>``).
+    """
+
+    code: str
+    label: str
+    booked: date | None
+
+    @property
+    def css(self) -> str:
+        return self.code.replace("_", "-")
+
+
+# Display code -> label: the statuses plus "done out of window" (a done visit whose
+# date fell outside its window).  Labels are marked for translation where shown.
+DISPLAY_LABELS: dict[str, str] = {
+    "done": "Done",
+    "done_out_of_window": "Done out of window",
+    "due": "Due",
+    "overdue": "Overdue",
+    "missed": "Missed",
+    "upcoming": "Upcoming",
+    "scheduled": "Not yet due",
+    "not_applicable": "Not applicable",
+}
+
+
+def display_status(status: str, *, out_of_window: bool | None = None,
+                   appointment_date: date | None = None) -> StatusDisplay:
+    """The shown status of a visit whose follow-up status is ``status``: done visits split
+    by ``out_of_window``; open visits carry their booked ``appointment_date``."""
+    code = "done_out_of_window" if status == "done" and out_of_window else status
+    booked = appointment_date if status in (*OPEN_STATUSES, "scheduled") else None
+    return StatusDisplay(code, DISPLAY_LABELS[code], booked)
+
+
+def days_left_in_window(window_end: date | None, status: str, today: date) -> int | None:
+    """Days until the window closes (0 on its last day), for visits whose window is open
+    (due, overdue); None otherwise.  A 6–12-month visit past its target can have months
+    left: the worklist shows this next to :func:`days_past_target`."""
+    if status not in ("due", "overdue") or window_end is None:
+        return None
+    return (window_end - today).days
+
+
+def days_past_target(target_date: date | None, status: str, today: date) -> int | None:
+    """Days since the visit's target date, for open visits past it (due, overdue,
+    missed); None otherwise or when the target is today or ahead."""
+    if status not in ("due", "overdue", "missed") or target_date is None:
+        return None
+    days = (today - target_date).days
+    return days if days > 0 else None
+
+
 def days_overdue(grace_end: date | None, status: str, today: date) -> int | None:
     """Days since the grace period ended, for overdue and missed visits."""
     if status not in ("overdue", "missed") or grace_end is None:
@@ -170,12 +231,17 @@ def days_overdue(grace_end: date | None, status: str, today: date) -> int | None
 
 
 __all__ = [
+    "DISPLAY_LABELS",
     "OPEN_STATUSES",
     "STATUS_LABELS",
+    "StatusDisplay",
     "UPCOMING_DAYS",
     "URGENCY",
     "date_parameters",
+    "days_left_in_window",
     "days_overdue",
+    "days_past_target",
+    "display_status",
     "followup_status",
     "open_visit_prefilter",
     "site_todays",

@@ -15,9 +15,11 @@ from registry.models.pending import PendingSubmission
 from registry.models.protocol import Protocol, Timepoint
 from registry.models.research import Cohort
 from registry.models.selfreport import RequestThrottle, SelfReport, SelfReportLink, TextPack
+from registry.models.settings import DEMO_MARKER, RegistrySetting
 from registry.models.visits import AdverseEvent, InstrumentResponse, ScoreValue, Visit
 
 __all__ = [
+    "DEMO_MARKER",
     "ROLE_LABELS",
     "AdverseEvent",
     "AuditEvent",
@@ -34,6 +36,7 @@ __all__ = [
     "PatientIdentity",
     "PendingSubmission",
     "Protocol",
+    "RegistrySetting",
     "Reminder",
     "RequestThrottle",
     "Role",

@@ -17,10 +17,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from registry import textsearch
 from registry.limits import DATES, NUMBERS
 from registry.models.base import Audited, Base, Versioned, intpk, range_check, utc_created
 from registry.vocabularies import (
@@ -112,7 +114,9 @@ class PatientIdentity(Audited, Versioned, Base):
     __table_args__ = (
         CheckConstraint(sql_in("preferred_contact", CONTACT_PREFERENCES), name="contact_known"),
         UniqueConstraint("site_id", "medical_record_number"),
+        Index("ix_patient_identity_site_name_key", "site_id", "name_key"),
     )
+    audit_reason_exempt = Audited.audit_reason_exempt | {"search_text", "name_key"}
 
     patient_id: Mapped[int] = mapped_column(
         ForeignKey("patient.id", ondelete="CASCADE"), primary_key=True
@@ -128,6 +132,11 @@ class PatientIdentity(Audited, Versioned, Base):
         String(10), default="phone", server_default="phone"
     )
     email_reminders: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Derived from the name and record number (registry.textsearch), set on every flush
+    # by the mapper hook below: accent-, case- and order-insensitive search and the
+    # duplicate check.  Never edited directly.
+    search_text: Mapped[str] = mapped_column(String(400), default="", server_default="")
+    name_key: Mapped[str] = mapped_column(String(250), default="", server_default="")
 
     patient: Mapped[Patient] = relationship(back_populates="identity")
 
@@ -186,6 +195,15 @@ class Treatment(Audited, Versioned, Base):
     recorded_at: Mapped[utc_created]
 
     patient: Mapped[Patient] = relationship(back_populates="treatment")
+
+
+@event.listens_for(PatientIdentity, "before_insert")
+@event.listens_for(PatientIdentity, "before_update")
+def _derive_search_columns(_mapper: Any, _connection: Any, identity: PatientIdentity) -> None:
+    """Keep ``search_text`` and ``name_key`` in step with the name and record number."""
+    identity.search_text = textsearch.search_text(
+        identity.family_name, identity.given_name, identity.medical_record_number)
+    identity.name_key = textsearch.name_key(identity.family_name, identity.given_name)
 
 
 __all__ = ["IndexKnee", "Patient", "PatientIdentity", "Treatment"]

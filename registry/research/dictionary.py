@@ -50,6 +50,12 @@ class ColumnSpec:
     source: str = ""
     values: str = ""  # coded values: "code = label; …"
     stata_name: str = ""
+    # Coded values as (code, label) pairs, for value labels in Stata / SPSS / SAS and the
+    # syntax files (``values`` is the same as text for the dictionary).
+    codes: tuple[tuple[Any, str], ...] = ()
+    # The companion column holding why this column's value is missing
+    # (``registry.research.missing.SCORE_REASONS`` codes); "" when it has none.
+    reason_column: str = ""
 
 
 def coded(vocabulary: Mapping[Any, str]) -> str:
@@ -203,7 +209,8 @@ def stata_label(label: str) -> str:
     return text if len(text) <= STATA_LABEL_MAX else text[:STATA_LABEL_MAX - 3] + "..."
 
 
-DICTIONARY_COLUMNS = [spec_field.name for spec_field in fields(ColumnSpec)]
+DICTIONARY_COLUMNS = [spec_field.name for spec_field in fields(ColumnSpec)
+                      if spec_field.name != "codes"]  # "values" holds them as text
 
 
 def dictionary_frame(specs: Iterable[ColumnSpec]) -> pd.DataFrame:
