@@ -158,8 +158,8 @@ def item_spec(table: str, column: str, instrument_code: str, item_code: str,
     item = instrument.item(item_code)
     at = f" at {timepoint}" if timepoint else ""
     source = f"instrument_response.answers {item.code} ({instrument.version})"
-    common = {"instrument": instrument.name, "kind": item.kind, "missing_rule": ITEM_MISSING,
-              "source": source}
+    common: dict[str, Any] = {"instrument": instrument.name, "kind": item.kind,
+                              "missing_rule": ITEM_MISSING, "source": source}
     if item.options:
         values = "; ".join(f"{option.code} = {option.label}" for option in item.options)
         return ColumnSpec(table, column, f"{instrument.short_name} {item.code} {item.label}{at}",
