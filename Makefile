@@ -8,7 +8,7 @@ REGISTRY := $(VENV)/bin/registry
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install demo test lint translations clean-demo screenshots bench-load bench-self-report
+.PHONY: install demo test lint translations clean-demo screenshots bench-load bench-self-report bench-grid
 
 $(VENV)/.installed: setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,8 @@ $(VENV)/.installed: setup.cfg setup.py pyproject.toml
 
 install: $(VENV)/.installed
 
+# A second `make demo` serves the demo database as it is (it carries the demo marker), with
+# whatever was added while trying it out; `make clean-demo` deletes it to start over.
 demo: install
 	$(REGISTRY) init
 	$(REGISTRY) demo
@@ -43,6 +45,7 @@ translations: install
 test: lint
 	$(PY) -m pytest
 
+# Deletes the default SQLite database (the demo's); a DATABASE_URL elsewhere is left alone.
 clean-demo:
 	rm -f instance/registry.sqlite3 instance/registry.sqlite3-wal instance/registry.sqlite3-shm
 
@@ -56,3 +59,8 @@ bench-load: install
 # or postgresql://postgres@127.0.0.1:5432/test); results in benchmarks/results/self_report.md
 bench-self-report: install
 	$(PY) benchmarks/bench_self_report.py
+
+# The record status grid's first page for 10,000 patients at one site (SQLite, and PostgreSQL
+# when REGISTRY_TEST_POSTGRES_URL names a server); results in benchmarks/results/grid.md
+bench-grid: install
+	$(PY) benchmarks/bench_grid.py

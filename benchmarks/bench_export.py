@@ -7,14 +7,19 @@
     .venv/bin/python benchmarks/bench_export.py --patients 2000 --no-write   # smoke run
 
 1. A synthetic registry (N patients × 4 timepoints, VAS, PGA, WOMAC and KOOS at each visit,
-   i.e. 23 stored scores per visit, scored by ``scoring.score_frame`` from random answers) is
-   bulk-inserted (SQLAlchemy Core executemany; score rows through the driver: executemany
+   i.e. 24 stored scores per visit — KOOS also scored as KOOS-PS, KOOS-12 and KOOS JR —
+   scored by ``scoring.score_frame`` from random answers; about 4 % of follow-up visits
+   missed, 1 % of patients withdrawn at 4 months, so the long table also has rows without a
+   value and the visits table every kind of status) is bulk-inserted (SQLAlchemy Core
+   executemany; score rows through the driver: executemany
    of tuples on SQLite, COPY on PostgreSQL, then VACUUM ANALYZE as autovacuum would).
    ``--db PATH`` (SQLite) and ``--postgres-db NAME`` keep the database and reuse it when it
    already holds N patients; without them a throw-away database is built and dropped.
-2. A long-format export of all scores of all patients (``registry export --all``'s code path,
-   ``export_cohort``) to Parquet and to CSV, each run in a fresh subprocess so that its peak
-   RSS (``ru_maxrss``) is the export's own; median wall time of ``--runs`` runs.
+2. An export of all patients (``registry export --all``'s code path, ``export_cohort``; the
+   ``visits`` table included) in every format the export offers (``--formats``; Excel in the
+   wide shape only: the long table passes a sheet's row limit), each run in a fresh
+   subprocess so that its peak RSS (``ru_maxrss``) is the export's own; median wall time of
+   ``--runs`` runs.  ``--shapes long,wide`` adds the wide shape for the other formats.
 3. Cohort count latency (``count_patients``): median of 20, for all patients and for a
    filtered cohort (site, KL grade, timepoint completed, no adverse event).
 Targets: export < 15 s median and < 2 GB peak; count < 500 ms.  Results (with the load
@@ -48,7 +53,8 @@ TARGET_EXPORT_SECONDS = 15.0
 TARGET_EXPORT_MB = 2048.0
 TARGET_COUNT_MS = 500.0
 INSTRUMENTS = ("vas", "pga", "womac", "koos")
-DERIVED = {"koos": ("koos", "koos12", "koosjr")}
+MISSED_SHARE = 0.04  # follow-up visits not done (their window has closed: missed)
+WITHDRAWN_SHARE = 0.01  # patients withdrawn at day 120 (visits after it: withdrawn)
 SETTINGS = {"SECRET_KEY": "bench", "AUDIT_KEY": "bench", "PSEUDONYM_KEY": "bench"}
 FILTERED = {"site": ["S02"], "kl_grade": [2, 3], "timepoint": ["m3"], "adverse_events": "none"}
 
@@ -73,8 +79,8 @@ def visit_scores(rng: np.random.Generator, level: np.ndarray) -> dict[str, np.nd
         else:
             raw = np.clip(np.rint(rng.normal(level[:, None] * 25, 9, (len(level), 1))), 0, 100)
         frame = pd.DataFrame(raw, columns=[item.code for item in items])
-        for code in DERIVED.get(instrument, (instrument,)):
-            scored = scoring.score_frame(code, frame)
+        for scored_as in scoring.scored_from(instrument):
+            scored = scoring.score_frame(scored_as.code, frame)
             for column in scored.columns:
                 out[column] = scored[column].to_numpy()
     return out
@@ -101,8 +107,8 @@ def populate(url: str, instance: Path, patients: int, seed: int = 20261124) -> f
     )
     from registry.models.protocol import DEFAULT_TIMEPOINTS
 
-    codes_of = {instrument: [score.code for code in DERIVED.get(instrument, (instrument,))
-                             for score in scoring.INSTRUMENTS[code].scores]
+    codes_of = {instrument: [score.code for scored_as in scoring.scored_from(instrument)
+                             for score in scored_as.scores]
                 for instrument in INSTRUMENTS}
     started = time.perf_counter()
     migrate.upgrade(url)
@@ -131,26 +137,39 @@ def populate(url: str, instance: Path, patients: int, seed: int = 20261124) -> f
                     strict=True)]
         sites = (ids % 3) + 1
         kl = rng.choice([1, 2, 3, 4], n, p=[0.03, 0.45, 0.45, 0.07])
+        withdrawn = rng.random(n) < WITHDRAWN_SHARE
         rows_patient = [{"id": int(i), "study_id": f"S0{s}-{i:07d}", "site_id": int(s),
                          "site_sequence": int(i), "protocol_id": 1,
                          "sex": ("female", "male")[int(i) % 2], "birth_date": b,
                          "height_cm": 170.0, "weight_kg": 80.0, "bmi": float(bmi),
-                         "consent_date": t - dt.timedelta(days=20), "status": "active"}
-                        for i, s, b, t, bmi in zip(ids, sites, born, treated,
-                                                   np.round(rng.normal(28, 4, n).clip(15, 60), 1),
-                                                   strict=True)]
+                         "consent_date": t - dt.timedelta(days=20),
+                         "status": "withdrawn" if gone else "active",
+                         "withdrawn_on": t + dt.timedelta(days=120) if gone else None,
+                         "withdrawal_reason": "lost_to_follow_up" if gone else None}
+                        for i, s, b, t, bmi, gone in zip(
+                            ids, sites, born, treated,
+                            np.round(rng.normal(28, 4, n).clip(15, 60), 1), withdrawn,
+                            strict=True)]
         level = rng.normal(2.1, 0.5, n).clip(0.8, 3.6)
         visits, responses, scores = [], [], []
         for k, (tp_id, target, w_start, w_end, code) in enumerate(timepoints):
             course = {"baseline": 1.0, "w2_6": 0.85, "m3": 0.7, "m6_12": 0.62}[code]
             values = visit_scores(rng, level * course)
+            missed = (rng.random(n) < MISSED_SHARE) if code != "baseline" else np.zeros(n, bool)
+            if code == "m6_12":
+                missed |= withdrawn  # withdrawn at day 120: no 6–12-month visit
             for row, (pid, t) in enumerate(zip(ids, treated, strict=True)):
                 visit_id = (int(pid) - 1) * 4 + k + 1
                 visits.append({"id": visit_id, "patient_id": int(pid), "timepoint_id": tp_id,
                                "target_date": t + dt.timedelta(days=target),
                                "window_start": t + dt.timedelta(days=w_start),
                                "window_end": t + dt.timedelta(days=w_end),
-                               "visit_date": t + dt.timedelta(days=target), "status": "done"})
+                               "grace_end": t + dt.timedelta(days=min(target + 14, w_end)),
+                               "visit_date": None if missed[row]
+                               else t + dt.timedelta(days=target),
+                               "status": "scheduled" if missed[row] else "done"})
+                if missed[row]:
+                    continue
                 for j, instrument in enumerate(INSTRUMENTS):
                     response_id = (visit_id - 1) * 4 + j + 1
                     responses.append({"id": response_id, "visit_id": visit_id,
@@ -237,7 +256,7 @@ def prepare(url: str, instance: Path, patients: int, label: str) -> float | None
     return populate(url, instance, patients)
 
 
-def child_export(url: str, instance: str, fmt: str, output: str) -> None:
+def child_export(url: str, instance: str, fmt: str, shape: str, output: str) -> None:
     """Run one export in this (fresh) process and print its timing and peak RSS as JSON."""
     from registry.db import get_session
     from registry.research.export import ExportOptions, export_cohort
@@ -247,7 +266,7 @@ def child_export(url: str, instance: str, fmt: str, output: str) -> None:
         session = get_session()
         started = time.perf_counter()
         result = export_cohort(session, cohort_name="All treated patients", definition={},
-                               options=ExportOptions(format=fmt, shape="long"),
+                               options=ExportOptions(format=fmt, shape=shape),
                                pseudonym_key="bench", free_text_allowed=False,
                                target=Path(output))
         seconds = time.perf_counter() - started
@@ -257,14 +276,18 @@ def child_export(url: str, instance: str, fmt: str, output: str) -> None:
                       "bytes": Path(output).stat().st_size}))
 
 
-def time_export(url: str, instance: Path, fmt: str, runs: int) -> dict[str, Any]:
+def time_export(url: str, instance: Path, fmt: str, shape: str, runs: int) -> dict[str, Any]:
     results = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as folder:
             out = subprocess.run(
-                [sys.executable, __file__, "--child-export", fmt, "--url", url,
-                 "--instance", str(instance), "--output", str(Path(folder) / "export")],
-                check=True, capture_output=True, text=True)
+                [sys.executable, __file__, "--child-export", fmt, "--shape", shape,
+                 "--url", url, "--instance", str(instance),
+                 "--output", str(Path(folder) / "export")],
+                capture_output=True, text=True)
+            if out.returncode:
+                error = (out.stderr.strip().splitlines() or ["no output"])[-1]
+                return {"error": error[:300]}
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return {"median_s": statistics.median(r["seconds"] for r in results),
             "all_s": [round(r["seconds"], 2) for r in results],
@@ -291,21 +314,35 @@ def time_counts(url: str, instance: Path, repeats: int = 20) -> dict[str, float]
     return out
 
 
+def runs_of(formats: list[str], shapes: list[str]) -> list[tuple[str, str]]:
+    """(shape, format) pairs to time: Excel in the wide shape only (row limit)."""
+    return [(shape, fmt) for fmt in formats for shape in shapes
+            if not (fmt == "xlsx" and shape == "long")] + (
+        [("wide", "xlsx")] if "xlsx" in formats and "wide" not in shapes else [])
+
+
 def run(url: str, label: str, patients: int, runs: int, formats: list[str],
-        counts_wanted: bool = True) -> list[str]:
+        counts_wanted: bool = True, shapes: tuple[str, ...] = ("long",)) -> list[str]:
     with tempfile.TemporaryDirectory() as instance_dir:
         instance = Path(instance_dir)
         load_seconds = prepare(url, instance, patients, label)
         load_before = loadavg()
-        exports = {fmt: time_export(url, instance, fmt, runs) for fmt in formats}
+        exports = {}
+        for shape, fmt in runs_of(formats, list(shapes)):
+            print(f"[{label}] export {shape} {fmt} …", file=sys.stderr, flush=True)
+            exports[shape, fmt] = time_export(url, instance, fmt, shape, runs)
         counts = time_counts(url, instance) if counts_wanted else None
     loaded = (f"load {load_seconds:.0f} s, bulk insert" if load_seconds is not None
               else "database reused")
-    lines = [f"## {label}: {patients:,} patients × 4 timepoints × 23 scores ({loaded}); "
-             f"load average before: {load_before}"]
-    for fmt, result in exports.items():
+    lines = [f"## {label}: {patients:,} patients × 4 timepoints × 24 scores, "
+             f"{MISSED_SHARE:.0%} of follow-ups missed, {WITHDRAWN_SHARE:.0%} withdrawn "
+             f"({loaded}); load average before: {load_before}"]
+    for (shape, fmt), result in exports.items():
+        if "error" in result:
+            lines.append(f"export {shape} {fmt:<8} FAILED: {result['error']}")
+            continue
         ok = (result["median_s"] < TARGET_EXPORT_SECONDS and result["peak_mb"] < TARGET_EXPORT_MB)
-        lines.append(f"export long {fmt:<8} median {result['median_s']:.2f} s "
+        lines.append(f"export {shape} {fmt:<8} median {result['median_s']:.2f} s "
                      f"(runs {result['all_s']}), peak RSS {result['peak_mb']:.0f} MB, "
                      f"file {result['bytes'] / 1e6:.0f} MB, rows {result['rows']} "
                      f"-> {'OK' if ok else 'MISSED'} (targets < {TARGET_EXPORT_SECONDS:.0f} s, "
@@ -338,7 +375,10 @@ def main() -> None:
                         help="named PostgreSQL database to build once and keep (reused)")
     parser.add_argument("--backends", default="sqlite,postgresql",
                         help="comma-separated: sqlite, postgresql")
-    parser.add_argument("--formats", default="parquet,csv")
+    parser.add_argument("--formats", default=None,
+                        help="comma-separated; default: every format the export offers")
+    parser.add_argument("--shapes", default="long", help="comma-separated: long, wide")
+    parser.add_argument("--shape", default="long", help=argparse.SUPPRESS)
     parser.add_argument("--no-counts", action="store_true")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--child-export", help=argparse.SUPPRESS)
@@ -347,10 +387,13 @@ def main() -> None:
     parser.add_argument("--output", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_export:
-        child_export(args.url, args.instance, args.child_export, args.output)
+        child_export(args.url, args.instance, args.child_export, args.shape, args.output)
         return
+    from registry.research.options import FORMATS
+
     backends = args.backends.split(",")
-    formats = args.formats.split(",")
+    formats = args.formats.split(",") if args.formats else list(FORMATS)
+    shapes = tuple(args.shapes.split(","))
     header = [f"# bench_export {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
               f"# {platform.platform()}, Python {platform.python_version()}, "
               f"{os.cpu_count()} CPUs (shared with other engineers' work)"]
@@ -360,7 +403,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             path = args.db.resolve() if args.db else Path(folder) / "bench.sqlite3"
             lines += run(f"sqlite:///{path}", "SQLite", args.patients, args.runs, formats,
-                         not args.no_counts)
+                         not args.no_counts, shapes)
         print("\n".join(header + lines), flush=True)
     if "postgresql" in backends and args.postgres_url:
         from tests.fixtures.database import create_postgres_database, drop_postgres_database
@@ -370,7 +413,7 @@ def main() -> None:
                                        exist_ok=keep)
         try:
             pg_lines = run(url, "PostgreSQL", args.patients, args.runs, formats,
-                           not args.no_counts)
+                           not args.no_counts, shapes)
         finally:
             if not keep:
                 drop_postgres_database(args.postgres_url, url)

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.load_registry import Chunk, build_registry, refresh_followup  # noqa: E402
 from registry import create_app, migrate  # noqa: E402
+from registry.paging import MAX_PAGE  # noqa: E402
 from registry.scheduling import visit_dates  # noqa: E402
 from tests.fixtures.database import (  # noqa: E402
     create_postgres_database,
@@ -163,7 +164,8 @@ def measure(app: Flask, email: str, site_id: int, requests: int,
         timings.append(elapsed)
     rows = html.count("<tr data-visit=")
     cpu_median = statistics.median(cpu)
-    few_url = f"/followup/?site={site_id}&page=1000000"  # clamped to the (short) last page
+    # The highest page number accepted, clamped to the (short) last page.
+    few_url = f"/followup/?site={site_id}&page={MAX_PAGE}"
     _elapsed, few_statements, few_html = get(few_url)
     return {"median": statistics.median(timings), "p90": sorted(timings)[int(0.9 * len(timings))
                                                                         - 1],

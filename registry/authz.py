@@ -74,6 +74,16 @@ def visible_site_ids(user: Any) -> frozenset[int]:
     return frozenset()
 
 
+def can_read_history(user: Any, site_id: int) -> bool:
+    """Whether ``user`` may read the change history of a record at ``site_id``: clinical
+    staff of the (active) site, and auditors of their own sites, closed ones included (as
+    the audit trail page: a closed site's history stays readable).  Identifying values in
+    it still need ``IDENTITY_READ`` at the site."""
+    if can(user, Permission.CLINICAL_READ, site_id):
+        return True
+    return can(user, Permission.AUDIT_READ) and site_id in user.site_ids
+
+
 def authorize(permission: Permission, site_id: int | None = None) -> None:
     """Abort with 403 unless the current user holds the permission (at the site)."""
     if not can(current_user, permission, site_id):

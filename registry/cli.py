@@ -19,6 +19,7 @@ from registry.clinical.commands import COMMANDS as CLINICAL_COMMANDS
 from registry.db import get_session, writing
 from registry.demo import DemoRefused, load_demo
 from registry.followup.commands import COMMANDS as FOLLOWUP_COMMANDS
+from registry.interop.commands import COMMANDS as INTEROP_COMMANDS
 from registry.maintenance.commands import COMMANDS as MAINTENANCE_COMMANDS
 from registry.research.commands import COMMANDS as RESEARCH_COMMANDS
 from registry.selfreport.commands import COMMANDS as SELF_REPORT_COMMANDS
@@ -114,16 +115,25 @@ def score_command(args: tuple[str, ...]) -> None:
 @click.option("--patients", default=200, show_default=True)
 @with_appcontext
 def demo_command(seed: int, patients: int) -> None:
-    """Load a synthetic demo cohort with demo users (refuses a database with real data)."""
+    """Load a synthetic demo cohort with demo users into an empty database; a demo
+    database (it carries the demo marker) is served as it is; any other database holding
+    data is refused."""
     with writing():
         session = get_session()
         try:
-            logins = load_demo(session, seed=seed, patients=patients)
+            result = load_demo(session, seed=seed, patients=patients)
         except DemoRefused as error:
             raise click.ClickException(str(error)) from error
         session.commit()
-    click.echo("Demo cohort loaded. Demo sign-ins (e-mail / password):")
-    for email, role, password in logins:
+    if result.loaded:
+        click.echo("Demo cohort loaded. Demo sign-ins (e-mail / password):")
+    else:
+        click.echo(f"This is a demo database ({result.marker}): serving it as it is, with "
+                   "what was added since. Start over with `make clean-demo` then `make "
+                   "demo`.")
+        click.echo("Demo sign-ins (e-mail / password; a password changed since is not "
+                   "shown):")
+    for email, role, password in result.logins:
         click.echo(f"  {role:<12} {email:<32} {password}")
 
 
@@ -131,6 +141,6 @@ def register_commands(app: Flask) -> None:
     """Add the registry's commands to the app's ``flask``/``registry`` command group."""
     for command in (init_command, create_site_command, create_user_command, audit_group,
                     score_command, demo_command, *CLINICAL_COMMANDS, *FOLLOWUP_COMMANDS,
-                    *RESEARCH_COMMANDS, *MAINTENANCE_COMMANDS, *TEXT_PACK_COMMANDS,
-                    *SELF_REPORT_COMMANDS):
+                    *RESEARCH_COMMANDS, *INTEROP_COMMANDS, *MAINTENANCE_COMMANDS,
+                    *TEXT_PACK_COMMANDS, *SELF_REPORT_COMMANDS):
         app.cli.add_command(command)

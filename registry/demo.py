@@ -16,6 +16,7 @@ person is described.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
@@ -29,10 +30,13 @@ from registry.clinical.services.visits import visit_instruments
 from registry.clock import today
 from registry.followup.state import refresh_sites
 from registry.models import (
+    DEMO_MARKER,
     AdverseEvent,
     IndexKnee,
     Patient,
     PatientIdentity,
+    RegistrySetting,
+    Site,
     Treatment,
     User,
     Visit,
@@ -47,7 +51,7 @@ DEMO_SITES = (("OSL", "Oslo Knee Clinic", "Europe/Oslo"),
               ("BGN", "Bergen Orthopaedics", "Europe/Oslo"),
               ("TRD", "Trondheim Joint Centre", "Europe/Oslo"))
 # (e-mail local part, role, site codes, password).  Demo-only credentials, printed by
-# `registry demo`; the loader refuses any database that holds real accounts.
+# `registry demo`; the loader refuses any database holding data without the demo marker.
 DEMO_USERS = (
     ("clinician", "clinician", ("OSL",), "demo clinician password"),
     ("coordinator", "coordinator", ("OSL", "BGN"), "demo coordinator password"),
@@ -67,7 +71,24 @@ COURSE = {"baseline": 1.0, "w2_6": 0.85, "m3": 0.7, "m6_12": 0.62}
 
 
 class DemoRefused(RuntimeError):
-    """The database already holds data that is not the demo's."""
+    """The database already holds data and is not a demo database."""
+
+
+REFUSED = ("This database holds data and is not a demo database (it has no demo marker): "
+           "the demo cohort is loaded only into an empty database, never next to real "
+           "data. Point DATABASE_URL at another database, or, to start the demo over, "
+           "remove the demo database (`make clean-demo` for the default SQLite file) and "
+           "run `make demo` again.")
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """The demo sign-ins, and whether they were loaded now or found (a marked database
+    served as it is, with ``marker`` saying when it was loaded)."""
+
+    logins: list[tuple[str, str, str]]
+    loaded: bool
+    marker: str = ""
 
 
 def _demo_logins() -> list[tuple[str, str, str]]:
@@ -75,18 +96,30 @@ def _demo_logins() -> list[tuple[str, str, str]]:
             for local, role, _sites, password in DEMO_USERS]
 
 
-def load_demo(session: Session, *, seed: int = 20261124,
-              patients: int = 200) -> list[tuple[str, str, str]]:
-    """Load the demo cohort; return (e-mail, role, password) of the demo accounts."""
-    users = session.scalar(select(func.count()).select_from(User)) or 0
-    demo_users = session.scalar(
-        select(func.count()).select_from(User).where(User.email.like(f"%@{DEMO_DOMAIN}"))
-    ) or 0
-    if users and demo_users == users:
-        return _demo_logins()  # already loaded
-    if users or session.scalar(select(func.count()).select_from(Patient)):
-        raise DemoRefused("This database already holds real data; the demo is only loaded "
-                          "into an empty database.")
+def demo_marker(session: Session) -> RegistrySetting | None:
+    """The marker of a demo database (set when the demo was loaded, or by migration 0009
+    for a database holding the demo's sites); None for any other database."""
+    return session.get(RegistrySetting, DEMO_MARKER)
+
+
+def holds_data(session: Session) -> bool:
+    """Whether any site, account or patient exists (an empty database has none)."""
+    return any(session.scalar(select(func.count()).select_from(model)) for model in
+               (Site, User, Patient))
+
+
+def load_demo(session: Session, *, seed: int = 20261124, patients: int = 200) -> DemoResult:
+    """Load the demo cohort into an empty database and mark it as a demo database.
+
+    A database with the marker is served as it is, however it was used since (accounts
+    added on the admin page, patients enrolled): the demo is recognised by its marker,
+    not by its accounts.  Any other database holding data is refused (DemoRefused).
+    """
+    marker = demo_marker(session)
+    if marker is not None:
+        return DemoResult(_demo_logins(), loaded=False, marker=marker.value)
+    if holds_data(session):
+        raise DemoRefused(REFUSED)
     capture.set_actor(session, None, "demo-loader")
     rng = random.Random(seed)
     sites = {code: create_site(session, code=code, name=name, timezone=zone)
@@ -104,7 +137,10 @@ def load_demo(session: Session, *, seed: int = 20261124,
                       reference_day)
     session.flush()
     refresh_sites(session, [site.id for site in sites.values()])  # the worklist's statuses
-    return _demo_logins()
+    value = f"loaded on {reference_day.isoformat()} (seed {seed}, {patients} patients)"
+    session.add(RegistrySetting(key=DEMO_MARKER, value=value))
+    session.flush()
+    return DemoResult(_demo_logins(), loaded=True, marker=value)
 
 
 def _demo_protocol(session: Session) -> None:

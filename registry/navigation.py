@@ -15,6 +15,7 @@ NAV_ITEMS: tuple[tuple[str, str, Permission | None], ...] = (
     ("clinical.patient_list", "Patients", Permission.CLINICAL_READ),
     ("clinical.enrol", "Enrol patient", Permission.CLINICAL_WRITE),
     ("followup.worklist", "Worklist", Permission.FOLLOWUP_MANAGE),
+    ("followup.grid", "Status grid", Permission.CLINICAL_READ),
     ("research.cohorts", "Cohorts", Permission.RESEARCH),
     ("admin.users", "Users", Permission.ADMIN),
     ("admin.sites", "Sites", Permission.ADMIN),

@@ -1,7 +1,7 @@
 """Accent-, case- and order-insensitive text for finding patients by name.
 
-``normalise`` folds a text to lower-case ASCII words: Unicode NFKD decomposition, combining
-marks dropped, ``str.casefold``, every run of other characters a single space, so "Núñez
+``normalise`` folds a text to lower-case words without accents: Unicode NFKD decomposition,
+combining marks dropped, ``str.casefold``, every run of other characters a single space, so "Núñez
 Peña, José" becomes "nunez pena jose".  The patient's identity stores two derived columns
 (kept in step by a mapper hook on ``PatientIdentity``):
 
@@ -19,14 +19,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_NON_WORD = re.compile(r"[^0-9a-z]+")
+_NON_WORD = re.compile(r"[\W_]+")  # any run of non-letters and non-digits (all scripts)
 # Latin letters that NFKD does not decompose into a base letter and a mark.
 _LETTERS = str.maketrans({"æ": "ae", "ø": "o", "œ": "oe", "ð": "d", "þ": "th", "ł": "l",
                           "đ": "d", "ı": "i", "ħ": "h", "ŧ": "t", "ŋ": "n"})
 
 
 def normalise(text: str | None) -> str:
-    """``text`` as lower-case ASCII words separated by single spaces ("" for None)."""
+    """``text`` as lower-case words without accents, single-spaced ("" for None);
+    letters of every script are kept (Cyrillic, Greek, CJK names stay findable)."""
     if not text:
         return ""
     decomposed = unicodedata.normalize("NFKD", text)

@@ -23,6 +23,26 @@ KL_GRADES = {
 # conservative care (shared/reference/instruments.md, "Schedule").
 KL_USUAL_INDICATION = frozenset({2, 3})
 
+
+def N_(text: str) -> str:  # noqa: N802 - gettext's conventional "mark only" name
+    """Marks a string for the translation catalogue; it is translated where shown."""
+    return text
+
+
+# What the radiograph shows at each grade, the options wherever the grade is chosen
+# (Kellgren JH, Lawrence JS. Radiological assessment of osteo-arthrosis. Ann Rheum Dis
+# 1957;16:494-502).  ``KL_GRADES`` stays the short value label (exports, cohort filters).
+KL_GRADE_DEFINITIONS = {
+    0: N_("no radiographic features of osteoarthritis"),
+    1: N_("doubtful narrowing of the joint space, possible osteophytic lipping"),
+    2: N_("definite osteophytes, possible narrowing of the joint space"),
+    3: N_("moderate multiple osteophytes, definite narrowing of the joint space, some "
+          "sclerosis, possible deformity of the bone ends"),
+    4: N_("large osteophytes, marked narrowing of the joint space, severe sclerosis, "
+          "definite deformity of the bone ends"),
+}
+KL_SOURCE = "Kellgren & Lawrence 1957, Ann Rheum Dis 16:494"
+
 # Eligibility checklist.  ``expected`` is the answer of a typical candidate; any other
 # answer puts the patient outside the usual indication and needs a justification.
 ELIGIBILITY_CRITERIA = {

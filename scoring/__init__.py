@@ -34,6 +34,7 @@ from scoring.instruments import (
     recordable_instruments,
     scored_from,
 )
+from scoring.intervals import Interval, wilson_interval
 from scoring.model import InvalidAnswer, ItemKind
 from scoring.responder import Responder, omeract_oarsi, omeract_oarsi_frame
 from scoring.thresholds import (
@@ -61,6 +62,7 @@ __all__ = [
     "THRESHOLD_SETS",
     "Change",
     "Instrument",
+    "Interval",
     "InvalidAnswer",
     "Item",
     "ItemKind",
@@ -88,4 +90,5 @@ __all__ = [
     "threshold_set",
     "validate_answers",
     "validate_frame",
+    "wilson_interval",
 ]

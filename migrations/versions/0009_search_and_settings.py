@@ -30,7 +30,7 @@ down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_NON_WORD = re.compile(r"[^0-9a-z]+")
+_NON_WORD = re.compile(r"[\W_]+")  # any run of non-letters and non-digits (all scripts)
 _LETTERS = str.maketrans({"æ": "ae", "ø": "o", "œ": "oe", "ð": "d", "þ": "th", "ł": "l",
                           "đ": "d", "ı": "i", "ħ": "h", "ŧ": "t", "ŋ": "n"})
 

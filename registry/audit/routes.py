@@ -10,6 +10,8 @@ from werkzeug.wrappers import Response
 
 from registry import audit_capture as capture
 from registry.audit import bp, services
+from registry.audit.describe import describe
+from registry.audit.history_routes import identity_rule
 from registry.authz import Permission, requires
 from registry.db import get_session
 from registry.downloads import as_download
@@ -24,10 +26,11 @@ def _own_site_ids() -> frozenset[int]:
 
 def _page(args: dict[str, str], errors: dict[str, str], status: int) -> tuple[str, int]:
     empty = services.AuditPage([], 0, 1, 1)
-    return render_template("audit/index.html", page=empty, filters=args, errors=errors), status
+    return render_template("audit/index.html", page=empty, rows=[], filters=args,
+                           errors=errors), status
 
 
-@bp.route("/")
+@bp.route("/admin/audit/")
 @requires(Permission.AUDIT_READ)
 def index() -> tuple[str, int]:
     args = {key: request.args.get(key, "") for key in services.FILTERS}
@@ -36,12 +39,14 @@ def index() -> tuple[str, int]:
         number = services.parse_page(request.args.get("page"))
     except ValidationFailed as failed:
         return _page(args, failed.errors, 422)
-    page = services.page_of_events(get_session(), filters, number,
-                                   _own_site_ids())
-    return render_template("audit/index.html", page=page, filters=args, errors={}), 200
+    db = get_session()
+    page = services.page_of_events(db, filters, number, _own_site_ids())
+    rows = describe(db, page.events, show_identity=identity_rule())
+    return render_template("audit/index.html", page=page, rows=rows, filters=args,
+                           errors={}), 200
 
 
-@bp.route("/export.csv", methods=["POST"])
+@bp.route("/admin/audit/export.csv", methods=["POST"])
 @requires(Permission.AUDIT_READ)
 def export_csv() -> Response | tuple[str, int]:
     args = {key: request.form.get(key, "") for key in services.FILTERS}

@@ -16,24 +16,14 @@ import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
-from sqlalchemy import Select, String, and_, cast, false, func, or_, select
+from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from registry import paging
-from registry.models import (
-    AdverseEvent,
-    AuditEvent,
-    ContactAttempt,
-    IndexKnee,
-    InstrumentResponse,
-    Patient,
-    PatientIdentity,
-    Treatment,
-    Visit,
-)
+from registry.audit.history import about, records_of_patients
+from registry.models import AuditEvent, Patient
 from registry.services import ValidationFailed
 from registry.spreadsheet import safe_cell
 
@@ -113,28 +103,6 @@ def parse_page(value: str | None) -> int:
                                         f"a page number (1, 2, 3 …). {error}"}) from None
 
 
-def _patient_records(site_ids: Collection[int]) -> dict[str, Select[Any]]:
-    """Per patient-related record type: ids (as text) of its records at ``site_ids``."""
-    own = select(Patient.id).where(Patient.site_id.in_(site_ids))
-
-    def ids_of(model: Any, *where: ColumnElement[bool]) -> Select[Any]:
-        return select(cast(model.id, String)).where(*where)
-
-    visits = select(Visit.id).where(Visit.patient_id.in_(own))
-    return {
-        "patient": ids_of(Patient, Patient.site_id.in_(site_ids)),
-        "patient_identity": select(cast(PatientIdentity.patient_id, String)).where(
-            PatientIdentity.site_id.in_(site_ids)),
-        "index_knee": ids_of(IndexKnee, IndexKnee.patient_id.in_(own)),
-        "treatment": ids_of(Treatment, Treatment.patient_id.in_(own)),
-        "visit": ids_of(Visit, Visit.patient_id.in_(own)),
-        "adverse_event": ids_of(AdverseEvent, AdverseEvent.patient_id.in_(own)),
-        "contact_attempt": ids_of(ContactAttempt, ContactAttempt.patient_id.in_(own)),
-        "instrument_response": ids_of(InstrumentResponse,
-                                      InstrumentResponse.visit_id.in_(visits)),
-    }
-
-
 def visible_to(site_ids: Collection[int] | None) -> ColumnElement[bool] | None:
     """The events a reader of ``site_ids`` may see (None: every event).
 
@@ -144,12 +112,12 @@ def visible_to(site_ids: Collection[int] | None) -> ColumnElement[bool] | None:
     """
     if site_ids is None:
         return None
-    own_records = [and_(AuditEvent.entity_type == kind, AuditEvent.entity_id.in_(ids))
-                   for kind, ids in _patient_records(site_ids).items()]
+    own_records = about(records_of_patients(
+        select(Patient.id).where(Patient.site_id.in_(site_ids))))
     no_patient = or_(AuditEvent.entity_type.is_(None),
                      AuditEvent.entity_type.in_(NO_PATIENT_TYPES))
     return or_(AuditEvent.site_id.in_(site_ids) if site_ids else false(),
-               and_(AuditEvent.site_id.is_(None), or_(no_patient, *own_records)))
+               and_(AuditEvent.site_id.is_(None), or_(no_patient, own_records)))
 
 
 def filtered(filters: AuditFilters, site_ids: Collection[int] | None = None

@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Request, current_app, session
+from flask import Request, after_this_request, current_app, session
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from registry.models import PendingSubmission, utcnow
 from registry.security import is_safe_redirect
@@ -180,12 +181,25 @@ def mark_shown() -> None:
 
 
 def discard(db: Session, user_id: int) -> None:
-    """Delete the kept form once the user posts again (saved it, or moved on)."""
-    restore = session.pop(RESTORE_KEY, None)
-    if isinstance(restore, dict):
-        db.execute(delete(PendingSubmission).where(
-            PendingSubmission.token_hash == _hash(str(restore.get("token"))),
-            PendingSubmission.user_id == user_id))
+    """Delete the kept form once the user posts again (saved it, or moved on).
+
+    The delete is part of the request's transaction, so it only holds when the post
+    succeeds; a refused post (4xx, rolled back) keeps both the row and the session's
+    restore mark, and the next post tries again.
+    """
+    restore = session.get(RESTORE_KEY)
+    if not isinstance(restore, dict):
+        session.pop(RESTORE_KEY, None)
+        return
+    db.execute(delete(PendingSubmission).where(
+        PendingSubmission.token_hash == _hash(str(restore.get("token"))),
+        PendingSubmission.user_id == user_id))
+
+    @after_this_request
+    def _forget_when_saved(response: Response) -> Response:
+        if response.status_code < 400:
+            session.pop(RESTORE_KEY, None)
+        return response
 
 
 __all__ = ["EXPIRED_USER_KEY", "KEPT_KEY", "RESTORE_KEY", "KeptForm", "claim", "discard",

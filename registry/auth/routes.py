@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -76,6 +77,9 @@ def logout() -> Response:
 @login_required
 def change_password_page() -> str | Response | tuple[str, int]:
     form = ChangePasswordForm()
+    if current_user.must_change_password:  # say which password "current" means here
+        form.current_password.label.text = _("Temporary password (the one you signed in "
+                                             "with)")
     if form.validate_on_submit():
         db = get_session()
         user: User = current_user._get_current_object()

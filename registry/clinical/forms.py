@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -51,6 +53,7 @@ from registry.vocabularies import (
     COLLECTION_MODES,
     CONTACT_PREFERENCES,
     ELIGIBILITY_CRITERIA,
+    KL_GRADE_DEFINITIONS,
     KL_GRADES,
     LANGUAGES,
     LATERALITY,
@@ -80,6 +83,25 @@ def one_of(vocabulary: dict[Any, str], what: str) -> Any:
     return check
 
 
+def kl_grade_choices() -> list[Any]:
+    """The Kellgren–Lawrence grades as select options, each with its definition
+    (``vocabularies.KL_GRADE_DEFINITIONS``), after a blank "Choose…"."""
+    return choices(((code, f"{label}: {_(KL_GRADE_DEFINITIONS[code])}")
+                    for code, label in KL_GRADES.items()), blank=_("Choose…"))
+
+
+def kl_grade_field() -> SelectField:
+    """The index knee's grade, 0–4: a select wherever the index knee is edited.
+
+    Values a tampered request sends are refused by the form's ``validate_kl_grade``
+    (``validate_choice`` off, so the message names the grade rather than "Not a valid
+    choice"); options are set per form (``kl_grade_choices``) so they are translated.
+    """
+    return SelectField(lazy_gettext("Kellgren–Lawrence grade"), validate_choice=False,
+                       validators=[InputRequired(message=lazy_gettext(
+                           "Choose the Kellgren–Lawrence grade (0–4)."))])
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
@@ -105,19 +127,27 @@ class EnrolForm(FlaskForm):
                       validators=[DataRequired(message="Choose the patient's sex."),
                                   one_of(SEX, "Sex")])
     birth_date = DateField("Date of birth", validators=[InputRequired(
-        message="Enter the date of birth (YYYY-MM-DD)."), plausible("birth_date")])
+        message="Enter the date of birth."), plausible("birth_date")])
     height_cm = FloatField("Height (cm)", validators=[Optional(), number_validator("height_cm")])
     weight_kg = FloatField("Weight (kg)", validators=[Optional(), number_validator("weight_kg")])
     laterality = RadioField("Index knee", choices=choices(LATERALITY),
                             validators=[InputRequired(message="Choose the index knee.")])
-    kl_grade = StringField("Kellgren–Lawrence grade (0–4)", validators=[InputRequired(
-        message="Enter the Kellgren–Lawrence grade (0–4).")])
+    kl_grade = kl_grade_field()
     outside_indication_justification = TextAreaField(
         "Justification for treatment outside the usual indication",
         validators=[Optional(), Length(max=2000)])
     consent_date = DateField("Consent date", validators=[InputRequired(
-        message="Enter the date of consent (YYYY-MM-DD)."), plausible("consent_date")])
+        message="Enter the date of consent."), plausible("consent_date")])
+    # Shown with the list of likely duplicates (services.duplicates); the hidden field
+    # names the patients that list showed, so a tick covers only records the user saw.
+    not_duplicate = BooleanField(lazy_gettext(
+        "This is a different person: enrol as a new patient"))
+    duplicates_shown = HiddenField()
     submit = SubmitField("Enrol patient")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kl_grade.choices = kl_grade_choices()
 
     def validate_kl_grade(self, field: Field) -> None:
         try:
@@ -135,6 +165,23 @@ class EnrolForm(FlaskForm):
     @property
     def kl_grade_value(self) -> int:
         return int(str(self.kl_grade.data).strip())
+
+    def shown_duplicate_ids(self) -> frozenset[int]:
+        """The patients the duplicate list showed (garbage in the hidden field: none)."""
+        parts = str(self.duplicates_shown.data or "")[:1000].split(",")
+        return frozenset(int(part) for part in parts
+                         if part.isascii() and part.isdigit() and len(part) < 12)
+
+    def confirmed_not_duplicates(self) -> frozenset[int]:
+        """The likely duplicates the user confirmed to be other people (ticked box)."""
+        return self.shown_duplicate_ids() if self.not_duplicate.data else frozenset()
+
+    def show_duplicates(self, patient_ids: list[int]) -> None:
+        """Record the list about to be shown; a list other than the one the tick was
+        given for asks again (the box is cleared)."""
+        if frozenset(patient_ids) != self.shown_duplicate_ids():
+            self.not_duplicate.data = False
+        self.duplicates_shown.data = ",".join(str(pid) for pid in patient_ids)
 
     def eligibility_fields(self) -> list[tuple[str, str, bool, Field]]:
         """(code, label, expected answer, field) for each checklist question."""
@@ -154,7 +201,7 @@ for _code, (_label, _expected) in ELIGIBILITY_CRITERIA.items():
 
 class TreatmentForm(FlaskForm):
     treatment_date = DateField("Treatment date (day 0)", validators=[InputRequired(
-        message="Enter the treatment date (YYYY-MM-DD)."), plausible("treatment_date")])
+        message="Enter the treatment date."), plausible("treatment_date")])
     cell_source = SelectField("Cell source", choices=choices(CELL_SOURCES, blank="Choose…"),
                               validators=[DataRequired(message="Choose the cell source."),
                                           one_of(CELL_SOURCES, "Cell source")])
@@ -191,10 +238,13 @@ class VisitForm(FlaskForm):
         validators=[DataRequired(message="Choose how the answers were collected."),
                     one_of(COLLECTION_MODES, "Collection mode")])
     visit_date = DateField("Visit date", validators=[InputRequired(
-        message="Enter the visit date (YYYY-MM-DD)."), plausible("visit_date")])
+        message="Enter the visit date."), plausible("visit_date")])
     reason = StringField("Reason for the change (required when correcting saved answers)",
                          validators=[Optional(), Length(max=500)])
     version = HiddenField()
+    # Shown only when the save is refused for unanswered items (services.visits).
+    confirm_incomplete = BooleanField(lazy_gettext(
+        "Save the visit with these items unanswered"))
     submit = SubmitField("Save visit")
 
     def set_mode_choices(self, recorded: str | None) -> None:
@@ -211,7 +261,7 @@ class VisitForm(FlaskForm):
 
 class AdverseEventForm(FlaskForm):
     onset_date = DateField("Onset date", validators=[InputRequired(
-        message="Enter the onset date (YYYY-MM-DD)."), plausible("onset_date")])
+        message="Enter the onset date."), plausible("onset_date")])
     description = TextAreaField("Description", validators=[DataRequired(
         message="Describe the event."), Length(max=4000)])
     category = SelectField("Category", choices=choices(AE_CATEGORIES, blank="Choose…"),

@@ -17,24 +17,41 @@ from werkzeug.wrappers import Response
 
 import scoring
 from registry import vocabularies
-from registry.authz import Permission, authorize, can, patient_or_abort, requires
+from registry.authz import (
+    Permission,
+    authorize,
+    can,
+    patient_or_abort,
+    requires,
+    visible_site_ids,
+)
 from registry.clinical import bp
-from registry.clinical.charts import chart_series, render_svg
+from registry.clinical.charts import chart_figure, panel_svg, score_panel
 from registry.clinical.forms import (
     AdverseEventForm,
     EnrolForm,
     TreatmentForm,
     VisitForm,
 )
+from registry.clinical.list_form import PatientListForm
 from registry.clinical.services import adverse_events as ae_services
 from registry.clinical.services import visits as visit_services
+from registry.clinical.services.adverse_event_summary import adverse_event_summary
+from registry.clinical.services.duplicates import (
+    LikelyDuplicate,
+    LikelyDuplicates,
+    Person,
+    find_likely_duplicates,
+)
 from registry.clinical.services.enrolment import (
     EnrolmentData,
     enrol_patient,
     indication_warnings,
 )
-from registry.clinical.services.search import search_patients
+from registry.clinical.services.patient_list import SORTS, list_patients
+from registry.clinical.services.search import identity_site_ids
 from registry.clinical.services.summary import (
+    PatientSummary,
     load_patient,
     patient_summary,
     visit_name,
@@ -55,12 +72,18 @@ TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 @bp.route("/")
 @requires(Permission.CLINICAL_READ)
-def patient_list() -> str:
-    query = request.args.get("q", "")
+def patient_list() -> Page:
+    """The user's patients: search, filters, sorting by column (list_patients)."""
     page = page_number(request.args)
-    result = search_patients(get_session(), current_user, query, page)
-    return render_template("clinical/patient_list.html", result=result, query=query,
-                           vocab=vocabularies)
+    site_ids = visible_site_ids(current_user)
+    form = PatientListForm(request.args, sorted(
+        (site for site in current_user.sites if site.id in site_ids), key=lambda s: s.code))
+    if not form.validate():
+        return render_template("clinical/patient_list.html", form=form, result=None), 422
+    result = list_patients(get_session(), current_user, form.filters(page))
+    return render_template("clinical/patient_list.html", form=form, result=result,
+                           sorts=SORTS, arguments=form.arguments(),
+                           patient_url=url_builder("clinical.patient_page", "patient_id"))
 
 
 # --- enrolment ------------------------------------------------------------------------
@@ -92,6 +115,7 @@ def enrol() -> Page:
         answered = {code: f.data == "yes" for code, _l, _e, f in form.eligibility_fields()
                     if f.data in ("yes", "no")}
         warnings = indication_warnings(kl, answered)
+    duplicates: list[LikelyDuplicate] | None = None
     if form.validate_on_submit():
         authorize(Permission.CLINICAL_WRITE, form.site_id.data)
         data = EnrolmentData(
@@ -106,40 +130,64 @@ def enrol() -> Page:
             kl_grade=form.kl_grade_value, eligibility=form.eligibility_answers(),
             outside_indication_justification=form.outside_indication_justification.data,
             consent_date=form.consent_date.data, created_by_id=current_user.id,
-            language=form.language.data or None)
+            language=form.language.data or None,
+            duplicate_site_ids=identity_site_ids(current_user),
+            confirmed_not_duplicates=form.confirmed_not_duplicates())
         try:
             patient = enrol_patient(get_session(), data)
+        except LikelyDuplicates as error:
+            duplicates = error.duplicates
+            flash_unplaced(form, error.errors)
         except ValidationFailed as error:
             flash_unplaced(form, error.errors)
         else:
             flash(f"Patient {patient.study_id} enrolled. Record the treatment next.", "success")
             return redirect(url_for("clinical.treatment", patient_id=patient.id))
+    if duplicates is None and chosen is not None and form.birth_date.data \
+            and not form.birth_date.errors:
+        # Refused for another reason: the likely duplicates are listed already (and a
+        # tick given for the same list is kept), not only once the rest is right.
+        duplicates = find_likely_duplicates(get_session(), Person(
+            chosen.id, form.family_name.data or "", form.given_name.data or "",
+            form.birth_date.data, form.medical_record_number.data or ""),
+            identity_site_ids(current_user) | {chosen.id})
+    form.show_duplicates([duplicate.patient_id for duplicate in duplicates or []])
     status = 422 if request.method == "POST" else 200
-    return render_template("clinical/enrol.html", form=form, warnings=warnings), status
+    return render_template("clinical/enrol.html", form=form, warnings=warnings,
+                           duplicates=duplicates or [],
+                           kl_source=vocabularies.KL_SOURCE), status
 
 
 # --- patient page and chart -----------------------------------------------------------
 
 
-@bp.route("/<int:patient_id>")
-@requires(Permission.CLINICAL_READ)
-def patient_page(patient_id: int) -> str:
+def _patient_summary(patient_id: int, *, identity: bool) -> PatientSummary:
+    """What the patient's page shows (identity only if ``identity`` and allowed), loaded
+    once and then authorized (as ``patient_or_abort`` does): 404 / 403 otherwise."""
     session = get_session()
-    # Loaded once with what the page shows, then authorized (as patient_or_abort does).
     loaded = load_patient(session, patient_id)
     if loaded is None:
         abort(404)
     patient, has_adverse_events = loaded
     authorize(Permission.CLINICAL_READ, patient.site_id)
-    summary = patient_summary(session, patient, show_identity=can(
+    return patient_summary(session, patient, show_identity=identity and can(
         current_user, Permission.IDENTITY_READ, patient.site_id),
         has_adverse_events=has_adverse_events)
+
+
+@bp.route("/<int:patient_id>")
+@requires(Permission.CLINICAL_READ)
+def patient_page(patient_id: int) -> str:
+    summary = _patient_summary(patient_id, identity=True)
+    patient = summary.patient
     can_write = can(current_user, Permission.CLINICAL_WRITE, patient.site_id)
     # Per-row links are built only for what this patient's page shows; its button-only
     # forms carry just the CSRF token (ButtonForm checks it on POST).
     return render_template(
-        "clinical/patient.html", summary=summary, patient=summary.patient,
+        "clinical/patient.html", summary=summary, patient=patient,
         vocab=vocabularies, can_write=can_write,
+        events=adverse_event_summary(summary.adverse_events),
+        figure=chart_figure(summary), panel_svg=panel_svg,
         # One key per rendering of the page: pressing its "Add an unscheduled visit" twice
         # gives one visit.
         visit_token=secrets.token_urlsafe(24) if can_write else None,
@@ -153,12 +201,13 @@ def patient_page(patient_id: int) -> str:
 @bp.route("/<int:patient_id>/charts/<score_code>.svg")
 @requires(Permission.CLINICAL_READ)
 def score_chart(patient_id: int, score_code: str) -> Response:
+    """One score's chart as an SVG document ("Open image"): the page's drawing, with a
+    title and legend, made of presentation attributes only (it obeys the CSP)."""
     if score_code not in scoring.SCORES:
         abort(404)
-    session = get_session()
-    patient = patient_or_abort(session, patient_id, Permission.CLINICAL_READ)
-    svg = render_svg(chart_series(session, patient, score_code))
-    return Response(svg, mimetype="image/svg+xml")
+    figure = chart_figure(_patient_summary(patient_id, identity=False))
+    svg = panel_svg(figure, score_panel(figure, score_code), standalone=True)
+    return Response(str(svg), mimetype="image/svg+xml")
 
 
 # --- treatment ------------------------------------------------------------------------
@@ -232,7 +281,8 @@ def visit_entry(patient_id: int, visit_id: int) -> Page:
             session, visit, visit_date=form.visit_date.data, answers=answers,
             version=form.version.data, reason=form.reason.data,
             clinician_id=current_user.id, parse_errors=parse_errors,
-            collection_mode=form.collection_mode.data)
+            collection_mode=form.collection_mode.data,
+            incomplete_confirmed=bool(form.confirm_incomplete.data))
     except (ConflictError, StaleDataError):
         session.expire_all()
         visit = visit_services.load_visit(session, patient, visit_id) or abort(404)
@@ -364,7 +414,7 @@ def adverse_event_review(patient_id: int, event_id: int) -> Response:
     if not ButtonForm().validate_on_submit():
         abort(400)
     if ae_services.mark_reviewed(session, event, current_user.id):
-        flash("Serious adverse event marked reviewed.", "success")
+        flash("Adverse event marked reviewed.", "success")
     else:
         flash("This event had already been reviewed.", "info")
     return redirect(url_for("clinical.patient_page", patient_id=patient.id,

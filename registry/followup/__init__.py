@@ -4,4 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("followup", __name__, url_prefix="/followup")
 
-from registry.followup import routes  # noqa: E402,F401  - registers the views on bp
+# Register the views on bp: the worklist and visit pages, and the record status grid.
+from registry.followup import grid_routes, routes  # noqa: E402,F401

@@ -16,7 +16,10 @@ from registry.vocabularies import CONTACT_OUTCOMES
 
 HEADER = ("study_id", "site", "family_name", "given_name", "phone", "email", "timepoint",
           "status", "target_date", "window_start", "window_end", "days_overdue",
-          "appointment_date", "last_contact_date", "last_contact_outcome")
+          "appointment_date", "last_contact_date", "last_contact_outcome",
+          # The worklist's two timing figures (a long window can be far past its target
+          # with months left); days_overdue is kept for existing spreadsheets.
+          "days_past_target", "days_left_in_window")
 PHONE_COLUMN = HEADER.index("phone")
 
 
@@ -36,6 +39,7 @@ def call_list_csv(rows: Iterable[WorklistRow], site_names: Mapping[int, str],
             row.target_date, row.window_start, row.window_end, row.days_overdue,
             row.appointment_date, contact.attempted_on if contact else None,
             CONTACT_OUTCOMES.get(contact.outcome, contact.outcome) if contact else None,
+            row.days_past_target, row.days_left,
         )
         writer.writerow([safe_cell(value, phone=index == PHONE_COLUMN)
                          for index, value in enumerate(values)])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     SelectField,
@@ -33,7 +35,9 @@ def _date(label: str, required: bool = False, limit: str | None = None) -> DateF
     return DateField(label, validators=validators, invalid_value_message=DATE_MESSAGE)
 
 
-STATUS_FILTER_CHOICES = choices([("open", "Open (overdue, due, missed, upcoming)"),
+# The worklist's tabs and single statuses (see worklist.TABS); the page shows them as
+# tab links, and the filter form carries the chosen one in a hidden input.
+STATUS_FILTER_CHOICES = choices([("open", "Open (overdue, due, upcoming)"),
                                  ("all", "All statuses"), *STATUS_LABELS.items()])
 
 
@@ -85,6 +89,9 @@ class ContactForm(FlaskForm):
                              limit="appointment_date")
     note = TextAreaField("Note (optional; no clinical details)",
                          validators=[Optional(), Length(max=2000)])
+    # Shown once a booked date outside the visit's window was refused: ticking it books
+    # the date anyway (services.log_contact, ``book_outside_window``).
+    book_outside_window = BooleanField(_l("Book outside the window"))
     submit = SubmitField("Record contact attempt")
 
 

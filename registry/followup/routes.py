@@ -21,6 +21,7 @@ from registry.clock import today
 from registry.db import get_session
 from registry.downloads import content_disposition
 from registry.followup import bp
+from registry.followup import labels as wording
 from registry.followup.calllist import call_list_csv
 from registry.followup.forms import (
     ContactForm,
@@ -34,17 +35,27 @@ from registry.followup.queries import (
     managed_site_ids,
     visit_contacts,
 )
-from registry.followup.services import log_contact, mark_not_applicable, withdraw_patient
-from registry.followup.status import STATUS_LABELS, followup_status
-from registry.followup.worklist import load_worklist, worklist_rows
+from registry.followup.services import (
+    OutsideWindow,
+    log_contact,
+    mark_not_applicable,
+    withdraw_patient,
+)
+from registry.followup.status import STATUS_LABELS, display_status, followup_status
+from registry.followup.worklist import ACTIONABLE, TABS, load_worklist, tab_of, worklist_rows
 from registry.forms import ButtonForm, flash_unplaced
 from registry.forms import choices as select_choices
+from registry.i18n import timepoint_name
 from registry.models import Patient, Visit
 from registry.services import ConflictError, ValidationFailed
 from registry.urls import url_builder
 from registry.vocabularies import CONTACT_METHODS, CONTACT_OUTCOMES, WITHDRAWAL_REASONS
 
 FILTER_FIELDS = ("site", "status", "timepoint", "clinician", "treated_from", "treated_to")
+# The worklist's tab labels (worklist.TABS), marked for translation.
+TAB_LABELS = {"open": wording.N_("Open"), "missed": wording.N_("Missed"),
+              "scheduled": wording.N_("Not yet due"), "done": wording.N_("Done"),
+              "not_applicable": wording.N_("Not applicable"), "all": wording.N_("All")}
 
 
 def _filter_form(formdata: MultiDict[str, str]) -> tuple[WorklistFilterForm, Any]:
@@ -69,10 +80,13 @@ def _render_worklist(form: WorklistFilterForm, choices: Any, page: Any,
     # Decided once per site, not once per row: may the user see patients' names?
     identity_sites = frozenset(site_id for site_id in choices.site_ids
                                if can(current_user, Permission.IDENTITY_READ, site_id))
+    chosen = form.status.data or "open"
     return render_template(
-        "followup/worklist.html", form=form, page=page, labels=STATUS_LABELS,
-        filter_args=_filter_args(form),
-        methods=CONTACT_METHODS, outcomes=CONTACT_OUTCOMES, site_names=choices.site_names,
+        "followup/worklist.html", form=form, page=page, filter_args=_filter_args(form),
+        tabs=TABS, tab_labels=TAB_LABELS, current_tab=tab_of(chosen), chosen=chosen,
+        actionable=ACTIONABLE, wording=wording, timepoint_name=timepoint_name,
+        short_day=wording.day_formatter(),
+        methods=CONTACT_METHODS, outcomes=CONTACT_OUTCOMES,
         identity_sites=identity_sites, patient_url=_patient_url(),
         visit_url=url_builder("followup.visit_page", "visit_id"),
     ), status
@@ -130,16 +144,23 @@ def _visit_or_abort(visit_id: int) -> tuple[Visit, Patient]:
 
 
 def _render_visit(visit: Visit, patient: Patient, *, contact_form: ContactForm | None = None,
-                  na_form: NotApplicableForm | None = None, status: int = 200) -> tuple[str, int]:
+                  na_form: NotApplicableForm | None = None, status: int = 200,
+                  confirm_outside: bool = False) -> tuple[str, int]:
+    """The follow-up visit page; ``confirm_outside``: the contact form asks to confirm a
+    booked date outside the window (its checkbox is shown)."""
     site_today = today(patient.site.timezone)
     if contact_form is None:
         contact_form = ContactForm(formdata=None, attempted_on=site_today)
     if na_form is None:
         na_form = NotApplicableForm(formdata=None, version=visit.version)
+    followup = followup_status(visit, patient.status, site_today)
     return render_template(
-        "followup/visit.html", visit=visit, patient=patient,
-        followup=followup_status(visit, patient.status, site_today),
-        labels=STATUS_LABELS, contacts=visit_contacts(get_session(), patient.id),
+        "followup/visit.html", visit=visit, patient=patient, followup=followup,
+        shown=display_status(followup, out_of_window=visit.out_of_window,
+                             appointment_date=visit.appointment_date),
+        wording=wording, confirm_outside=confirm_outside or bool(
+            contact_form.book_outside_window.data),
+        contacts=visit_contacts(get_session(), patient.id),
         contact_form=contact_form, na_form=na_form, methods=CONTACT_METHODS,
         outcomes=CONTACT_OUTCOMES, withdrawal_reasons=WITHDRAWAL_REASONS,
         patient_endpoint=_patient_endpoint(),
@@ -159,6 +180,7 @@ def record_contact(visit_id: int) -> Response | tuple[str, int]:
     visit, patient = _visit_or_abort(visit_id)
     form = ContactForm()
     form.site_today = today(patient.site.timezone)
+    confirm_outside = False
     if form.validate_on_submit():
         try:
             # The date fields are InputRequired: set once the form validated.
@@ -167,13 +189,18 @@ def record_contact(visit_id: int) -> Response | tuple[str, int]:
                         method=form.method.data or "",
                         outcome=form.outcome.data or "",
                         appointment_date=form.appointment_date.data, note=form.note.data,
-                        today=today(patient.site.timezone))
+                        today=today(patient.site.timezone),
+                        book_outside_window=bool(form.book_outside_window.data))
+        except OutsideWindow as error:  # nothing saved: shown again with the checkbox
+            flash_unplaced(form, error.errors)
+            confirm_outside = True
         except ValidationFailed as error:
             flash_unplaced(form, error.errors)
         else:
             flash(f"Contact attempt recorded for {patient.study_id}.", "success")
             return redirect(url_for("followup.visit_page", visit_id=visit.id))
-    return _render_visit(visit, patient, contact_form=form, status=422)
+    return _render_visit(visit, patient, contact_form=form, status=422,
+                         confirm_outside=confirm_outside)
 
 
 @bp.route("/visits/<int:visit_id>/not-applicable", methods=["POST"])

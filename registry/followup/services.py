@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,26 @@ from registry.services import ValidationFailed, check_version
 from registry.vocabularies import CONTACT_METHODS, CONTACT_OUTCOMES, WITHDRAWAL_REASONS
 
 NOTE_MAX = 2000
+
+
+class OutsideWindow(ValidationFailed):
+    """A booked date outside the visit's window, not (yet) confirmed: the form asks for
+    the confirmation ("Book outside the window") and nothing is saved."""
+
+
+def outside_window_message(visit: Visit, appointment_date: date) -> str | None:
+    """Why ``appointment_date`` falls outside the visit's window (naming the window's
+    dates), or None when it falls inside it or the visit has no window."""
+    start, end = visit.window_start, visit.window_end
+    if start is None or end is None or start <= appointment_date <= end:
+        return None
+    values = {"date": appointment_date.isoformat(), "start": start.isoformat(),
+              "end": end.isoformat()}
+    if appointment_date < start:
+        return _("%(date)s is before the visit's window (%(start)s – %(end)s). Tick “Book "
+                 "outside the window” to book it anyway.", **values)
+    return _("%(date)s is after the visit's window (%(start)s – %(end)s). Tick “Book "
+             "outside the window” to book it anyway.", **values)
 
 
 def _require_open_visit(visit: Visit, patient: Patient, field: str) -> None:
@@ -32,8 +53,12 @@ def _require_open_visit(visit: Visit, patient: Patient, field: str) -> None:
 
 def log_contact(session: Session, visit: Visit, *, user_id: int | None, attempted_on: date,
                 method: str, outcome: str, appointment_date: date | None, note: str | None,
-                today: date) -> ContactAttempt:
-    """Record an attempt to reach the patient; a booking sets the visit's appointment."""
+                today: date, book_outside_window: bool = False) -> ContactAttempt:
+    """Record an attempt to reach the patient; a booking sets the visit's appointment.
+
+    A booked date outside the visit's window raises :class:`OutsideWindow` unless
+    ``book_outside_window`` confirms it; a confirmed one is audited with that reason.
+    """
     errors = problems({"attempted_on": attempted_on, "appointment_date": appointment_date},
                       today)
     if method not in CONTACT_METHODS:
@@ -54,6 +79,10 @@ def log_contact(session: Session, visit: Visit, *, user_id: int | None, attempte
     if errors:
         raise ValidationFailed(errors)
     _require_open_visit(visit, visit.patient, "outcome")
+    outside = (outside_window_message(visit, appointment_date)
+               if outcome == "appointment_booked" and appointment_date is not None else None)
+    if outside is not None and not book_outside_window:
+        raise OutsideWindow({"appointment_date": outside})
     attempt = ContactAttempt(patient_id=visit.patient_id, visit_id=visit.id,
                              attempted_on=attempted_on, method=method, outcome=outcome,
                              appointment_date=appointment_date, note=note or None,
@@ -61,7 +90,13 @@ def log_contact(session: Session, visit: Visit, *, user_id: int | None, attempte
     session.add(attempt)
     if outcome == "appointment_booked":
         visit.appointment_date = appointment_date
-    session.flush()
+    if outside is None:
+        session.flush()
+    else:  # the audit rows say the booking outside the window was deliberate
+        with capture.reason(session, f"Appointment booked outside the visit's window "
+                                     f"({visit.window_start} – {visit.window_end}), "
+                                     "confirmed"):
+            session.flush()
     return attempt
 
 

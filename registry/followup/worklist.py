@@ -7,6 +7,12 @@ statement for the counts, one for the page of rows (sorted by urgency), one for 
 last contact attempt of the rows on the page — the same three for 5 rows or 50.  The
 rows carry each visit's self-report link state and mode of collection from the rows'
 statement itself (an outer join), not a query per row.
+
+The page is split into tabs (:data:`TABS`): **Open** (overdue, due, upcoming: what can be
+acted on now) first, missed visits in their own tab, then the other statuses and all.
+Each row carries its shown status (:func:`~registry.followup.status.display_status`:
+"done out of window", the booked appointment) and two timing figures instead of one
+"days overdue": days past the target date and days left in the window.
 """
 
 from __future__ import annotations
@@ -32,7 +38,11 @@ from registry.followup.status import (
     OPEN_STATUSES,
     STATUS_LABELS,
     URGENCY,
+    StatusDisplay,
+    days_left_in_window,
     days_overdue,
+    days_past_target,
+    display_status,
     open_visit_prefilter,
     status_expression,
     urgency_expression,
@@ -52,6 +62,23 @@ from registry.selfreport.service import link_state
 from registry.vocabularies import COLLECTION_MODES
 
 PER_PAGE = 50
+# What a coordinator can act on now: the default tab (missed visits have their own).
+ACTIONABLE = ("overdue", "due", "upcoming")
+# Tab -> the statuses it lists, in the order the tabs are shown.
+TABS: dict[str, tuple[str, ...]] = {
+    "open": ACTIONABLE, "missed": ("missed",), "scheduled": ("scheduled",),
+    "done": ("done",), "not_applicable": ("not_applicable",), "all": tuple(STATUS_LABELS)}
+
+
+def tab_of(status: str) -> str:
+    """The tab a status filter belongs to (a single open status: the Open tab)."""
+    return "open" if status in ACTIONABLE else status if status in TABS else "open"
+
+
+def tab_counts(counts: dict[str, int]) -> dict[str, int]:
+    """Visits per tab from the visits per status."""
+    return {tab: sum(counts.get(status, 0) for status in statuses)
+            for tab, statuses in TABS.items()}
 
 
 @dataclass(frozen=True)
@@ -59,7 +86,7 @@ class WorklistFilters:
     """Which visits to list.  ``site_ids`` must already be limited to the user's sites."""
 
     site_ids: frozenset[int]
-    status: str = "open"  # "open", "all" or a status code
+    status: str = "open"  # a tab of TABS or a status code
     timepoint: str | None = None
     clinician_id: int | None = None
     treated_from: date | None = None
@@ -67,10 +94,8 @@ class WorklistFilters:
 
     @property
     def statuses(self) -> tuple[str, ...]:
-        if self.status == "open":
-            return OPEN_STATUSES
-        if self.status == "all":
-            return tuple(STATUS_LABELS)
+        if self.status in TABS:
+            return TABS[self.status]
         return (self.status,)
 
 
@@ -103,16 +128,18 @@ class WorklistRow:
     appointment_date: date | None
     clinician_name: str | None
     collection_mode: str | None = None
-    days_overdue: int | None = None
+    days_overdue: int | None = None  # since the grace period ended (the call list's)
+    days_past_target: int | None = None
+    days_left: int | None = None  # in the window, while it is open
+    days_to_window: int | None = None  # until the window opens (upcoming visits)
     last_contact: ContactSummary | None = None
     link_state: str | None = None  # registry.selfreport.service.link_state
 
     @property
-    def status_label(self) -> str:
-        label = STATUS_LABELS[self.status]
-        if self.status == "done" and self.out_of_window:
-            return f"{label} (out of window)"
-        return label
+    def display(self) -> StatusDisplay:
+        """The shown status: done out of window, or booked with its date."""
+        return display_status(self.status, out_of_window=self.out_of_window,
+                              appointment_date=self.appointment_date)
 
     @property
     def link_state_label(self) -> str | None:
@@ -133,6 +160,11 @@ class WorklistPage:
     page: int = 1
     pages: int = 1
     total: int = 0
+
+    @property
+    def tabs(self) -> dict[str, int]:
+        """Visits per tab (:data:`TABS`)."""
+        return tab_counts(self.counts)
 
 
 class FilterShape(NamedTuple):
@@ -317,7 +349,12 @@ def _to_rows(result: Any, todays: dict[int, date]) -> Iterator[WorklistRow]:
         values = dict(record)
         report = values.pop("SelfReport")
         row = WorklistRow(**values, link_state=link_state(report))
-        row.days_overdue = days_overdue(row.grace_end, row.status, todays[row.site_id])
+        today = todays[row.site_id]
+        row.days_overdue = days_overdue(row.grace_end, row.status, today)
+        row.days_past_target = days_past_target(row.target_date, row.status, today)
+        row.days_left = days_left_in_window(row.window_end, row.status, today)
+        if row.status == "upcoming" and row.window_start is not None:
+            row.days_to_window = (row.window_start - today).days
         yield row
 
 

@@ -6,7 +6,9 @@ from flask import redirect, render_template, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from registry import vocabularies
 from registry.db import get_session
+from registry.followup.labels import timing_parts
 from registry.main import bp
 from registry.main.services import home_summary
 
@@ -22,4 +24,5 @@ def index() -> Response:
 @login_required
 def home() -> str:
     summary = home_summary(get_session(), current_user)
-    return render_template("main/home.html", summary=summary)
+    return render_template("main/home.html", summary=summary, vocab=vocabularies,
+                           timing=timing_parts)

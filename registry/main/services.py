@@ -1,4 +1,10 @@
-"""What the home page shows, by role (one query per panel, site-scoped)."""
+"""What the home page shows, by role (one query per panel, site-scoped).
+
+Clinicians (clinical staff who do not manage follow-up) get their own panels
+(``registry.main.clinician``): their patients' due and overdue visits and the adverse
+events awaiting review, serious first.  Everyone else with clinical access sees the
+serious events awaiting review at their sites; follow-up managers the follow-up panels.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,17 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from registry.authz import Permission, can, visible_site_ids
+from registry.clinical.services.search import identity_site_ids
 from registry.clock import today
 from registry.followup.completeness import MODE_LABELS, completeness
 from registry.followup.queries import managed_site_ids
 from registry.followup.services import booked_appointments
 from registry.followup.status import STATUS_LABELS
 from registry.followup.worklist import WorklistFilters, status_counts
+from registry.main.clinician import ClinicianPanels, clinician_panels
 from registry.models import AdverseEvent, Patient, Site
 from registry.selfreport.queries import recent_self_reports
 
@@ -37,6 +45,8 @@ class HomeSummary:
     completeness_modes: dict[str, str] = field(default_factory=lambda: dict(MODE_LABELS))
     # Patients' self-reports: submitted in the last 14 days, and any awaiting review.
     self_reports: list[Any] = field(default_factory=list)
+    # Clinicians: their patients' due / overdue visits, adverse events awaiting review.
+    clinician: ClinicianPanels | None = None
 
 
 def home_summary(session: Session, user: Any) -> HomeSummary:
@@ -54,13 +64,19 @@ def home_summary(session: Session, user: Any) -> HomeSummary:
         .group_by(Patient.site_id)
     )
     summary.patients_by_site = {site_id: count for site_id, count in rows}
-    if can(user, Permission.CLINICAL_READ):
+    if can(user, Permission.CLINICAL_WRITE) and not can(user, Permission.FOLLOWUP_MANAGE):
+        todays = {site.id: today(site.timezone) for site in summary.sites}
+        summary.clinician = clinician_panels(session, user, site_ids, todays,
+                                             identity_site_ids(user))
+    elif can(user, Permission.CLINICAL_READ):
         summary.unreviewed_serious = list(session.scalars(
             select(AdverseEvent).join(Patient)
             .where(Patient.site_id.in_(site_ids), AdverseEvent.serious.is_(True),
                    AdverseEvent.reviewed_at.is_(None))
             .order_by(AdverseEvent.onset_date)
+            .options(contains_eager(AdverseEvent.patient))
         ))
+    if can(user, Permission.CLINICAL_READ):
         summary.self_reports = recent_self_reports(session, site_ids)
     if can(user, Permission.FOLLOWUP_MANAGE):
         _followup_panels(session, user, summary)

@@ -35,6 +35,7 @@ from registry.models import (
     Treatment,
     Visit,
 )
+from registry.models.protocol import DEFAULT_TIMEPOINTS
 from registry.services import ValidationFailed
 from registry.vocabularies import CELL_SOURCES, CO_INTERVENTIONS, KL_GRADES, LATERALITY, SEX
 
@@ -254,13 +255,24 @@ def count_patients(session: Session, definition: Mapping[str, Any]) -> int:
     return int(session.scalar(select(func.count()).select_from(subquery)) or 0)
 
 
+# The labels of coded filter values, for ``describe`` (a timepoint of a protocol of its own
+# is shown by its code).
+VALUE_LABELS: dict[str, Mapping[Any, str]] = {
+    "sex": SEX, "kl_grade": KL_GRADES, "laterality": LATERALITY, "cell_source": CELL_SOURCES,
+    "co_intervention": CO_INTERVENTIONS, "adverse_events": AE_FILTERS,
+    "timepoint": {spec["code"]: spec["name"] for spec in DEFAULT_TIMEPOINTS},
+}
+
+
 def describe(definition: Mapping[str, Any]) -> list[str]:
-    """Human-readable lines for a definition (pages and the CLI)."""
+    """Human-readable lines for a definition (pages and the CLI): labels, not codes."""
     if not definition:
         return ["All treated patients"]
     lines = []
     for key, value in definition.items():
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        named = VALUE_LABELS.get(key, {})
+        shown = ", ".join(str(named.get(item, item)) for item in value) \
+            if isinstance(value, list) else str(named.get(value, value))
         lines.append(f"{FIELD_LABELS.get(key, key)}: {shown}")
     return lines
 

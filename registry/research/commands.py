@@ -1,10 +1,11 @@
 """Command-line commands of the research area (added to the `registry` command).
 
-``registry export --cohort NAME|--all --format csv|xlsx|parquet|dta --shape long|wide
-[--items] [--adverse-events] [--project NAME] [--thresholds SET] -o PATH``: the same
-de-identified export and the same audit row as the web page; the actor is the
+``registry export --cohort NAME|--all --format csv|xlsx|parquet|dta|sav|xpt|odm --shape
+long|wide [--items] [--adverse-events] [--project NAME] [--thresholds SET] -o PATH``: the
+same de-identified export and the same audit row as the web page; the actor is the
 operating-system user ("cli:<user>").  ``--thresholds`` picks the set of MCII / MIC / PASS
-thresholds (default: the study's, i.e. the default protocol's).
+thresholds (default: the study's, i.e. the default protocol's).  Every zip also holds
+syntax files (R, Stata, SPSS, SAS) that read its tables with their labels.
 
 The command is registered whenever the app is created, also in web workers, so the export
 machinery (pandas, pyarrow) is imported when the command runs, not with this module.
@@ -38,7 +39,9 @@ if TYPE_CHECKING:  # annotations only: export loads pandas
 @click.command("export")
 @click.option("--cohort", "cohort_name", help="Name of a saved cohort.")
 @click.option("--all", "all_patients", is_flag=True, help="Every treated patient.")
-@click.option("--format", "fmt", required=True, help="csv, xlsx, parquet or dta.")
+@click.option("--format", "fmt", required=True,
+              help="One of: " + "; ".join(f"{code} ({label})"
+                                          for code, label in options.FORMATS.items()) + ".")
 @click.option("--shape", default="long", show_default=True, help="long or wide.")
 @click.option("--items", is_flag=True, help="Include item-level answers.")
 @click.option("--adverse-events", is_flag=True, help="Include the adverse-events table.")

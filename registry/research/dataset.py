@@ -1,8 +1,8 @@
 """Reading a cohort's data in a bounded number of queries, already de-identified in SQL.
 
-Queries: timepoints (1), patients (1), done visits (1) and their scores (1; both in patient
-order, streamed into numpy arrays: see ``scorestream``), adverse events (1), item answers
-(1, optional).  Birth dates, names,
+Queries: timepoints (1), protocols (2), patients (1), visits with their status (1,
+``visitrows``), scores of the done visits (1, in patient order, streamed into numpy arrays:
+see ``scorestream``), adverse events (1), item answers (1, optional).  Birth dates, names,
 record numbers, contact details and study IDs are never selected; dates are turned into
 days since treatment by the database; age at treatment is computed and capped there.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Select, String, case, cast, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 import scoring
 from registry.models import (
@@ -25,15 +25,17 @@ from registry.models import (
     IndexKnee,
     InstrumentResponse,
     Patient,
+    Protocol,
     Site,
     Timepoint,
     Treatment,
     Visit,
 )
-from registry.research import scorestream
+from registry.research import scorestream, visitrows
 from registry.research.cohorts import AGE_CAP, age_at_treatment
 from registry.research.scorestream import AnySelect, ScoreChunk
 from registry.research.sqldates import days_between
+from registry.research.visitrows import Visits
 
 Progress = Callable[[int], None]
 
@@ -48,21 +50,27 @@ class TimepointInfo:
 
 @dataclass
 class ScoreRows:
-    """One element per stored score of a done, scheduled visit (numpy arrays)."""
+    """One element per score of a visit: every stored score of a done visit, and every
+    score a visit should have and has not (value NaN), with the reason (numpy arrays).
+    Unscheduled visits' rows have the timepoint index ``len(timepoints)``."""
 
     patient_id: np.ndarray
-    timepoint: np.ndarray  # index into the timepoint list
-    day: np.ndarray  # visit day since treatment
+    timepoint: np.ndarray  # index into the timepoint list (its length: unscheduled)
+    day: np.ndarray  # visit day since treatment (scorestream.NO_DAY: visit not done)
     score: np.ndarray  # index into the score code list
-    value: np.ndarray  # float, NaN when the score could not be computed
+    value: np.ndarray  # float, NaN when the score is missing
     mode: np.ndarray  # the visit's mode of collection (scorestream.MODE_CODES index, -1)
+    visit: np.ndarray  # index into the cohort's visits (``Dataset.visits``)
+    reason: np.ndarray  # why the value is missing: index into missing.SCORE_REASONS
+    chunk: ScoreChunk | None = None  # the same rows as the export's long table reads them
 
 
 def score_rows(chunk: ScoreChunk, patient_ids: np.ndarray) -> ScoreRows:
     """The rows of a chunk with internal patient ids (``patient_ids``: sorted patients)."""
     return ScoreRows(patient_id=patient_ids[chunk.position].astype(np.int64),
                      timepoint=chunk.timepoint, day=chunk.day, score=chunk.score,
-                     value=chunk.value, mode=chunk.mode)
+                     value=chunk.value, mode=chunk.mode, visit=chunk.visit,
+                     reason=chunk.reason, chunk=chunk)
 
 
 def empty_scores() -> ScoreRows:
@@ -79,6 +87,8 @@ class Dataset:
     items: pd.DataFrame | None = None
     free_text: bool = False
     timepoint_of: dict[int, int] = field(default_factory=dict)  # timepoint id -> index
+    visits: Visits | None = None  # every visit of the cohort, with its status
+    protocols: list[dict[str, Any]] = field(default_factory=list)  # see ``load_protocols``
 
     @property
     def baseline_index(self) -> list[int]:
@@ -116,7 +126,7 @@ def load_patients(session: Session, cohort: Select[int],
         Treatment.cell_dose_million, Treatment.injections,
         cast(Treatment.co_interventions, String).label("co_interventions"),  # JSON text
         Patient.outside_indication_justification.is_not(None).label("outside_indication"),
-        Patient.status, Patient.withdrawal_reason,
+        Patient.status, Patient.withdrawal_reason, Patient.protocol_id,
         days_between(session, Patient.withdrawn_on, Treatment.treatment_date)
         .label("withdrawal_day"),
     ]
@@ -158,12 +168,32 @@ def json_lists(texts: pd.Series) -> list[Any]:
 
 def load_scores(session: Session, cohort: Select[int], patient_ids: np.ndarray,
                 score_codes: list[str], timepoint_of: dict[int, int], n_timepoints: int,
-                progress: Progress | None = None) -> ScoreRows:
-    """All score rows of the cohort's done visits (two queries, see ``scorestream``), in
-    export order: patient, timepoint, score."""
+                progress: Progress | None = None, visits: Visits | None = None) -> ScoreRows:
+    """All score rows of the cohort's visits (see ``scorestream``), in export order:
+    patient, timepoint, visit, score."""
     parts = list(scorestream.chunks(session, cohort, patient_ids, score_codes, timepoint_of,
-                                    n_timepoints, progress))
+                                    n_timepoints, progress, visits))
     return score_rows(scorestream.merge(parts), patient_ids)
+
+
+def load_protocols(session: Session, protocol_ids: list[int]) -> list[dict[str, Any]]:
+    """The follow-up protocols of the cohort's patients (name, threshold set and every
+    timepoint with its target day, window and grace), for the manifest."""
+    if not protocol_ids:
+        return []
+    protocols = session.scalars(select(Protocol).where(Protocol.id.in_(protocol_ids))
+                                .options(selectinload(Protocol.timepoints))
+                                .order_by(Protocol.id))
+    return [{"name": protocol.name, "default": bool(protocol.is_default),
+             "threshold_set": protocol.threshold_set,
+             "timepoints": [{"code": tp.code, "name": tp.name, "baseline": bool(tp.is_baseline),
+                             "target_day": tp.target_day,
+                             "window_start_day": tp.window_start_day,
+                             "window_end_day": tp.window_end_day,
+                             "grace_days": tp.grace_days,
+                             "instruments": list(tp.instruments or [])}
+                            for tp in protocol.timepoints]}
+            for protocol in protocols]
 
 
 def load_adverse_events(session: Session, cohort: Select[int],
@@ -218,13 +248,16 @@ def load(session: Session, cohort: Select[int], *, items: bool = False,
     score_codes = list(scoring.SCORES)
     patients = load_patients(session, cohort, free_text)
     patient_ids = patients["patient_id"].to_numpy(np.int64)
+    visits = visitrows.load_visits(session, cohort, patient_ids, timepoint_of,
+                                   len(timepoints), score_codes)
     rows = (load_scores(session, cohort, patient_ids, score_codes, timepoint_of,
-                        len(timepoints), progress) if scores else empty_scores())
+                        len(timepoints), progress, visits) if scores else empty_scores())
     return Dataset(
         timepoints=timepoints, score_codes=score_codes, patients=patients, scores=rows,
         adverse_events=load_adverse_events(session, cohort, free_text) if adverse_events
         else None,
         items=load_items(session, cohort, timepoint_of) if items else None,
-        free_text=free_text, timepoint_of=timepoint_of,
+        free_text=free_text, timepoint_of=timepoint_of, visits=visits,
+        protocols=load_protocols(session, sorted({int(p) for p in patients["protocol_id"]})),
     )
 

@@ -5,24 +5,29 @@ Score and item columns are described from ``scoring.SCORES`` / ``scoring.INSTRUM
 from the export's chosen ``scoring.ThresholdSet`` (each threshold's citation and note),
 coded columns from ``registry.vocabularies``; nothing here lists scores or instruments by
 hand, and nothing is cached, so an instrument added to the catalogue is described at once.
-Stata names (at most 32 characters) and labels (at most 80) are derived here too.
+Variable names valid in Stata, SPSS and SAS (at most 32 characters) and Stata's labels (at
+most 80 characters) are derived here too.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import pandas as pd
 
 import scoring
+from registry.research.missing import SCORE_REASONS
 from registry.vocabularies import COLLECTION_MODES
 from scoring import FLAG_KINDS, Threshold, ThresholdKind
 from scoring.change import find_threshold
 
 STATA_NAME_MAX = 32
+# Our names stop 4 characters short: pyreadstat names a Stata value-label set after its
+# variable plus a running number, and that name must fit Stata's 32 characters too.
+NAME_MAX = STATA_NAME_MAX - 4
 STATA_LABEL_MAX = 80
 FLAG_NAMES: dict[str, str] = {
     "mcii": "minimal clinically important improvement reached",
@@ -49,7 +54,11 @@ class ColumnSpec:
     instrument: str = ""
     source: str = ""
     values: str = ""  # coded values: "code = label; …"
-    stata_name: str = ""
+    stata_name: str = ""  # the variable's name in Stata, SPSS and SAS files and syntax
+    spss_name: str = ""  # (one name valid in all three: ``stata_names``)
+    sas_name: str = ""
+    # Coded text as numbers in the Stata, SPSS and SAS files: "1 = female (Female); …".
+    numeric_codes: str = ""
     # Coded values as (code, label) pairs, for value labels in Stata / SPSS / SAS and the
     # syntax files (``values`` is the same as text for the dictionary).
     codes: tuple[tuple[Any, str], ...] = ()
@@ -57,9 +66,26 @@ class ColumnSpec:
     # (``registry.research.missing.SCORE_REASONS`` codes); "" when it has none.
     reason_column: str = ""
 
+    def __post_init__(self) -> None:
+        """Booleans are coded 0 = No, 1 = Yes; ``values`` is ``codes`` as text."""
+        if self.type == "boolean" and not self.codes:
+            object.__setattr__(self, "codes", BOOLEAN_CODES)
+        if self.codes and not self.values:
+            object.__setattr__(self, "values", coded(dict(self.codes)))
+
+
+# A boolean column's codes: 0/1 in CSV, Stata, SPSS and SAS; false/true in Parquet and
+# Excel (see ``ENCODINGS``).
+BOOLEAN_CODES: tuple[tuple[Any, str], ...] = ((0, "No"), (1, "Yes"))
+
 
 def coded(vocabulary: Mapping[Any, str]) -> str:
     return "; ".join(f"{code} = {label}" for code, label in vocabulary.items())
+
+
+def vocab(vocabulary: Mapping[Any, str]) -> dict[str, Any]:
+    """A coded column's ``values`` (text) and ``codes`` (pairs), to pass to ColumnSpec."""
+    return {"values": coded(vocabulary), "codes": tuple(vocabulary.items())}
 
 
 def direction_of(score_code: str) -> str:
@@ -68,10 +94,17 @@ def direction_of(score_code: str) -> str:
 
 
 def score_spec(table: str, column: str, score_code: str, timepoint: str | None,
-               kind: str = "value",
-               thresholds: scoring.ThresholdSet | None = None) -> ColumnSpec:
+               kind: str = "value", thresholds: scoring.ThresholdSet | None = None,
+               reason_column: str = "") -> ColumnSpec:
     """A score value, its baseline, change, or a threshold flag (``kind``), from
-    ``scoring.SCORES``; flags cite the chosen ``thresholds`` set."""
+    ``scoring.SCORES``; flags cite the chosen ``thresholds`` set; ``reason_column``: the
+    column saying why a cell is empty."""
+    spec = _score_spec(table, column, score_code, timepoint, kind, thresholds)
+    return replace(spec, reason_column=reason_column) if reason_column else spec
+
+
+def _score_spec(table: str, column: str, score_code: str, timepoint: str | None,
+                kind: str, thresholds: scoring.ThresholdSet | None) -> ColumnSpec:
     score = scoring.SCORES[score_code]
     instrument = scoring.INSTRUMENTS[score.instrument]
     at = f" at {timepoint}" if timepoint else ""
@@ -161,10 +194,10 @@ def item_spec(table: str, column: str, instrument_code: str, item_code: str,
     common: dict[str, Any] = {"instrument": instrument.name, "kind": item.kind,
                               "missing_rule": ITEM_MISSING, "source": source}
     if item.options:
-        values = "; ".join(f"{option.code} = {option.label}" for option in item.options)
         return ColumnSpec(table, column, f"{instrument.short_name} {item.code} {item.label}{at}",
                           "integer", minimum=item.minimum, maximum=item.maximum,
-                          values=values, **common)
+                          **vocab({option.code: option.label for option in item.options}),
+                          **common)
     direction = (f"{item.minimum} = {item.anchors[0]}; {item.maximum} = {item.anchors[1]}"
                  if item.anchors else "")
     return ColumnSpec(table, column, f"{instrument.short_name} {item.label}{at}", "integer",
@@ -181,32 +214,103 @@ def mode_spec(table: str, column: str, timepoint: str | None = None) -> ColumnSp
                       missing_rule="empty when not recorded (visits recorded before modes "
                                    "were recorded)" + ("" if not timepoint else
                                                       ", or without a visit"),
-                      source="visit.collection_mode", values=coded(COLLECTION_MODES))
+                      source="visit.collection_mode", **vocab(COLLECTION_MODES))
+
+
+def reason_spec(table: str, column: str, of: str, change: bool = False) -> ColumnSpec:
+    """A reason column: why ``of`` (and, with ``change``, its change from baseline) is
+    empty, coded by ``missing.SCORE_REASONS``."""
+    what = f"{of} or its change from baseline" if change else of
+    return ColumnSpec(table, column, f"Why {what} is missing", "category",
+                      kind="missing-value reason",
+                      missing_rule="empty where no change is computed (baseline rows)"
+                      if of == "change" else "",
+                      source="registry.research.missing: score stored, visit status at "
+                             "export (registry.followup.status)",
+                      **vocab({reason.code: reason.label for reason in SCORE_REASONS}))
+
+
+# How each format writes booleans, missing values and text (the manifest's "encodings").
+ENCODINGS: dict[str, dict[str, str]] = {
+    "csv": {"booleans": "0 = false, 1 = true",
+            "missing": "empty cell; why: the companion reason column (missing.SCORE_REASONS)",
+            "coded": "the code as text (value labels in the data dictionary)",
+            "text": "UTF-8 with a byte-order mark (Excel reads it as UTF-8); text that a "
+                    "spreadsheet would run as a formula starts with '"},
+    "parquet": {"booleans": "boolean (true / false)",
+                "missing": "null; why: the companion reason column",
+                "coded": "dictionary-encoded text (the codes)",
+                "text": "UTF-8, exactly as entered"},
+    "xlsx": {"booleans": "TRUE / FALSE (Excel booleans)",
+             "missing": "empty cell; why: the companion reason column",
+             "coded": "the code as text",
+             "text": "as entered; text that Excel would run as a formula starts with '"},
+    "dta": {"booleans": "0 / 1 with value labels No / Yes",
+            "missing": "extended missing values .a, .b, … labelled with the reason "
+                       "(missing.SCORE_REASONS); plain . where no reason applies",
+            "coded": "numeric codes with value labels",
+            "text": "UTF-8 (format 118)"},
+    "sav": {"booleans": "0 / 1 with value labels No / Yes",
+            "missing": "user-missing codes -901 … -907 (range -999 to -901) labelled with the "
+                       "reason; system-missing where no reason applies",
+            "coded": "numeric codes with value labels",
+            "text": "UTF-8"},
+    "xpt": {"booleans": "0 / 1",
+            "missing": "plain missing (.); the SAS program sets .A, .B, … from the reason "
+                       "columns and applies the formats",
+            "coded": "numeric codes; formats in the SAS program",
+            "text": "ASCII / Latin-1 as XPORT allows (see the SAS program)"},
+}
+
+
+# Words Stata, SPSS or SAS keep for themselves (compared case-insensitively).
+RESERVED_NAMES = frozenset({
+    "all", "and", "by", "eq", "ge", "gt", "le", "lt", "ne", "not", "or", "to", "with",  # SPSS
+    "byte", "double", "float", "if", "in", "int", "long", "using", "strl",  # Stata
+})
 
 
 def stata_names(columns: Iterable[str]) -> dict[str, str]:
-    """Valid, unique Stata names (letters, digits, _; at most 32 characters) per column."""
+    """A variable name per column that Stata, SPSS and SAS all accept: a letter first, then
+    letters, digits and _, at most ``NAME_MAX`` characters, no reserved word, unique even
+    when case is ignored (SPSS and SAS ignore it).  One name for the three, so the dictionary, the
+    files and the syntax files agree."""
     names: dict[str, str] = {}
     used: set[str] = set()
     for column in columns:
         base = re.sub(r"[^A-Za-z0-9_]", "_", column)
-        if not base or base[0].isdigit():
+        if not base[:1].isalpha():
             base = f"v_{base}"
-        name = base[:STATA_NAME_MAX]
+        if base.lower() in RESERVED_NAMES or re.fullmatch(r"str\d+", base.lower()):
+            base = f"{base}_"
+        name = base[:NAME_MAX]
         number = 1
-        while name in used:
+        while name.lower() in used:
             suffix = f"_{number}"
-            name = base[:STATA_NAME_MAX - len(suffix)] + suffix
+            name = base[:NAME_MAX - len(suffix)] + suffix
             number += 1
-        used.add(name)
+        used.add(name.lower())
         names[column] = name
     return names
 
 
-def stata_label(label: str) -> str:
-    """Stata variable labels hold at most 80 characters (and Latin-1 in format 117)."""
-    text = label.encode("latin-1", "replace").decode("latin-1")
-    return text if len(text) <= STATA_LABEL_MAX else text[:STATA_LABEL_MAX - 3] + "..."
+def stata_label(label: str, limit: int = STATA_LABEL_MAX) -> str:
+    """``label`` in at most ``limit`` characters (Stata: 80), UTF-8 kept (format 118).
+
+    A long label loses the middle of its first part, never its end: " at 3 months" and
+    what follows it (": change from baseline") stay, and so does the start, which names
+    the instrument and item ("KOOS P1 …"), so labels that differ stay different."""
+    text = " ".join(label.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" at ")
+    tail = text[cut:] if cut > 0 and len(text) - cut <= limit // 2 else ""
+    head = text[:len(text) - len(tail)]
+    room = limit - len(tail) - 1  # one character for the ellipsis
+    if not tail:  # no timepoint: keep the start and the last few words
+        keep_end = room // 3
+        return head[:room - keep_end].rstrip() + "…" + head[len(head) - keep_end:].lstrip()
+    return head[:room].rstrip() + "…" + tail
 
 
 DICTIONARY_COLUMNS = [spec_field.name for spec_field in fields(ColumnSpec)

@@ -104,6 +104,7 @@ def suppress_summary(summary: Summary, k: int) -> Summary:
     return dataclasses.replace(
         summary,
         patients=count(summary.patients, k),
+        group_sizes={group: count(size, k) for group, size in summary.group_sizes.items()},
         follow_up=[_follow_up(row, k) for row in summary.follow_up],
         scores=[_score_row(row, k) for row in summary.scores],
         responders=[{**row, "rate": share(row["rate"], k)} for row in summary.responders],

@@ -16,7 +16,7 @@ import hashlib
 import platform
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow
+import pyreadstat
 import sqlalchemy
 from sqlalchemy.orm import Session
 
@@ -32,13 +33,23 @@ import scoring
 from registry import audit_capture as capture
 from registry.files import sha256_file
 from registry.models import utcnow
-from registry.research import cohorts, dataset, scorestream, writers
+from registry.research import (
+    cohorts,
+    dataset,
+    scorestream,
+    statfiles,
+    statplan,
+    studyfacts,
+    syntax,
+    writers,
+)
 from registry.research.dictionary import dictionary_frame
 from registry.research.longtable import LongTable
 from registry.research.options import ExportOptions, resolve_threshold_set
 from registry.research.pseudonyms import Pseudonymiser
-from registry.research.scorestream import ScoreChunk
+from registry.research.scorestream import ScoreChunk, empty_chunk, select_rows
 from registry.research.tables import Table, derive, patients_table
+from registry.research.visitstable import visits_table
 from registry.research.wide import adverse_events_table, items_table, wide_table
 from registry.spreadsheet import escape_frame
 
@@ -61,7 +72,8 @@ def software_versions() -> dict[str, str]:
     return {"registry": registry.__version__, "scoring": scoring.__version__,
             "python": platform.python_version(), "pandas": pd.__version__,
             "numpy": np.__version__, "pyarrow": pyarrow.__version__,
-            "openpyxl": openpyxl.__version__, "sqlalchemy": sqlalchemy.__version__}
+            "openpyxl": openpyxl.__version__, "sqlalchemy": sqlalchemy.__version__,
+            "pyreadstat": pyreadstat.__version__}
 
 
 def build_tables(data: dataset.Dataset, pseudonyms: Pseudonymiser, options: ExportOptions,
@@ -78,12 +90,32 @@ def build_tables(data: dataset.Dataset, pseudonyms: Pseudonymiser, options: Expo
                   LongTable("outcomes_long", data.timepoints, data.score_codes, pids, scores,
                             thresholds)]
     else:
-        tables = [wide_table(data, derive(data, thresholds.thresholds), pids, thresholds)]
+        tables = [wide_table(data, derive(data, thresholds.thresholds), pids, thresholds),
+                  unscheduled_table(data, pids, thresholds)]
+    tables.append(visits_table(data, pids))
     if options.adverse_events:
         tables.append(adverse_events_table(data, pid_of))
     if options.items:
         tables.append(items_table(data, pid_of, wide=options.shape == "wide", pids=pids))
     return tables
+
+
+def unscheduled_table(data: dataset.Dataset, pids: list[str],
+                      thresholds: scoring.ThresholdSet) -> LongTable:
+    """``outcomes_unscheduled``: the wide export's unscheduled visits, in the long table's
+    columns (a wide row has no place for a varying number of visits)."""
+    n_tp = len(data.timepoints)
+    chunk = data.scores.chunk or empty_chunk()
+    unscheduled = chunk.timepoint == n_tp
+    with_extra = np.zeros(max(chunk.stop, 1), bool)
+    with_extra[chunk.position[unscheduled]] = True
+    baseline = np.array([tp.is_baseline for tp in data.timepoints] + [False], bool)
+    # The patients' baseline rows come along: a change is computed from them.
+    rows = select_rows(chunk, unscheduled | (baseline[chunk.timepoint]
+                                             & with_extra[chunk.position]))
+    return LongTable("outcomes_unscheduled", data.timepoints, data.score_codes, pids,
+                     lambda: iter([rows]), thresholds,
+                     keep=lambda piece: piece.timepoint == n_tp)
 
 
 def thresholds_facts(chosen: scoring.ThresholdSet) -> dict[str, Any]:
@@ -100,8 +132,10 @@ def thresholds_facts(chosen: scoring.ThresholdSet) -> dict[str, Any]:
 def manifest_for(*, actor: tuple[int | None, str | None], cohort_name: str,
                  definition: Mapping[str, Any], options: ExportOptions,
                  tables: list[Table], pseudonyms: Pseudonymiser, dialect: str,
-                 message: str | None, thresholds: scoring.ThresholdSet) -> dict[str, Any]:
-    """The manifest's facts (the tables' files and checksums are added once written)."""
+                 message: str | None, thresholds: scoring.ThresholdSet,
+                 data: dataset.Dataset | None = None) -> dict[str, Any]:
+    """The manifest's facts (the tables' files and checksums are added once written);
+    ``data``: the loaded cohort, for its protocols and the visits' status date."""
     return {
         "export": "KOA outcomes registry de-identified export",
         "exported_at": utcnow().replace(microsecond=0).isoformat(),
@@ -131,6 +165,11 @@ def manifest_for(*, actor: tuple[int | None, str | None], cohort_name: str,
                     "instruments": {code: inst.version
                                     for code, inst in scoring.INSTRUMENTS.items()},
                     "threshold_set": thresholds_facts(thresholds)},
+        "protocol": studyfacts.protocol_facts(data.protocols if data else []),
+        "visits": studyfacts.visit_facts(),
+        "missing_values": studyfacts.missing_facts(),
+        "responder": studyfacts.responder_facts(),
+        "encodings": studyfacts.encoding_facts(options.format),
         "software": software_versions(),
         "database": dialect,
         "message": message,
@@ -141,21 +180,20 @@ def _write_zip(tables: list[Table], dictionary: pd.DataFrame, options: ExportOpt
                folder: Path, target: Path, progress: Progress | None,
                manifest: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Tables, data dictionary and manifest (made once the tables are written) in a zip."""
-    suffix = {"csv": "csv", "parquet": "parquet", "dta": "dta"}[options.format]
+    suffix = options.format  # csv, parquet, dta, sav or xpt: the tables' file suffix
     # Parquet is compressed already; deflating a very large CSV would take longer than
     # writing it, so large tables are stored as they are (the zip still holds them together).
     zipped = writers.ZipAssembler(target, folder,
                                   stored=True if options.format == "parquet" else None)
     files: dict[str, str] = {}
+    plans: dict[str, statplan.TablePlan] = {}  # how each table is stored (names, labels)
     try:
         for table in tables:
             name = f"{table.name}.{suffix}"
-            if options.format == "dta":
+            if options.format in statfiles.STAT_FORMATS:
                 path = folder / name
-                names = writers.write_stata(table, path, progress)
-                dictionary.loc[dictionary["table"] == table.name, "stata_name"] = (
-                    dictionary.loc[dictionary["table"] == table.name, "column"].map(names)
-                    .fillna(""))
+                plans[table.name] = statfiles.write_table(table, path, options.format,
+                                                          progress)
                 zipped.add_file(name, path)
                 path.unlink()
             else:
@@ -166,15 +204,25 @@ def _write_zip(tables: list[Table], dictionary: pd.DataFrame, options: ExportOpt
     except BaseException:
         zipped.abort()
         raise
+    table_plans = statplan.plans_of(tables, plans)
+    statplan.name_dictionary(dictionary, table_plans)
     dictionary_path = folder / "data_dictionary.csv"
-    escape_frame(dictionary).to_csv(dictionary_path, index=False)
+    # UTF-8 with a byte-order mark, like the CSV tables: Excel then reads "2–6 weeks".
+    escape_frame(dictionary).to_csv(dictionary_path, index=False, encoding="utf-8-sig")
     zipped.add_file(dictionary_path.name, dictionary_path)
+    scripts = syntax.scripts(table_plans, files, options.format)
+    for script_name, text in scripts.items():
+        with zipped.member(script_name) as sink:
+            sink.write(text.encode("utf-8"))
     facts = manifest()
     for table in tables:
         facts["tables"][table.name]["file"] = files[table.name]
         facts["tables"][table.name]["sha256"] = zipped.digests[files[table.name]]
     facts["data_dictionary"] = {"file": dictionary_path.name,
                                 "sha256": zipped.digests[dictionary_path.name]}
+    facts["syntax_files"] = {language: {"file": script_name,
+                                        "sha256": zipped.digests[script_name]}
+                             for language, script_name in syntax.languages(scripts).items()}
     zipped.close(facts)
     return facts
 
@@ -186,6 +234,8 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
     """Write the cohort's de-identified export to ``target``; audit it with
     ``record_export`` once it is delivered."""
     options.check(free_text_allowed=free_text_allowed)
+    if options.format == "odm":  # ODM holds one event per visit: the long tables
+        options = replace(options, shape="long")
     thresholds = resolve_threshold_set(session, options.thresholds)
     progress = writers.locked(progress)  # reports come from the reading and writing threads
     pseudonyms = Pseudonymiser(pseudonym_key, options.project)
@@ -198,7 +248,7 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
     def score_chunks() -> Iterator[ScoreChunk]:
         return scorestream.chunks(session, cohort, data.patients["patient_id"].to_numpy(),
                                   data.score_codes, data.timepoint_of, len(data.timepoints),
-                                  progress)
+                                  progress, data.visits)
 
     tables = build_tables(data, pseudonyms, options, score_chunks, thresholds)
     message = EMPTY_MESSAGE if data.patients.empty else None
@@ -209,12 +259,17 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
         return manifest_for(actor=actor, cohort_name=cohort_name, definition=definition,
                             options=options, tables=tables, pseudonyms=pseudonyms,
                             dialect=session.get_bind().dialect.name, message=message,
-                            thresholds=thresholds)
+                            thresholds=thresholds, data=data)
 
     with tempfile.TemporaryDirectory(prefix="registry-export-") as folder:
-        if options.format == "xlsx":
+        if options.format == "odm":
+            from registry.interop.odmexport import write_export  # one XML file
+
+            manifest = write_export(data, tables, target, manifest_now, progress, definition)
+        elif options.format == "xlsx":
             for table in tables:
                 table.frame  # noqa: B018 - read the rows (and count them) before the manifest
+            statplan.name_dictionary(dictionary, statplan.plans_of(tables, {}))
             manifest = manifest_now()
             for table in tables:
                 manifest["tables"][table.name]["sheet"] = table.name[:31]
@@ -227,7 +282,7 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
     checksum = sha256_file(target)
     row_counts = {table.name: table.rows for table in tables}
     stamp = manifest["exported_at"][:10].replace("-", "")
-    extension = "xlsx" if options.format == "xlsx" else "zip"
+    extension = {"xlsx": "xlsx", "odm": "xml"}.get(options.format, "zip")
     filename = f"registry-export-{_slug(cohort_name)}-{options.shape}-{options.format}-" \
                f"{stamp}.{extension}"
     audit = {"cohort": cohort_name, "definition": dict(definition),

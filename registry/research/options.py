@@ -21,8 +21,13 @@ from registry.models import Protocol
 from registry.services import ValidationFailed
 from registry.vocabularies import CELL_SOURCES, KL_GRADES, SEX
 
+# Every zip format also holds syntax files (R, Stata, SPSS, SAS) that read its tables.
 FORMATS = {"csv": "CSV files in a .zip", "xlsx": "Excel workbook (.xlsx)",
-           "parquet": "Parquet files in a .zip", "dta": "Stata 14+ files (.dta) in a .zip"}
+           "parquet": "Parquet files in a .zip", "dta": "Stata 14+ files (.dta) in a .zip",
+           "sav": "SPSS files (.sav) in a .zip",
+           "xpt": "SAS transport files (XPORT version 8, .xpt) in a .zip",
+           # One XML file, always long (one event per visit): registry.interop.odmexport.
+           "odm": "CDISC ODM 1.3.2 (.xml)"}
 SHAPES = {"long": "Long: one row per patient × timepoint × score",
           "wide": "Wide: one row per patient"}
 GROUPS: dict[str, tuple[str, Mapping[Any, str]]] = {

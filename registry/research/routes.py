@@ -202,8 +202,8 @@ def export(key: str) -> BaseResponse | tuple[str, int]:
         except ExportTooLarge as error:
             return _cohort_page(key, {"format": str(error)}, 422)
         content = target.read_bytes()
-    mimetype = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                if chosen.format == "xlsx" else "application/zip")
+    mimetype = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "odm": "application/xml"}.get(chosen.format, "application/zip")
     response = as_download(Response(content, mimetype=mimetype), result.filename)
     response.headers["X-Export-SHA256"] = result.sha256
     if result.message:
@@ -231,6 +231,8 @@ def _summary_args() -> tuple[str, str | None, str, dict[str, str]]:
 @bp.route("/cohorts/<key>/summary")
 @requires(Permission.RESEARCH)
 def summary_page(key: str) -> tuple[str, int]:
+    """The cohort's outcome summary: each estimate with its n, shares with Wilson 95 %
+    CIs, numbers rounded half-up by ``scoring.format_score`` as on the patient pages."""
     from registry.research.summary import summarise  # pandas: see the module doc
 
     try:
@@ -249,7 +251,7 @@ def summary_page(key: str) -> tuple[str, int]:
                            scores=scoring.SCORES, instruments=scoring.INSTRUMENTS,
                            groups=options.GROUPS, chart_kinds=options.CHART_KINDS,
                            min_cell_size=k, suppressed=disclosure.is_small,
-                           mode_labels=MODE_LABELS), \
+                           mode_labels=MODE_LABELS, fmt=scoring.format_score), \
         422 if errors else 200
 
 

@@ -1,10 +1,11 @@
 """A cohort's score rows, read in two queries and handed on in chunks of whole patients.
 
-Queries: the done visits of the cohort (one), and their scores (one).  A score row travels
-as two numbers: ``visit id × W + score index`` (W: a power of two above the number of score
-codes; the database turns the code into its index) and the value (NULL as ``MISSING``).
-Both queries run in patient order, so the export can build and write one chunk of patients
-while the next one is being read.
+Queries: the cohort's visits (one, ``visitrows.load_visits``: every visit with its status),
+and the scores of its done visits (one).  A score row travels as two numbers:
+``visit id × W + score index`` (W: a power of two above the number of score codes; the
+database turns the code into its index) and the value (NULL as ``MISSING``).  The score
+query runs in patient order, so the export can build and write one chunk of patients while
+the next one is being read.
 
 - SQLite: the visit index drives the score query (``ORDER BY visit.patient_id`` costs no
   sort); rows are fetched block by block straight from the DBAPI cursor into numpy.
@@ -12,33 +13,44 @@ while the next one is being read.
   (``array_send(array_agg(...))``: exact doubles, no per-row Python objects) and the result
   is streamed, one row per patient.
 
-A chunk holds all rows of its patients, in the export's order: patient (by internal id),
-timepoint, score; ties (a score stored twice for a patient and timepoint) by visit id,
-then storage order.  So each chunk can be derived (baseline, change, responder) on its own.
+A chunk holds all rows of its patients (consecutive positions ``first`` … ``stop - 1``; the
+chunks tile the whole patients table, cut where about ``CHUNK_ROWS`` rows are reached): the
+stored scores and a row for every score a visit should have and has not (the scores of the
+instruments its timepoint records, ``visitrows.expected_scores``), each with the reason its
+value is missing (``missing.SCORE_REASONS``).  Rows come in the export's order: patient,
+timepoint (unscheduled visits last, by day), visit, score; ties (a score stored twice at a
+visit) in storage order.  So each chunk can be derived (baseline, change, responder) alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 from sqlalchemy import BigInteger, Select, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from registry.models import ScoreValue, Treatment, Visit
-from registry.research.sqldates import days_between
-from registry.vocabularies import COLLECTION_MODES
+from registry.models import ScoreValue, Visit
+from registry.research import visitrows
+from registry.research.visitrows import (
+    MODE_CODES,
+    NO_DAY,
+    NOT_SCORABLE,
+    REASON_OF_STATUS,
+    SCORED,
+    AnySelect,
+    Visits,
+    fetch_numbers,
+)
 
 MISSING = -1e300  # stands for NULL in the streamed score values (scores are 0–100)
 BLOCK_ROWS = 65_536  # rows fetched from the SQLite cursor at a time
 CHUNK_ROWS = 400_000  # about this many rows (whole patients) per chunk
 BLOCK_BYTES = 1 << 20  # PostgreSQL: bytes of packed keys handed on at a time
 Progress = Callable[[int], None]
-MODE_CODES = list(COLLECTION_MODES)  # a visit's mode travels as its index in this list
-AnySelect = Select[*tuple[Any, ...]]  # a SELECT of any columns (Select is variadic in 2.1)
+__all__ = ["MODE_CODES", "NO_DAY", "AnySelect", "ScoreChunk", "chunks", "empty_chunk", "merge"]
 
 
 @dataclass
@@ -48,22 +60,27 @@ class ScoreChunk:
     first: int
     stop: int
     position: np.ndarray  # patient position (index into the sorted patients table)
-    timepoint: np.ndarray  # index into the timepoint list
-    day: np.ndarray  # visit day since treatment
+    timepoint: np.ndarray  # index into the timepoint list (their number when unscheduled)
+    day: np.ndarray  # visit day since treatment (NO_DAY for a visit not done)
     score: np.ndarray  # index into the score code list
-    value: np.ndarray  # float, NaN when the score could not be computed
+    value: np.ndarray  # float, NaN when the score is missing
     # The visit's mode of collection: index into MODE_CODES, -1 when not recorded.
     mode: np.ndarray
+    visit: np.ndarray  # index into the cohort's ``Visits``
+    reason: np.ndarray  # why the value is missing: index into missing.SCORE_REASONS
 
     def __len__(self) -> int:
         return len(self.value)
+
+
+FIELDS = ("position", "timepoint", "day", "score", "value", "mode", "visit", "reason")
 
 
 def empty_chunk() -> ScoreChunk:
     """No score rows (the arrays' types as ``chunks`` gives them)."""
     return ScoreChunk(0, 0, np.empty(0, np.int64), np.empty(0, np.int16),
                       np.empty(0, np.int32), np.empty(0, np.int16), np.empty(0),
-                      np.empty(0, np.int8))
+                      np.empty(0, np.int8), np.empty(0, np.int64), np.empty(0, np.int8))
 
 
 def merge(chunks: list[ScoreChunk]) -> ScoreChunk:
@@ -71,88 +88,22 @@ def merge(chunks: list[ScoreChunk]) -> ScoreChunk:
     if not chunks:
         return empty_chunk()
     return ScoreChunk(chunks[0].first, chunks[-1].stop,
-                      *(np.concatenate([getattr(c, name) for c in chunks])
-                        for name in ("position", "timepoint", "day", "score", "value",
-                                     "mode")))
+                      *(np.concatenate([getattr(c, name) for c in chunks]) for name in FIELDS))
 
 
-@dataclass
-class Visits:
-    """The cohort's done visits, sorted by id."""
-
-    ids: np.ndarray
-    position: np.ndarray  # patient position, -1 when the patient is not in the table
-    timepoint: np.ndarray
-    day: np.ndarray
-    mode: np.ndarray  # index into MODE_CODES, -1 when not recorded
-
-    @cached_property
-    def _table(self) -> np.ndarray | None:
-        """visit id -> index, when the ids are dense enough for a direct lookup table."""
-        top = int(self.ids[-1]) if len(self.ids) else 0
-        if not len(self.ids) or top >= 4 * len(self.ids) + 1_000_000:
-            return None
-        table = np.full(top + 1, -1, np.int64)
-        table[self.ids] = np.arange(len(self.ids))
-        return table
-
-    def index_of(self, visit_ids: np.ndarray) -> np.ndarray:
-        """Index of each visit id (-1 when not a done visit of the cohort)."""
-        if not len(self.ids):
-            return np.full(len(visit_ids), -1, np.int64)
-        table = self._table
-        if table is not None:
-            top = len(table) - 1
-            inside = (visit_ids >= 0) & (visit_ids <= top)
-            return np.where(inside, table[np.clip(visit_ids, 0, top)], -1)
-        at = np.minimum(np.searchsorted(self.ids, visit_ids), len(self.ids) - 1)
-        return np.where(self.ids[at] == visit_ids, at, -1)
+def select_rows(chunk: ScoreChunk, keep: np.ndarray) -> ScoreChunk:
+    """The rows of ``chunk`` where ``keep`` is true (same patients)."""
+    return ScoreChunk(chunk.first, chunk.stop,
+                      *(getattr(chunk, name)[keep] for name in FIELDS))
 
 
 def done_visit_conditions(cohort: Select[int]) -> tuple[Any, ...]:
     return (Visit.patient_id.in_(cohort), Visit.status == "done",
-            Visit.timepoint_id.is_not(None), Visit.visit_date.is_not(None))
+            Visit.visit_date.is_not(None))
 
 
 def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def fetch_numbers(session: Session, query: AnySelect,
-                  dtype: np.dtype) -> Iterator[np.ndarray]:
-    """The query's rows, block by block, as structured numpy arrays (no Row objects)."""
-    # No stream_results: SQLAlchemy's buffered strategy would pre-read rows from the cursor.
-    result = session.connection().execute(query)
-    try:
-        cursor = result.cursor
-        while rows := cursor.fetchmany(BLOCK_ROWS):
-            yield np.fromiter(rows, dtype, len(rows))
-    finally:
-        result.close()
-
-
-def load_visits(session: Session, cohort: Select[int], patient_ids: np.ndarray,
-                timepoint_of: dict[int, int]) -> Visits:
-    mode = case({code: index for index, code in enumerate(MODE_CODES)},
-                value=Visit.collection_mode, else_=-1)
-    query = (select(Visit.id, Visit.patient_id, Visit.timepoint_id,
-                    days_between(session, Visit.visit_date, Treatment.treatment_date), mode)
-             .join(Treatment, Treatment.patient_id == Visit.patient_id)
-             .where(*done_visit_conditions(cohort)))
-    dtype = np.dtype([("id", "i8"), ("patient", "i8"), ("timepoint", "i8"), ("day", "i8"),
-                      ("mode", "i8")])
-    parts = list(fetch_numbers(session, query, dtype))
-    rows = np.concatenate(parts) if parts else np.empty(0, dtype)
-    rows = rows[np.argsort(rows["id"], kind="stable")]
-    lookup = np.full(max(timepoint_of, default=0) + 1, -1, dtype=np.int16)
-    for tp_id, index in timepoint_of.items():
-        lookup[tp_id] = index
-    at = np.minimum(np.searchsorted(patient_ids, rows["patient"]), max(len(patient_ids) - 1, 0))
-    known = (patient_ids[at] == rows["patient"]) if len(patient_ids) else np.zeros(len(rows),
-                                                                                  bool)
-    return Visits(ids=rows["id"], position=np.where(known, at, -1),
-                  timepoint=lookup[rows["timepoint"]], day=rows["day"].astype(np.int32),
-                  mode=rows["mode"].astype(np.int8))
 
 
 def key_width(score_codes: list[str]) -> int:
@@ -182,29 +133,28 @@ def score_select(cohort: Select[int], score_codes: list[str],
             .where(*done_visit_conditions(cohort), ScoreValue.score_code.in_(score_codes)))
 
 
-def order_rows(visits: Visits, visit: np.ndarray, score: np.ndarray,
-               n_timepoints: int, width: int) -> np.ndarray:
-    """Stable order by (patient, timepoint, score, visit id) of rows that arrive in storage
-    order within each visit."""
-    position = visits.position[visit].astype(np.int64)
-    timepoint = visits.timepoint[visit].astype(np.int64)
-    span = max(n_timepoints, 1)
-    if (int(position.max(initial=0)) + 1) * span * width * (len(visits.ids) + 1) < 2**62:
-        key = ((position * span + timepoint) * width + score) * (len(visits.ids) + 1) + visit
-        return np.argsort(key, kind="stable")
-    return np.lexsort((visit, score, timepoint, position))
-
-
-def make_chunk(visits: Visits, visit: np.ndarray, score: np.ndarray, value: np.ndarray,
-               n_timepoints: int, width: int) -> ScoreChunk:
-    order = order_rows(visits, visit, score, n_timepoints, width)
-    visit, score, value = visit[order], score[order], value[order]
-    position = visits.position[visit].astype(np.int64)
+def make_chunk(visits: Visits, first: int, stop: int, visit: np.ndarray, score: np.ndarray,
+               value: np.ndarray, width: int) -> ScoreChunk:
+    """The rows of patients ``first`` … ``stop - 1``: their stored scores (``visit``,
+    ``score``, ``value``) and a row for each expected score that is not stored."""
+    value = value.copy()
     value[value <= MISSING / 2] = np.nan
-    first = int(position[0]) if len(position) else 0
-    stop = int(position[-1]) + 1 if len(position) else 0
-    return ScoreChunk(first, stop, position, visits.timepoint[visit], visits.day[visit],
-                      score.astype(np.int16), value, visits.mode[visit])
+    stored_reason = np.where(np.isnan(value), NOT_SCORABLE, SCORED).astype(np.int8)
+    mine = visits.order[visits.starts[first]:visits.starts[stop]]
+    mine = mine[visits.in_grid[mine]]
+    which, expected_score = np.nonzero(visits.expected[visits.expected_row[mine]])
+    expected_visit = mine[which]
+    absent = ~np.isin(expected_visit * width + expected_score, visit * width + score)
+    extra_visit, extra_score = expected_visit[absent], expected_score[absent]
+    visit = np.concatenate([visit, extra_visit])
+    score = np.concatenate([score, extra_score]).astype(np.int16)
+    value = np.concatenate([value, np.full(len(extra_visit), np.nan)])
+    reason = np.concatenate([stored_reason, REASON_OF_STATUS[visits.status[extra_visit]]])
+    order = np.argsort(visits.rank[visit] * width + score, kind="stable")
+    visit = visit[order]
+    return ScoreChunk(first, stop, visits.position[visit].astype(np.int64),
+                      visits.timepoint[visit], visits.day[visit], score[order], value[order],
+                      visits.mode[visit], visit, reason[order].astype(np.int8))
 
 
 def _decode(keys: np.ndarray, values: np.ndarray, visits: Visits,
@@ -227,7 +177,7 @@ def _sqlite_blocks(session: Session, cohort: Select[int],
     key, value = score_columns(score_codes, wide_key=False)
     query = score_select(cohort, score_codes, key, value).order_by(Visit.patient_id)
     dtype = np.dtype([("key", "i8"), ("value", "f8")])
-    for block in fetch_numbers(session, query, dtype):
+    for block in fetch_numbers(session, query, dtype, BLOCK_ROWS):
         yield block["key"], block["value"]
 
 
@@ -269,33 +219,55 @@ def _array_elements(blobs: list[bytes], kind: str) -> np.ndarray:
     return elements["value"].astype(kind)
 
 
+def chunk_stops(visits: Visits, chunk_rows: int) -> np.ndarray:
+    """Where chunks end (patient positions): about ``chunk_rows`` expected rows each, the
+    last one at the number of patients."""
+    total = np.cumsum(visits.grid_counts())
+    if not len(total):
+        return np.empty(0, np.int64)
+    stops = np.flatnonzero(np.diff(total // max(chunk_rows, 1), prepend=0) > 0) + 1
+    if not len(stops) or stops[-1] != len(total):
+        stops = np.append(stops, len(total))
+    return stops
+
+
 def chunks(session: Session, cohort: Select[int], patient_ids: np.ndarray,
            score_codes: list[str], timepoint_of: dict[int, int], n_timepoints: int,
-           progress: Progress | None = None) -> Iterator[ScoreChunk]:
+           progress: Progress | None = None,
+           visits: Visits | None = None) -> Iterator[ScoreChunk]:
     """The cohort's score rows as chunks of whole patients (about ``CHUNK_ROWS`` rows), in
-    export order."""
-    chunk_rows = CHUNK_ROWS
-    visits = load_visits(session, cohort, patient_ids, timepoint_of)
+    export order; ``visits``: the cohort's visits when already loaded."""
+    if visits is None:
+        visits = visitrows.load_visits(session, cohort, patient_ids, timepoint_of,
+                                       n_timepoints, score_codes)
     width = key_width(score_codes)
+    stops = chunk_stops(visits, CHUNK_ROWS).tolist()
+    if not stops:
+        return
     blocks = (_postgres_blocks if is_postgresql(session) else _sqlite_blocks)(
         session, cohort, score_codes)
-    held: list[tuple[np.ndarray, ...]] = []
-    held_rows = 0
+    at, first = 0, 0  # the chunk being filled, and its first patient
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+    held: list[tuple[np.ndarray, ...]] = [empty]
     for keys, values in blocks:
         if progress:
             progress(len(keys) * 2)
         held.append(_decode(keys, values, visits, width))
-        held_rows += len(held[-1][0])
-        if held_rows < chunk_rows:
-            continue
+        if not len(held[-1][0]) or visits.position[held[-1][0][-1]] < stops[at]:
+            continue  # the chunk's patients may have more rows to come
         visit, score, value = (np.concatenate(parts) for parts in zip(*held, strict=True))
         position = visits.position[visit]
-        cut = int(np.searchsorted(position, position[-1], side="left"))
-        if cut == 0:  # one patient so far: keep reading
-            held, held_rows = [(visit, score, value)], len(visit)
-            continue
-        yield make_chunk(visits, visit[:cut], score[:cut], value[:cut], n_timepoints, width)
-        held, held_rows = [(visit[cut:], score[cut:], value[cut:])], len(visit) - cut
-    if held_rows:
-        visit, score, value = (np.concatenate(parts) for parts in zip(*held, strict=True))
-        yield make_chunk(visits, visit, score, value, n_timepoints, width)
+        while len(position) and position[-1] >= stops[at]:
+            cut = int(np.searchsorted(position, stops[at], side="left"))
+            yield make_chunk(visits, first, stops[at], visit[:cut], score[:cut], value[:cut],
+                             width)
+            visit, score, value = visit[cut:], score[cut:], value[cut:]
+            position = position[cut:]
+            first, at = stops[at], at + 1
+        held = [(visit, score, value)]
+    visit, score, value = (np.concatenate(parts) for parts in zip(*held, strict=True))
+    for stop in stops[at:]:  # the last chunks: no rows of later patients follow
+        cut = int(np.searchsorted(visits.position[visit], stop, side="left"))
+        yield make_chunk(visits, first, stop, visit[:cut], score[:cut], value[:cut], width)
+        visit, score, value = visit[cut:], score[cut:], value[cut:]
+        first = stop

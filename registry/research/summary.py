@@ -3,9 +3,11 @@
 n done and % of those due, by mode of collection (the definition of
 ``registry.followup.completeness``: a visit is due once its window has opened at its site,
 or when done; not applicable visits are left out); mean and 95 % confidence interval
-(t distribution) of a score and of its change from baseline; share reaching MCII / MIC
-and PASS; OMERACT-OARSI responder rate; adverse-event rates by grade.  Reads the same
-de-identified ``Dataset`` as the exports (bounded queries) and computes with numpy/pandas.
+(t distribution) of a score and of its change from baseline, each with its own n; share
+reaching MCII / MIC and PASS and OMERACT-OARSI responder rate, each with its n and Wilson
+95 % CI (``estimates.Proportion``); patients per group; adverse-event rates by grade.
+Reads the same de-identified ``Dataset`` as the exports (bounded queries) and computes
+with numpy/pandas.
 """
 
 from __future__ import annotations
@@ -145,7 +147,8 @@ def summarise(session: Session, definition: Mapping[str, Any], *, score: str | N
     return Summary(score, group_by, groups, data.timepoints, len(data.patients), follow_up,
                    score_rows, responders, _adverse_event_rates(session, cohort, labels,
                                                                 data.patients, groups), kinds,
-                   chosen.code)
+                   chosen.code,
+                   group_sizes={group: int((labels == group).sum()) for group in groups})
 
 
 def _adverse_event_rates(session: Session, cohort: Select[int], labels: np.ndarray,

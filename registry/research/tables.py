@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from registry.research.dataset import Dataset, TimepointInfo
-from registry.research.dictionary import ColumnSpec, coded
+from registry.research.dictionary import ColumnSpec, vocab
 from registry.vocabularies import (
     CELL_SOURCES,
     CO_INTERVENTIONS,
@@ -95,7 +95,7 @@ def patient_specs(table: str, free_text: bool) -> list[ColumnSpec]:
         _spec(table, "pid", "Patient pseudonym (replaces the study ID; see manifest)", "string",
               source="HMAC-SHA256 pseudonym of the patient"),
         _spec(table, "site", "Site code", "string", source="site.code"),
-        _spec(table, "sex", "Sex", "category", source="patient.sex", values=coded(SEX)),
+        _spec(table, "sex", "Sex", "category", source="patient.sex", **vocab(SEX)),
         _spec(table, "age_at_treatment", "Age at treatment in whole years (90 = 90 or older)",
               "integer", unit="years", minimum=0, maximum=90,
               source="birth date and treatment date, computed in the database; capped at 90"),
@@ -108,11 +108,11 @@ def patient_specs(table: str, free_text: bool) -> list[ColumnSpec]:
         _spec(table, "bmi", "Body-mass index", "number", unit="kg/m2", minimum=10, maximum=80,
               source="patient.bmi"),
         _spec(table, "kl_grade", "Kellgren-Lawrence grade of the index knee", "integer",
-              minimum=0, maximum=4, source="index_knee.kl_grade", values=coded(KL_GRADES)),
+              minimum=0, maximum=4, source="index_knee.kl_grade", **vocab(KL_GRADES)),
         _spec(table, "laterality", "Index knee", "category", source="index_knee.laterality",
-              values=coded(LATERALITY)),
+              **vocab(LATERALITY)),
         _spec(table, "cell_source", "Cell source", "category", source="treatment.cell_source",
-              values=coded(CELL_SOURCES)),
+              **vocab(CELL_SOURCES)),
         _spec(table, "product", "Product name", "string", source="treatment.product_name"),
         _spec(table, "cell_dose_million", "Cell dose", "number", unit="million cells",
               source="treatment.cell_dose_million"),
@@ -123,9 +123,9 @@ def patient_specs(table: str, free_text: bool) -> list[ColumnSpec]:
         _spec(table, "outside_indication", "Treated outside the usual indication", "boolean",
               source="derived: a justification was recorded"),
         _spec(table, "status", "Follow-up status", "category", source="patient.status",
-              values=coded(PATIENT_STATUS)),
+              **vocab(PATIENT_STATUS)),
         _spec(table, "withdrawal_reason", "Reason for withdrawal", "category",
-              source="patient.withdrawal_reason", values=coded(WITHDRAWAL_REASONS)),
+              source="patient.withdrawal_reason", **vocab(WITHDRAWAL_REASONS)),
         _spec(table, "withdrawal_day", "Withdrawal, days since treatment", "integer",
               unit="days", source="patient.withdrawn_on minus treatment date"),
     ]
@@ -176,6 +176,9 @@ class Derived:
     change: dict[str, np.ndarray]
     flags: dict[str, tuple[np.ndarray, np.ndarray]]  # kind -> (value, known)
     responder: np.ndarray  # (patients, timepoints): 1, 0, -1 unknown
+    # Per score row (when the rows' visits were given): the responder status at the row's
+    # visit, for scheduled and unscheduled visits alike.
+    responder_rows: np.ndarray | None = None
 
 
 def derive(data: Dataset, thresholds: Sequence[Threshold]) -> Derived:
@@ -183,18 +186,21 @@ def derive(data: Dataset, thresholds: Sequence[Threshold]) -> Derived:
     rows = data.scores
     position = np.searchsorted(data.patients["patient_id"].to_numpy(np.int64), rows.patient_id)
     return derive_rows(position, rows.timepoint, rows.score, rows.value, len(data.patients),
-                       data.timepoints, data.score_codes, thresholds)
+                       data.timepoints, data.score_codes, thresholds, rows.visit)
 
 
 def derive_rows(position: np.ndarray, timepoint: np.ndarray, score: np.ndarray,
                 value: np.ndarray, n_patients: int, timepoints: list[TimepointInfo],
-                score_codes: list[str], thresholds: Sequence[Threshold]) -> Derived:
+                score_codes: list[str], thresholds: Sequence[Threshold],
+                visit: np.ndarray | None = None) -> Derived:
     """Baseline, change, flags and responder status of score rows of ``n_patients``
     patients (``position`` 0 … n_patients - 1), with ``scoring``'s vectorised functions
     (the array cores behind ``change_frame`` and ``omeract_oarsi_frame``); the MCII / MIC /
-    PASS flags judged by ``thresholds`` (the chosen set's)."""
+    PASS flags judged by ``thresholds`` (the chosen set's).  Rows of unscheduled visits
+    (timepoint ``len(timepoints)``) are follow-up rows; with ``visit`` (each row's visit)
+    the responder status is also given per row, unscheduled visits' included."""
     n_rows, n_tp, n_scores = len(value), len(timepoints), len(score_codes)
-    is_baseline = np.zeros(max(n_tp, 1), dtype=bool)
+    is_baseline = np.zeros(n_tp + 1, dtype=bool)
     is_baseline[[i for i, tp in enumerate(timepoints) if tp.is_baseline]] = True
     at_baseline = is_baseline[timepoint] if n_rows else np.zeros(0, bool)
     base_matrix = np.full((n_patients, n_scores), np.nan)
@@ -233,4 +239,31 @@ def derive_rows(position: np.ndarray, timepoint: np.ndarray, score: np.ndarray,
         seen[position[here]] = True
         value_code = np.where(known, status.astype(np.int8), -1).astype(np.int8)
         responder[:, tp_index] = np.where(seen, value_code, -1)
-    return Derived(position, baseline, change, flags, responder)
+    rows_status = None
+    if visit is not None:
+        rows_status = np.full(n_rows, -1, np.int8)
+        scheduled = timepoint < n_tp
+        rows_status[scheduled] = responder[position[scheduled], timepoint[scheduled]]
+        extra = np.flatnonzero(~scheduled)
+        if len(extra):
+            rows_status[extra] = _visit_responder(extra, visit, position, score, value,
+                                                  base, wanted)
+    return Derived(position, baseline, change, flags, responder, rows_status)
+
+
+def _visit_responder(rows: np.ndarray, visit: np.ndarray, position: np.ndarray,
+                     score: np.ndarray, value: np.ndarray, base: dict[str, np.ndarray],
+                     wanted: list[int]) -> np.ndarray:
+    """Responder status (1, 0, -1 unknown) of ``rows``, one classification per visit
+    (unscheduled visits: a patient may have several)."""
+    visits, local = np.unique(visit[rows], return_inverse=True)
+    patient = np.zeros(len(visits), np.int64)
+    patient[local] = position[rows]
+    follow = np.full((len(visits), len(wanted)), np.nan)
+    for column, score_index in enumerate(wanted):
+        here = score[rows] == score_index
+        follow[local[here], column] = value[rows][here]
+    status, known, _criterion, _domains = responder_arrays(
+        {code: base[code][patient] for code in RESPONDER_CODES},
+        {code: follow[:, column] for column, code in enumerate(RESPONDER_CODES)}, len(visits))
+    return np.where(known, status.astype(np.int8), -1).astype(np.int8)[local]

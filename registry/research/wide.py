@@ -1,4 +1,12 @@
-"""The wide table (one row per patient) and the adverse-event and item tables."""
+"""The wide table (one row per patient) and the adverse-event and item tables.
+
+Why a wide cell is empty: one reason column per score and timepoint,
+``<score>_<tp>_reason``, next to the value (not one per change and flag column, which would
+add some 180 columns): it holds why the value is missing, and — for a follow-up timepoint
+whose value is present — ``no_baseline`` when the change, relative change and flags are
+empty because the baseline is; ``scored`` when nothing is missing.  The value, change,
+relative change and flag columns all name it as their ``reason_column``.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +17,23 @@ import scoring
 from registry.research.dataset import Dataset
 from registry.research.dictionary import (
     ColumnSpec,
-    coded,
     flag_kinds,
     item_spec,
     mode_spec,
+    reason_spec,
     score_spec,
+    vocab,
 )
 from registry.research.scorestream import MODE_CODES
 from registry.research.tables import Derived, Table, _spec, patients_table, safe_code
+from registry.research.visitrows import (
+    NO_BASELINE,
+    NO_DAY,
+    REASON_CODES,
+    REASON_OF_STATUS,
+    SCORED,
+    reason_index,
+)
 from registry.vocabularies import (
     AE_ACTIONS,
     AE_CATEGORIES,
@@ -29,29 +46,31 @@ from registry.vocabularies import (
 
 def wide_table(data: Dataset, derived: Derived, pids: list[str],
                thresholds: scoring.ThresholdSet, name: str = "outcomes_wide") -> Table:
-    """Patients plus ``<score>_<tp>``, ``_chg``, ``_rel`` and flag columns, ``day_<tp>``,
-    ``collection_mode_<tp>`` and ``oarsi_responder_<tp>`` (follow-up timepoints only for
-    change and flags); a flag column exists where the chosen ``thresholds`` set has a
-    threshold for the score."""
+    """Patients plus ``<score>_<tp>``, its ``_reason``, ``_chg``, ``_rel`` and flag
+    columns, ``day_<tp>``, ``collection_mode_<tp>`` and ``oarsi_responder_<tp>`` (follow-up
+    timepoints only for change and flags); a flag column exists where the chosen
+    ``thresholds`` set has a threshold for the score.  Unscheduled visits are not columns
+    here: their rows are in ``outcomes_unscheduled`` (see ``export.build_tables``)."""
     base = patients_table(data, pids, name)
     rows = data.scores
     n_patients = len(pids)
     columns: dict[str, object] = {}
     specs: list[ColumnSpec] = []
     tps = [(index, tp, safe_code(tp.code)) for index, tp in enumerate(data.timepoints)]
+    status, day, mode = visit_matrices(data, n_patients)
+    # The reason of a score the patient's visit should have and has not; no visit at that
+    # timepoint (another protocol): not applicable.
+    absent = np.where(status >= 0, REASON_OF_STATUS[np.maximum(status, 0)],
+                      reason_index("visit_not_applicable")).astype(np.int8)
+    reasons = pd.Index(REASON_CODES)
     for index, tp, code in tps:
-        day = np.full(n_patients, np.nan)
-        here = rows.timepoint == index
-        day[derived.position[here]] = rows.day[here]
-        missing = np.isnan(day)
-        columns[f"day_{code}"] = pd.arrays.IntegerArray(
-            np.where(missing, 0, day).astype(np.int32), missing)
+        columns[f"day_{code}"] = pd.arrays.IntegerArray(day[:, index].copy(),
+                                                         day[:, index] == NO_DAY)
         specs.append(_spec(name, f"day_{code}", f"{tp.name} visit, days since treatment",
-                           "integer", unit="days", source="visit.visit_date minus treatment date"))
-        mode = np.full(n_patients, -1, np.int8)
-        mode[derived.position[here]] = rows.mode[here]
+                           "integer", unit="days", missing_rule="empty when the visit was "
+                           "not done", source="visit.visit_date minus treatment date"))
         columns[f"collection_mode_{code}"] = pd.Categorical.from_codes(
-            mode, categories=pd.Index(MODE_CODES))
+            mode[:, index], categories=pd.Index(MODE_CODES))
         specs.append(mode_spec(name, f"collection_mode_{code}", tp.name))
     for score_index, score_code in enumerate(data.score_codes):
         kinds = flag_kinds(score_code, thresholds.thresholds)
@@ -59,6 +78,7 @@ def wide_table(data: Dataset, derived: Derived, pids: list[str],
             here = (rows.timepoint == index) & (rows.score == score_index)
             where = derived.position[here]
             column = f"{score_code}_{code}"
+            why = f"{column}_reason"
 
             def put(values: np.ndarray, here: np.ndarray = here,
                     where: np.ndarray = where) -> np.ndarray:
@@ -67,13 +87,22 @@ def wide_table(data: Dataset, derived: Derived, pids: list[str],
                 return out
 
             columns[column] = put(rows.value)
-            specs.append(score_spec(name, column, score_code, tp.name))
+            specs.append(score_spec(name, column, score_code, tp.name, reason_column=why))
+            reason = absent[:, index].copy()
+            reason[where] = rows.reason[here]
+            if not tp.is_baseline:
+                baseline = put(derived.baseline)
+                reason[(reason == SCORED) & np.isnan(baseline)] = NO_BASELINE
+            columns[why] = pd.Categorical.from_codes(reason, categories=reasons)
+            specs.append(reason_spec(name, why, column, change=not tp.is_baseline))
             if tp.is_baseline:
                 continue
             columns[f"{column}_chg"] = put(derived.change["change"])
-            specs.append(score_spec(name, f"{column}_chg", score_code, tp.name, "change"))
+            specs.append(score_spec(name, f"{column}_chg", score_code, tp.name, "change",
+                                    reason_column=why))
             columns[f"{column}_rel"] = put(derived.change["relative"])
-            specs.append(score_spec(name, f"{column}_rel", score_code, tp.name, "relative"))
+            specs.append(score_spec(name, f"{column}_rel", score_code, tp.name, "relative",
+                                    reason_column=why))
             for kind in kinds:
                 value, known = derived.flags[kind]
                 flag_value = np.zeros(n_patients, bool)
@@ -83,7 +112,7 @@ def wide_table(data: Dataset, derived: Derived, pids: list[str],
                 columns[f"{column}_{kind}"] = pd.arrays.BooleanArray(flag_value & flag_known,
                                                                      ~flag_known)
                 specs.append(score_spec(name, f"{column}_{kind}", score_code, tp.name, kind,
-                                        thresholds))
+                                        thresholds, reason_column=why))
     for index, tp, code in tps:
         if tp.is_baseline:
             continue
@@ -97,6 +126,26 @@ def wide_table(data: Dataset, derived: Derived, pids: list[str],
     return Table(name, frame, base.specs + specs)
 
 
+def visit_matrices(data: Dataset,
+                   n_patients: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(status, day, mode) per patient × scheduled timepoint from the cohort's visits:
+    status index (-1: no visit), day since treatment of a done visit (NO_DAY otherwise),
+    mode index (-1: not recorded or not done)."""
+    n_tp = len(data.timepoints)
+    status = np.full((n_patients, n_tp), -1, np.int8)
+    day = np.full((n_patients, n_tp), NO_DAY, np.int32)
+    mode = np.full((n_patients, n_tp), -1, np.int8)
+    visits = data.visits
+    if visits is not None and n_patients:
+        mine = (visits.position >= 0) & ~visits.unscheduled
+        at = (visits.position[mine], visits.timepoint[mine])
+        status[at] = visits.status[mine]
+        done = visits.done[mine]
+        day[at] = np.where(done, visits.day[mine], NO_DAY)
+        mode[at] = np.where(done, visits.mode[mine], -1)
+    return status, day, mode
+
+
 def adverse_events_table(data: Dataset, pid_of: dict[int, str],
                          name: str = "adverse_events") -> Table:
     raw = data.adverse_events if data.adverse_events is not None else pd.DataFrame()
@@ -106,19 +155,19 @@ def adverse_events_table(data: Dataset, pid_of: dict[int, str],
         _spec(name, "onset_day", "Onset, days since treatment", "integer", unit="days",
               source="adverse_event.onset_date minus treatment date"),
         _spec(name, "category", "Category", "category", source="adverse_event.category",
-              values=coded(AE_CATEGORIES)),
+              **vocab(AE_CATEGORIES)),
         _spec(name, "severity_grade", "Severity grade (CTCAE v5.0 style)", "integer",
               minimum=1, maximum=5, source="adverse_event.severity_grade",
-              values=coded(AE_GRADES)),
+              **vocab(AE_GRADES)),
         _spec(name, "serious", "Serious adverse event", "boolean", source="adverse_event.serious"),
         _spec(name, "serious_criterion", "Seriousness criterion", "category",
-              source="adverse_event.serious_criterion", values=coded(AE_SERIOUS_CRITERIA)),
+              source="adverse_event.serious_criterion", **vocab(AE_SERIOUS_CRITERIA)),
         _spec(name, "relatedness", "Relatedness to treatment", "category",
-              source="adverse_event.relatedness", values=coded(AE_RELATEDNESS)),
+              source="adverse_event.relatedness", **vocab(AE_RELATEDNESS)),
         _spec(name, "action_taken", "Action taken", "category",
-              source="adverse_event.action_taken", values=coded(AE_ACTIONS)),
+              source="adverse_event.action_taken", **vocab(AE_ACTIONS)),
         _spec(name, "outcome", "Outcome", "category", source="adverse_event.outcome",
-              values=coded(AE_OUTCOMES)),
+              **vocab(AE_OUTCOMES)),
         _spec(name, "resolution_day", "Resolution, days since treatment", "integer",
               unit="days", source="adverse_event.resolution_date minus treatment date"),
     ]
@@ -182,7 +231,7 @@ def items_table(data: Dataset, pid_of: dict[int, str], wide: bool, pids: list[st
     if not wide:
         specs = [pid_spec,
                  _spec(name, "timepoint", "Timepoint", "category", source="timepoint.code",
-                       values="; ".join(f"{tp.code} = {tp.name}" for tp in data.timepoints)),
+                       **vocab({tp.code: tp.name for tp in data.timepoints})),
                  *(item_spec(name, f"{i}_{c}", i, c) for i, c in columns)]
         return Table(name, frame, specs)
     specs = [pid_spec]

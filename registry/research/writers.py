@@ -1,12 +1,11 @@
-"""Writing export tables to files: CSV, Parquet and Stata into a zip, or one Excel workbook.
+"""Writing export tables to files: CSV and Parquet into a zip, or one Excel workbook.
 
 CSV and Parquet go through pyarrow piece by piece (``Table.chunks`` / ``Table.build``), so a
 large long table is never held whole: while the calling thread reads the next piece from
 the database, worker threads build pieces into Arrow tables (and CSV text), and one writer
-thread writes them in order, hashing (SHA-256) as it writes.  Stata goes through
-``DataFrame.to_stata`` with variable labels (Stata names at most 32 characters, labels at
-most 80); Excel through openpyxl, tables as sheets.  ``ZipAssembler`` puts the files into
-the delivered zip as they are written.
+thread writes them in order, hashing (SHA-256) as it writes.  Stata, SPSS and SAS files
+are written by ``statfiles`` (pyreadstat); Excel through openpyxl, tables as sheets.
+``ZipAssembler`` puts the files into the delivered zip as they are written.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from registry.research.dictionary import stata_label, stata_names
 from registry.research.tables import Table
 from registry.spreadsheet import escape_arrow, escape_frame
 
@@ -41,7 +39,8 @@ Progress = Callable[[int], None]
 
 
 class ExportTooLarge(ValueError):
-    """The chosen format cannot hold the table (Excel's row limit)."""
+    """The chosen format cannot hold the table (Excel's row limit; a value a Stata, SPSS or
+    SAS file cannot store: ``statfiles.CannotStore``)."""
 
 
 class BinarySink(Protocol):
@@ -128,17 +127,27 @@ def pipeline(table: Table, transform: Callable[[pa.Table], Any],
             raise
 
 
+BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark: Excel then reads the file as UTF-8
+
+
 def _plain_schema(schema: pa.Schema) -> pa.Schema:
-    """Categoricals (dictionaries) as their values: CSV holds the codes as text."""
-    return pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type)
-                               else f.type) for f in schema])
+    """Categoricals (dictionaries) as their values: CSV holds the codes as text; booleans
+    as 0 / 1 (what R, Stata, SPSS and SAS read as numbers)."""
+    def plain(kind: pa.DataType) -> pa.DataType:
+        if pa.types.is_dictionary(kind):
+            return kind.value_type
+        return pa.int8() if pa.types.is_boolean(kind) else kind
+
+    return pa.schema([pa.field(f.name, plain(f.type)) for f in schema])
 
 
 def write_csv(table: Table, sink: IO[bytes] | HashingWriter,
               progress: Progress | None = None) -> None:
-    """UTF-8 CSV with a header row; empty cells for missing values; true/false flags;
-    text that a spreadsheet would run as a formula escaped (``registry.spreadsheet``)."""
+    """UTF-8 CSV with a byte-order mark and a header row; empty cells for missing values;
+    booleans as 0 / 1; text that a spreadsheet would run as a formula escaped
+    (``registry.spreadsheet``)."""
     plain = _plain_schema(table.arrow_schema())
+    sink.write(BOM)
     header = pa.BufferOutputStream()
     pa_csv.write_csv(plain.empty_table(), header)
     sink.write(header.getvalue())
@@ -297,33 +306,6 @@ class _SpillingFile:
         else:
             self.file.close()
             self.assembler.waiting.append((self.name, self.path))
-
-
-def stata_frame(table: Table) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
-    """The table made Stata-ready: (frame, column -> Stata name, Stata name -> label)."""
-    frame = table.frame.copy()
-    labels = {spec.column: spec.label for spec in table.specs}
-    for column in frame.columns:
-        series = frame[column]
-        if isinstance(series.dtype, pd.CategoricalDtype):
-            if frame.empty or len(series.cat.categories) > 5000:
-                frame[column] = series.astype("string").fillna("").astype(object)
-        elif isinstance(series.dtype, pd.StringDtype) or series.dtype == object:
-            frame[column] = series.astype("string").fillna("").astype(object)
-    names = stata_names(frame.columns)
-    frame = frame.rename(columns=names)
-    variable_labels = {names[column]: stata_label(labels.get(column, column))
-                       for column in names}
-    return frame, names, variable_labels
-
-
-def write_stata(table: Table, path: Path, progress: Progress | None = None) -> dict[str, str]:
-    frame, names, variable_labels = stata_frame(table)
-    frame.to_stata(path, write_index=False, version=118, variable_labels=variable_labels,
-                   data_label=f"KOA registry export: {table.name}"[:80])
-    if progress:
-        progress(len(frame))
-    return names
 
 
 def _excel_value_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -51,8 +51,9 @@ def test_enrol_creates_patient_with_generated_study_id(browser, db, site_a, clin
 
 def test_study_ids_follow_the_site_sequence(browser, db, as_user, site_a, site_b):
     as_user("coordinator", sites=[site_a, site_b])
-    for number, site in enumerate([site_a, site_a, site_b]):
-        assert enrol(browser, site.id, medical_record_number=f"MRN-{number}").status_int == 302
+    for number, site in enumerate([site_a, site_a, site_b]):  # three people
+        assert enrol(browser, site.id, medical_record_number=f"MRN-{number}",
+                     given_name=f"Kari {number}").status_int == 302
     db.expire_all()
     assert list(db.scalars(select(Patient.study_id).order_by(Patient.id))) == [
         "AAA-0001", "AAA-0002", "BBB-0001"]
@@ -87,7 +88,7 @@ WEIGHT = "Weight must be between 20 and 350 kg."
     [
         ({"kl_grade": "7"}, "kl_grade", "The Kellgren–Lawrence grade must be 0 to 4, not 7."),
         ({"kl_grade": "two"}, "kl_grade", "must be a whole number from 0 to 4"),
-        ({"kl_grade": ""}, "kl_grade", "Enter the Kellgren–Lawrence grade"),
+        ({"kl_grade": ""}, "kl_grade", "Choose the Kellgren–Lawrence grade (0–4)."),
         ({"birth_date": "2030-01-01"}, "birth_date", BIRTH),
         ({"birth_date": "0001-01-01"}, "birth_date", BIRTH),
         ({"birth_date": "1899-12-31"}, "birth_date", BIRTH),
@@ -176,7 +177,8 @@ def test_cannot_enrol_at_a_site_that_is_not_mine(browser, db, site_a, site_b, cl
 
 def _data(user_id: int, site_id: int, mrn: str, **overrides) -> enrolment.EnrolmentData:
     values = dict(
-        site_id=site_id, family_name="A", given_name="B", medical_record_number=mrn,
+        site_id=site_id, family_name=f"Family {mrn}", given_name="B",
+        medical_record_number=mrn,
         phone=None, email=None, preferred_contact="phone", email_reminders=False,
         sex="male", birth_date=date(1960, 1, 1), height_cm=None, weight_kg=None,
         laterality="left", kl_grade=2, eligibility={}, consent_date=date(2026, 1, 1),

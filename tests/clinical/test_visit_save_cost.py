@@ -21,7 +21,7 @@ from registry.clinical.services.visits import save_visit
 from registry.models import AuditEvent, InstrumentResponse, ScoreValue, Visit
 from registry.scores import InvalidAnswers, compute_scores, save_response
 from registry.services import ValidationFailed
-from tests.clinical.browser import fill, open_form, submit
+from tests.clinical.browser import fill, form_for, open_form, submit
 from tests.clinical.helpers import all_items, answer_fields
 from tests.fixtures.database import recorded_statements
 
@@ -62,6 +62,10 @@ def test_visit_save_writes_audit_rows_and_scores_in_one_statement_each(
     form = fill(open_form(browser, f"/patients/{treated.id}/visits/{visit.id}",
                           field="visit_date"),
                 {"visit_date": str(VISIT_DATE), **answer_fields(answers)})
+    if answer_set == "partial visit":  # most of WOMAC and KOOS unanswered: confirmed first
+        refused = submit(form)
+        assert refused.status_int == 422
+        form = fill(form_for(refused, field="visit_date"), {"confirm_incomplete": True})
     with recorded_statements(db.get_bind()) as seen:
         response = submit(form)  # the form as rendered: the save request alone is counted
     assert response.status_int == 302

@@ -120,7 +120,12 @@ def test_partial_koos_is_scored_by_missing_item_rule(browser, db, treated, clini
     koos = all_items("koos", None)
     koos.update({"P1": 2, "P2": 2, "P3": 2, "P4": 2})  # 4 of 9 pain items: fewer than 5
     koos.update({f"S{n}": 1 for n in range(1, 5)})  # 4 of 7 symptoms: enough
-    assert enter(browser, treated, visit, BASELINE_DATE, {"koos": koos}).status_int == 302
+    # 34 of 42 KOOS items unanswered: the save asks for confirmation first.
+    refused = enter(browser, treated, visit, BASELINE_DATE, {"koos": koos})
+    assert refused.status_int == 422
+    assert "KOOS: 34 of 42 items unanswered" in unescape(refused.text)
+    confirmed = fill(form_for(refused, field="visit_date"), {"confirm_incomplete": True})
+    assert submit(confirmed).status_int == 302
     scores = scores_of(db, visit)
     assert scores["koos_pain"].value is None
     assert scores["koos_pain"].reason == ("KOOS Pain: 5 of 9 items missing; at least 5 "
@@ -213,7 +218,7 @@ def test_visit_outside_window_is_saved_and_flagged(browser, db, treated, clinici
     assert saved.status == "done"
     assert saved.out_of_window is True
     assert "outside the window" in response.follow().text
-    assert "outside window" in browser.get(f"/patients/{treated.id}").text
+    assert "Done out of window" in browser.get(f"/patients/{treated.id}").text
 
 
 def test_editing_saved_answers_needs_a_reason(browser, db, treated, clinician):

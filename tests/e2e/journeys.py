@@ -155,6 +155,18 @@ def enrol_patient(trip: Journey, details: PatientDetails, *, check: bool = True)
         assert page.locator("#family_name[aria-invalid=true]").count() == 1
         trip.check_page()
         trip.shot("enrol-errors")
+    fill_enrolment(page, details)
+    trip.shot("enrol-filled")
+    page.get_by_role("button", name="Enrol patient").click()
+    page.wait_for_url(re.compile(r"/patients/\d+/treatment$"))
+    patient_id = int(re.search(r"/patients/(\d+)/", page.url).group(1))  # type: ignore[union-attr]
+    study_id = re.search(r"Patient (\S+) enrolled", trip.flash()).group(1)  # type: ignore[union-attr]
+    trip.shot("enrolled")
+    return patient_id, study_id
+
+
+def fill_enrolment(page: Any, details: PatientDetails) -> None:
+    """Type ``details`` into the open enrolment form (usual checklist answers)."""
     page.get_by_label("Family name").fill(details.family_name)
     page.get_by_label("Given name").fill(details.given_name)
     page.get_by_label("Medical record number").fill(details.medical_record_number)
@@ -167,17 +179,10 @@ def enrol_patient(trip: Journey, details: PatientDetails, *, check: bool = True)
     page.get_by_label("Weight (kg)").fill("74")
     page.get_by_label("Consent date").fill(CONSENT_DATE.isoformat())
     page.locator("fieldset#laterality").get_by_label("Right").check()
-    page.get_by_label("Kellgren–Lawrence grade (0–4)").fill(str(details.kl_grade))
+    page.get_by_label("Kellgren–Lawrence grade", exact=True).select_option(str(details.kl_grade))
     for group in page.locator("fieldset.radio-group[id^=elig_]").all():
         usual = group.locator(".hint").inner_text().strip().rsplit(" ", 1)[-1]  # yes / no
         group.get_by_label(usual.capitalize(), exact=True).check()
-    trip.shot("enrol-filled")
-    page.get_by_role("button", name="Enrol patient").click()
-    page.wait_for_url(re.compile(r"/patients/\d+/treatment$"))
-    patient_id = int(re.search(r"/patients/(\d+)/", page.url).group(1))  # type: ignore[union-attr]
-    study_id = re.search(r"Patient (\S+) enrolled", trip.flash()).group(1)  # type: ignore[union-attr]
-    trip.shot("enrolled")
-    return patient_id, study_id
 
 
 def record_treatment(trip: Journey, *, check: bool = True) -> None:
@@ -201,7 +206,7 @@ def record_treatment(trip: Journey, *, check: bool = True) -> None:
 def open_visit(trip: Journey, visit_name: str) -> int:
     """From the patient page, open a visit's entry form; return the visit id."""
     page = trip.page
-    page.get_by_role("link", name=re.compile(rf"^(Enter|Open) {re.escape(visit_name)} visit$"))\
+    page.get_by_role("link", name=re.compile(rf"^(Enter|View) {re.escape(visit_name)} visit$"))\
         .click()
     page.wait_for_url(re.compile(r"/patients/\d+/visits/\d+$"))
     return int(page.url.rsplit("/", 1)[-1])

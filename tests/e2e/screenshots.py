@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "docs" / "screenshots"
 DEMO_TODAY = date(2026, 6, 1)
 VIEWPORT = {"width": 1280, "height": 860}
+WIDE = {"width": 1920, "height": 1080}  # the pages meant for a clinic's wide screen
 DEMO_LOGINS = {"clinician": ("clinician@demo.koa-registry.test", "demo clinician password"),
                "coordinator": ("coordinator@demo.koa-registry.test",
                                "demo coordinator password"),
@@ -33,12 +34,19 @@ DEMO_LOGINS = {"clinician": ("clinician@demo.koa-registry.test", "demo clinician
 
 
 def showcase_patient(database: Path) -> tuple[int, int]:
-    """(patient id, baseline visit id) of the Oslo patient with the most visits done."""
+    """(patient id, baseline visit id) of an Oslo patient with three or more visits done,
+    preferring one with a serious adverse event (the top of the patient page shows it),
+    then the most visits done."""
     with sqlite3.connect(database) as connection:
         row = connection.execute(
-            "SELECT p.id, count(v.id) AS done FROM patient p JOIN site s ON s.id = p.site_id "
-            "JOIN visit v ON v.patient_id = p.id AND v.status = 'done' "
-            "WHERE s.code = 'OSL' GROUP BY p.id ORDER BY done DESC, p.id LIMIT 1").fetchone()
+            "SELECT p.id, count(v.id) AS done, (SELECT count(*) FROM adverse_event a "
+            "WHERE a.patient_id = p.id AND a.serious) AS serious, (SELECT count(*) FROM "
+            "adverse_event a WHERE a.patient_id = p.id) AS events FROM patient p "
+            "JOIN site s ON s.id = p.site_id "
+            "JOIN visit v ON v.patient_id = p.id AND v.status = 'done' WHERE s.code = 'OSL' "
+            "GROUP BY p.id ORDER BY done >= 3 DESC, serious DESC, done DESC, events DESC, p.id "
+            "LIMIT 1"
+        ).fetchone()
         baseline = connection.execute(
             "SELECT v.id FROM visit v JOIN timepoint t ON t.id = v.timepoint_id "
             "WHERE v.patient_id = ? AND t.is_baseline", (row[0],)).fetchone()
@@ -63,10 +71,10 @@ def load_images(page: Any) -> None:
 
 
 def take(browser: Any, server: LiveServer, role: str, shots: list[tuple[str, str, str | None]],
-         output: Path) -> list[Path]:
+         output: Path, viewport: dict[str, int] = VIEWPORT) -> list[Path]:
     """Sign in as ``role``; for each (file, path, element to scroll to or None) save a PNG
-    of the window (1280×860)."""
-    context = browser.new_context(base_url=server.base_url, viewport=VIEWPORT,
+    of the window (``viewport``: 1280×860 unless given)."""
+    context = browser.new_context(base_url=server.base_url, viewport=viewport,
                                   locale="en-GB", device_scale_factor=1)
     page = context.new_page()
     sign_in(page, role)
@@ -110,13 +118,17 @@ def main(argv: list[str] | None = None) -> int:
             with sync_playwright() as playwright:
                 browser = launch(playwright)
                 take(browser, server, "coordinator",
-                     [("worklist.png", "/followup/", None)], args.output)
+                     [("worklist.png", "/followup/", None)], args.output, viewport=WIDE)
+                take(browser, server, "coordinator",
+                     [("grid.png", "/followup/grid", None)], args.output, viewport=WIDE)
                 take(browser, server, "clinician", [
                     ("visit-entry.png", f"/patients/{patient_id}/visits/{baseline_id}",
                      "section[data-instrument=womac]"),
                     ("patient-page.png", f"/patients/{patient_id}", None),
                     ("patient-charts.png", f"/patients/{patient_id}",
-                     "section[aria-labelledby=charts-heading]")], args.output)
+                     "section[aria-labelledby=charts-heading]"),
+                    ("patient-list.png", "/patients/?sort=followup", None),
+                    ("clinician-home.png", "/home", None)], args.output)
                 take(browser, server, "researcher", [
                     ("cohort-summary.png", "/research/cohorts/all/summary", None)], args.output)
                 browser.close()

@@ -78,7 +78,7 @@ def test_clinician_enrols_treats_records_visits_and_reads_change(
     responder = score_row(page, "OMERACT-OARSI responder")
     assert "Responder" in responder[-1], responder
     assert "Non-responder" not in responder[-1], responder
-    assert page.locator("img[src*='/charts/']").count() >= 1
+    assert page.locator("figure.chart-panel svg polyline").count() >= 1  # drawn inline
     assert not journey.console_errors, journey.console_errors
     journey.assert_accessible()
 
@@ -128,7 +128,10 @@ def test_coordinator_sees_overdue_visit_logs_contact_and_books(
     page.get_by_role("link", name="← Worklist").click()
     row = page.locator("table.worklist tbody tr", has_text=journey_patient.study_id).filter(
         has_text="6–12 months")
-    assert APPOINTMENT_DATE.isoformat() in row.inner_text()
+    # Shown as booked, with the date abbreviated ("27 Aug 2026") in a <time>.
+    booked = row.locator(f".badge.booked time[datetime='{APPOINTMENT_DATE.isoformat()}']")
+    assert booked.count() == 1, row.inner_html()
+    assert "booked" in row.inner_text()
     journey.shot("worklist-after")
     assert not journey.console_errors, journey.console_errors
     journey.assert_accessible()

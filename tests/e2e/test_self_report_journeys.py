@@ -307,7 +307,7 @@ def test_clinician_sees_the_self_reported_scores_and_the_mode(devices: Devices,
     assert vas, "no VAS pain score"
     assert vas[-1].startswith(str(VAS_ANSWER)), vas
     assert score_cells(page, "KOOS Pain"), "no KOOS pain score from the patient's answers"
-    page.get_by_role("link", name=re.compile(r"^Open 3 months visit$")).click()
+    page.get_by_role("link", name=re.compile(r"^View 3 months visit$")).click()
     page.wait_for_url(re.compile(rf"/visits/{maria.m3_visit_id}$"))
     desk.check_page()
     desk.shot("visit-page")

@@ -40,6 +40,8 @@ def test_csv_call_list_of_the_filtered_list_is_audited(browser, db, as_user, sit
     assert rows[0]["family_name"] == "'=HYPERLINK(\"x\")"  # not run as a formula
     assert rows[0]["phone"] == overdue.identity.phone
     assert rows[0]["days_overdue"] == "10"
+    # day 115 of the 3-month visit: target day 91, window until day 120
+    assert (rows[0]["days_past_target"], rows[0]["days_left_in_window"]) == ("24", "5")
     assert rows[0]["status"] == "Overdue"
     db.expire_all()
     event_ = db.scalars(select(AuditEvent).where(AuditEvent.action == "export",

@@ -57,7 +57,7 @@ def test_demo_refuses_a_database_with_real_data(runner, make_user):
     make_user("admin", email="real.person@hospital.example")
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 1
-    assert "already holds real data" in result.output
+    assert "holds data and is not a demo database" in result.output
 
 
 def test_demo_logins_work(runner, client):

@@ -107,8 +107,16 @@ def test_expired_save_is_kept_and_given_back_after_sign_in(app, browser, db, cli
     db.expire_all()
     assert db.get(Visit, patient.visits[0].id).status != "done"  # still only shown
 
-    saved = submit(restored)
-    assert saved.status_int == 302, saved.text[:500]
+    # Two of WOMAC's 24 items answered: the save asks to confirm the unanswered items
+    # (nothing saved yet); the re-shown form still holds the kept answers.
+    refused = submit(restored)
+    assert refused.status_int == 422
+    assert "More than half of the items are unanswered" in refused.text
+    again = refused.forms["visit-form"]
+    assert {name: again[name].value for name in TYPED} == TYPED
+    again["confirm_incomplete"] = True
+    saved = submit(again)
+    assert saved.status_int == 302, saved.status
     db.expire_all()
     visit = db.get(Visit, patient.visits[0].id)
     assert (visit.status, visit.visit_date) == ("done", date(2025, 12, 30))

@@ -7,11 +7,11 @@ import re
 import pytest
 
 EXPECTED = {
-    "clinician": ["Home", "Patients", "Enrol patient"],
-    "coordinator": ["Home", "Patients", "Enrol patient", "Worklist"],
+    "clinician": ["Home", "Patients", "Enrol patient", "Status grid"],
+    "coordinator": ["Home", "Patients", "Enrol patient", "Worklist", "Status grid"],
     "researcher": ["Home", "Cohorts"],
-    "admin": ["Home", "Patients", "Enrol patient", "Worklist", "Cohorts", "Users", "Sites",
-              "Protocols", "Instrument texts", "Audit trail"],
+    "admin": ["Home", "Patients", "Enrol patient", "Worklist", "Status grid", "Cohorts", "Users",
+              "Sites", "Protocols", "Instrument texts", "Audit trail"],
 }
 
 
@@ -34,4 +34,9 @@ def test_the_current_page_is_marked(auth, client, site_a):
     auth.login("coordinator", sites=[site_a])
     html = client.get("/followup/").get_data(as_text=True)
     assert re.search(r'<a href="/followup/" aria-current="page">Worklist</a>', html)
-    assert html.count('aria-current="page"') == 1
+    nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', html, re.S)
+    assert nav
+    assert nav.group(1).count('aria-current="page"') == 1
+    # Elsewhere on the page only links to this very page may say so (the worklist's tab).
+    for link in re.findall(r'<a href="([^"]*)"[^>]*aria-current="page"', html):
+        assert link.split("?")[0] == "/followup/", link

@@ -256,7 +256,8 @@ def test_enrolment_records_the_patients_language(browser, db, make_user, site_a)
     assert [value for value, _selected, _text in form["language"].options] == ["", "en", "es"]
     assert form["language"].value == ""  # the site's language unless chosen
     assert enrol(browser, site_a.id, language="es").status_int == 302
-    assert enrol(browser, site_a.id, medical_record_number="MRN-2").status_int == 302
+    assert enrol(browser, site_a.id, medical_record_number="MRN-2",
+                 given_name="Another").status_int == 302  # another person: no duplicate
     db.expire_all()
     assert list(db.scalars(select(Patient.language).order_by(Patient.id))) == ["es", None]
 

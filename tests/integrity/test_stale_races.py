@@ -166,7 +166,10 @@ def open_twice(people: People, database_url: str, edit: Edit
         matching = [form for key, form in page.forms.items() if isinstance(key, int)
                     and form.method.lower() == "post" and form.action != "/logout"
                     and (edit.posts_to in form.action if edit.posts_to else not form.action)]
-        assert len(matching) == 1, f"{edit.url(ids)}: {len(matching)} matching forms"
+        # One form, or the same action offered twice (the patient page's serious-event panel
+        # at the top and the adverse-event table both have "Mark reviewed").
+        assert len({form.action for form in matching}) == 1, \
+            f"{edit.url(ids)}: {[form.action for form in matching]}"
         for name, value in values.items():
             matching[0][name] = value
         forms.append(matching[0])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -22,7 +24,50 @@ def scores_of(*instruments: str) -> list[str]:
 
 # A visit of the test cohort answers VAS, PGA, KOOS and WOMAC (conftest.answers).
 PER_VISIT = len(scores_of("vas", "pga", "koos", "womac"))
-READERS = {"csv": pd.read_csv, "parquet": pd.read_parquet, "dta": pd.read_stata}
+# The long table's rows of one patient of the default protocol, whatever was done: the
+# scores of the instruments each timepoint records (baseline, then three follow-ups).
+PER_PATIENT = (len(scores_of(*scoring.default_instruments(True)))
+               + 3 * len(scores_of(*scoring.default_instruments(False))))
+
+
+def read_stat(data: bytes, fmt: str) -> tuple[pd.DataFrame, Any]:
+    """A Stata, SPSS or SAS file with pyreadstat: (frame of stored values, metadata)."""
+    import pyreadstat
+
+    read = {"dta": pyreadstat.read_dta, "sav": pyreadstat.read_sav,
+            "xpt": pyreadstat.read_xport}[fmt]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"table.{fmt}"
+        path.write_bytes(data)
+        return read(str(path))
+
+
+def as_codes(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Stata / SPSS / SAS tables with the export's column names and codes (the numbers of
+    text codes turned back into their text, by the dictionary's ``numeric_codes``), so that
+    tests compare them with the other formats.  Their labels are tested on their own."""
+    dictionary = tables["data_dictionary"]
+    out = {"data_dictionary": dictionary}
+    for name, frame in tables.items():
+        if name == "data_dictionary":
+            continue
+        rows = dictionary[dictionary["table"] == name].dropna(subset=["stata_name"])
+        frame = frame.copy()
+        for row in rows.itertuples():
+            if isinstance(row.numeric_codes, str) and row.numeric_codes:
+                codes = dict(part.split(" (")[0].split(" = ", 1)
+                             for part in row.numeric_codes.split("; "))
+                frame[row.stata_name] = frame[row.stata_name].map(
+                    lambda value, codes=codes: codes.get(str(int(value)))
+                    if pd.notna(value) else None)
+        out[name] = frame.rename(columns=dict(zip(rows["stata_name"], rows["column"],
+                                                  strict=True)))
+    return out
+
+
+READERS = {"csv": pd.read_csv, "parquet": pd.read_parquet,
+           **{fmt: (lambda data, fmt=fmt: read_stat(data.getvalue(), fmt)[0])
+              for fmt in ("dta", "sav", "xpt")}}
 
 
 def open_export(content: bytes, fmt: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any],
@@ -48,6 +93,8 @@ def open_export(content: bytes, fmt: str) -> tuple[dict[str, pd.DataFrame], dict
             tables["data_dictionary"] = pd.read_csv(io.BytesIO(data))
         elif suffix == fmt:
             tables[stem] = READERS[fmt](io.BytesIO(data))
+    if fmt in ("dta", "sav", "xpt"):
+        tables = as_codes(tables)
     return tables, manifest, raw
 
 

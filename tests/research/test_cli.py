@@ -9,7 +9,7 @@ import json
 from sqlalchemy import select
 
 from registry.models import AuditEvent, Cohort
-from tests.research.helpers import PER_VISIT, open_export
+from tests.research.helpers import PER_PATIENT, PER_VISIT, open_export
 
 
 def test_cli_exports_a_saved_cohort_and_audits_it(runner, db, cohort_data, tmp_path):
@@ -36,7 +36,9 @@ def test_cli_all_patients_excel(runner, cohort_data, tmp_path):
     result = runner.invoke(args=["export", "--all", "--format", "xlsx", "-o", str(target)])
     assert result.exit_code == 0, result.output
     tables, _manifest, _raw = open_export(target.read_bytes(), "xlsx")
-    assert len(tables["outcomes_long"]) == 5 * PER_VISIT
+    long = tables["outcomes_long"]
+    assert len(long) == 3 * PER_PATIENT  # every score every visit should have
+    assert (long["value_reason"] == "scored").sum() == 5 * PER_VISIT
 
 
 def test_cli_errors_are_clear(runner, cohort_data, tmp_path):
@@ -44,9 +46,9 @@ def test_cli_errors_are_clear(runner, cohort_data, tmp_path):
     unknown = runner.invoke(args=["export", "--cohort", "Nope", "--format", "csv", "-o", out])
     assert unknown.exit_code != 0
     assert "Unknown cohort 'Nope'" in unknown.output
-    bad_format = runner.invoke(args=["export", "--all", "--format", "sav", "-o", out])
+    bad_format = runner.invoke(args=["export", "--all", "--format", "sas7bdat", "-o", out])
     assert bad_format.exit_code != 0
-    assert "unknown format 'sav'" in bad_format.output
+    assert "unknown format 'sas7bdat'" in bad_format.output
     both = runner.invoke(args=["export", "--all", "--cohort", "x", "--format", "csv", "-o", out])
     assert both.exit_code != 0
     assert "either --cohort NAME or --all" in both.output

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from registry.models import AuditEvent, Cohort
-from tests.research.helpers import PER_VISIT, export, open_export
+from tests.research.helpers import PER_PATIENT, PER_VISIT, export, open_export
 
 FORMATS = ["csv", "xlsx", "parquet", "dta"]
 SHAPES = ["long", "wide"]
@@ -31,10 +31,12 @@ def test_long_export_values_match_hand_computed_scores(auth, client, cohort_data
     response = export(client, format=fmt, shape="long", adverse_events="1", items="1")
     assert response.status_code == 200, response.data[:500]
     tables, manifest, _raw = open_export(response.data, fmt)
-    assert set(tables) == {"patients", "outcomes_long", "adverse_events", "items",
+    assert set(tables) == {"patients", "outcomes_long", "visits", "adverse_events", "items",
                            "data_dictionary"}
     long = tables["outcomes_long"]
-    assert len(long) == 5 * PER_VISIT  # five visits with responses
+    # A row for every score each scheduled visit should have; five visits with responses.
+    assert len(long) == 3 * PER_PATIENT
+    assert (long["value_reason"].astype(str) == "scored").sum() == 5 * PER_VISIT
     patients = tables["patients"]
     assert len(patients) == 3
     first = patients.iloc[0]
@@ -74,7 +76,7 @@ def test_long_export_values_match_hand_computed_scores(auth, client, cohort_data
     items = tables["items"]
     assert len(items) == 5
     assert items["koos_P1"].dropna().astype(int).tolist()
-    assert manifest["tables"]["outcomes_long"]["rows"] == 5 * PER_VISIT
+    assert manifest["tables"]["outcomes_long"]["rows"] == 3 * PER_PATIENT
     assert manifest["format"] == fmt
     assert manifest["shape"] == "long"
 
@@ -159,8 +161,8 @@ def test_audit_row_holds_the_file_checksum_and_manifest_facts(auth, client, db, 
     assert row.actor_email == user.email
     assert facts["format"] == fmt
     assert facts["shape"] == "long"
-    assert facts["row_counts"] == {"patients": 3, "outcomes_long": 5 * PER_VISIT,
-                                   "adverse_events": 2}
+    assert facts["row_counts"] == {"patients": 3, "outcomes_long": 3 * PER_PATIENT,
+                                   "visits": 12, "adverse_events": 2}
     _tables, manifest, raw = open_export(response.data, fmt)
     assert manifest["exported_by"]["email"] == user.email
     assert manifest["cohort"]["definition"] == {}
@@ -196,7 +198,7 @@ def test_empty_cohort_gives_headers_and_a_message(auth, client, db, cohort_data,
 
 @pytest.mark.parametrize(
     ("form", "message"),
-    [({"format": "sav"}, b"unknown format &#39;sav&#39;"),
+    [({"format": "sas7bdat"}, b"unknown format &#39;sas7bdat&#39;"),
      ({"shape": "tall"}, b"unknown shape &#39;tall&#39;"),
      ({"pseudonyms": "project", "project": " "}, b"give the project"),
      ({"free_text": "1"}, b"only an administrator may include free text")],

@@ -37,7 +37,7 @@ def test_long_rows_carry_their_visits_mode(auth, client, with_modes, fmt):
     long = tables["outcomes_long"]
     assert list(long.columns[:5]) == ["pid", "timepoint", "day", "collection_mode", "score"]
     modes = {(row.timepoint, int(row.day)): _text(row.collection_mode)
-             for row in long.itertuples()}
+             for row in long.dropna(subset=["day"]).itertuples()}
     assert modes == {("baseline", -5): "staff_interview", ("m3", 91): "self_link",
                      ("baseline", -3): None, ("w2_6", 30): "paper",
                      ("baseline", -1): "self_kiosk"}
@@ -83,6 +83,15 @@ def test_dictionary_documents_the_mode_with_its_value_labels(auth, client, with_
 
 def test_stata_export_labels_the_mode_values(auth, client, with_modes):
     auth.login("researcher")
+    # open_export turns the stored numbers back into codes; the file holds value labels.
     tables = open_export(export(client, format="dta", shape="long").data, "dta")[0]
     assert set(tables["outcomes_long"]["collection_mode"].dropna().astype(str)) == {
         "staff_interview", "self_link", "paper", "self_kiosk"}
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(export(client, format="dta", shape="long").data)) as z:
+        labelled = pd.read_stata(io.BytesIO(z.read("outcomes_long.dta")))
+    assert set(labelled["collection_mode"].dropna().astype(str)) == {
+        COLLECTION_MODES[code] for code in ("staff_interview", "self_link", "paper",
+                                            "self_kiosk")}

@@ -23,7 +23,7 @@ from registry.research.export import ExportOptions, export_cohort
 from registry.research.longtable import LongTable, merge
 from tests.fixtures.database import recorded_statements
 from tests.research.conftest import TREATED, answers
-from tests.research.helpers import PER_VISIT
+from tests.research.helpers import PER_PATIENT
 
 TINY_CHUNKS = {"CHUNK_ROWS": 1, "BLOCK_ROWS": 7, "BLOCK_BYTES": 1}
 
@@ -72,10 +72,11 @@ def test_chunked_export_equals_a_single_chunk(monkeypatch, db, more_data, tmp_pa
         assert pq.read_schema(io.BytesIO(whole[member])).equals(
             pq.read_schema(io.BytesIO(sliced[member])), check_metadata=True)
         assert pq.ParquetFile(io.BytesIO(sliced[member])).num_row_groups > 1
-    # The fourth patient: 2 visits, koos12 twice.
-    assert len(long) == 5 * PER_VISIT + 2 * PER_VISIT + 4
-    assert (long["score"] == "koos12_pain").sum() == 5 + 2 + 1
-    assert long["pid"].ne(long["pid"].shift()).sum() == long["pid"].nunique()  # contiguous
+    # Four patients of the default protocol; the fourth has koos12 twice at baseline.
+    assert len(long) == 4 * PER_PATIENT + 4
+    assert (long["score"] == "koos12_pain").sum() == 4 * 4 + 1
+    pid = long["pid"].astype(object)  # plain text (a nullable string's shift gives <NA>)
+    assert pid.ne(pid.shift()).sum() == pid.nunique()  # contiguous
     manifest = json.loads(sliced["manifest.json"])
     assert manifest["tables"]["outcomes_long"]["rows"] == len(long)
     assert hashlib.sha256(sliced[member]).hexdigest() == \
@@ -112,10 +113,10 @@ def test_arrow_pieces_equal_pandas_conversion_of_the_whole_frame(monkeypatch, db
 def test_the_whole_frame_is_the_same_when_read_in_one_go(monkeypatch, db, more_data):
     table = _long_table(db, monkeypatch)
     frame = table.frame
-    assert table.rows == len(frame) == 5 * PER_VISIT + 2 * PER_VISIT + 4
-    assert isinstance(frame["pid"].dtype, pd.CategoricalDtype)
+    assert table.rows == len(frame) == 4 * PER_PATIENT + 4
+    assert isinstance(frame["pid"].dtype, pd.StringDtype)  # never codes: one type everywhere
     assert str(frame["mcii"].dtype) == "boolean"
-    assert frame["day"].dtype == "int32"
+    assert frame["day"].dtype == "Int32"  # empty for the visits not done
 
 
 @pytest.fixture
@@ -192,7 +193,7 @@ def test_progress_counts_rows_read_and_rows_written(monkeypatch, db, more_data, 
                   if name.endswith(f".{fmt}") and not name.startswith("data_dictionary")]
     read = pd.read_csv if fmt == "csv" else pd.read_parquet
     rows = sum(len(read(io.BytesIO(table))) for table in tables)
-    assert rows >= 5 * PER_VISIT + 2 * PER_VISIT + 4  # outcomes_long among them
+    assert rows >= 4 * PER_PATIENT + 4  # outcomes_long among them
     written = sum(count for caller, count in reports if caller == "writers")
     assert written == rows  # every row of every table, once
     assert sum(count for caller, count in reports if caller == "reading") > 0

@@ -55,7 +55,8 @@ NOT_UTF8 = "%C3%28%FF%FE"  # percent-encoded bytes that are not UTF-8
 NUMBERS = ("inf", "nan", "-inf", "1e308")
 DATES = ("0001-01-01", "9999-12-31")
 FILE = object()  # marker: the field sent as a file part
-PAGED_LISTS = frozenset({"clinical.patient_list", "audit.index", "followup.worklist"})
+PAGED_LISTS = frozenset({"clinical.patient_list", "audit.index", "followup.worklist",
+                         "followup.grid", "audit.patient_history", "audit.visit_history"})
 EXTRA_QUERY = ("page", "q", "next")  # query parameters read without a form
 # GET routes read by script with the query of another page's form (the live count).
 QUERY_FORM_OF = {"research.count": "research.cohorts"}

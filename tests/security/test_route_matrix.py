@@ -56,6 +56,9 @@ EXPECTED: dict[str, Rule] = {
     "admin.text_packs": anywhere(P.ADMIN),
     "audit.index": anywhere(P.AUDIT_READ),
     "audit.export_csv": anywhere(P.AUDIT_READ),
+    # History of a patient / visit: staff of its site (authz.can_read_history).
+    "audit.patient_history": at_site(P.CLINICAL_READ),
+    "audit.visit_history": at_site(P.CLINICAL_READ),
     "clinical.patient_list": anywhere(P.CLINICAL_READ),
     "clinical.enrol": anywhere(P.CLINICAL_WRITE),
     "clinical.patient_page": at_site(P.CLINICAL_READ),
@@ -67,6 +70,8 @@ EXPECTED: dict[str, Rule] = {
     "clinical.adverse_event_edit": at_site(P.CLINICAL_WRITE),
     "clinical.adverse_event_review": at_site(P.CLINICAL_WRITE),
     "followup.worklist": anywhere(P.FOLLOWUP_MANAGE),
+    # The record status grid: clinicians too (their own sites' patients only).
+    "followup.grid": anywhere(P.CLINICAL_READ),
     "followup.call_list": anywhere(P.FOLLOWUP_MANAGE),
     "followup.visit_page": at_site(P.FOLLOWUP_MANAGE),
     "followup.record_contact": at_site(P.FOLLOWUP_MANAGE),

@@ -4,6 +4,10 @@ The study ID is ``<SITE CODE>-<4-digit site sequence>``.  The next sequence numb
 max + 1 in the enrolling transaction; two enrolments racing for the same number meet the
 unique constraint (site_id, site_sequence): the loser's savepoint is rolled back and the
 number computed again, so the user never sees the race.
+
+Before anything is created, the person is looked up among the patients of the user's sites
+(``duplicates``): a likely duplicate needs the user's confirmation, which is recorded as
+the audit reason of the new records.
 """
 
 from __future__ import annotations
@@ -16,6 +20,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from registry import audit_capture as capture
+from registry.clinical.services.duplicates import (
+    Person,
+    check_confirmed,
+    find_likely_duplicates,
+    lock_person,
+)
 from registry.clock import today
 from registry.limits import NUMBERS, problems
 from registry.models import IndexKnee, Patient, PatientIdentity, Site
@@ -53,6 +64,17 @@ class EnrolmentData:
     created_by_id: int | None
     # For e-mails and self-report (vocabularies.LANGUAGES); None: the site's language.
     language: str | None = None
+    # Where to look for the same person (the user's sites whose identities the user may
+    # read); None: the enrolling site only.
+    duplicate_site_ids: frozenset[int] | None = None
+    # The likely duplicates (patient ids) the user confirmed to be other people.
+    confirmed_not_duplicates: frozenset[int] = frozenset()
+
+    @property
+    def person(self) -> Person:
+        return Person(site_id=self.site_id, family_name=self.family_name,
+                      given_name=self.given_name, birth_date=self.birth_date,
+                      medical_record_number=self.medical_record_number)
 
 
 def compute_bmi(height_cm: float | None, weight_kg: float | None) -> float | None:
@@ -121,11 +143,22 @@ def validate_enrolment(session: Session, data: EnrolmentData, site_today: date) 
 
 
 def enrol_patient(session: Session, data: EnrolmentData) -> Patient:
-    """Create the patient with identity, index knee and the site's follow-up protocol."""
+    """Create the patient with identity, index knee and the site's follow-up protocol.
+
+    Raises ``ValidationFailed`` for bad input and its subclass ``LikelyDuplicates`` when
+    the person may already be enrolled and the user has not confirmed otherwise.
+    """
     site = session.get(Site, data.site_id)
     if site is None or not site.active:
         raise ValidationFailed({"site_id": "Choose one of your sites (an active one)."})
+    # Before the record-number and duplicate checks: a simultaneous enrolment of the same
+    # person waits here until this transaction ends (see ``duplicates``).
+    lock_person(session, data.person)
     bmi = validate_enrolment(session, data, today(site.timezone))
+    note = check_confirmed(
+        find_likely_duplicates(session, data.person,
+                               {site.id, *(data.duplicate_site_ids or ())}),
+        data.confirmed_not_duplicates)
     protocol = default_protocol(session, site.id)
     justification = (data.outside_indication_justification or "").strip() or None
     if not indication_warnings(data.kl_grade, data.eligibility):
@@ -150,8 +183,9 @@ def enrol_patient(session: Session, data: EnrolmentData) -> Patient:
                                        eligibility=dict(data.eligibility))
         savepoint = session.begin_nested()
         try:
-            session.add(patient)
-            session.flush()
+            # The confirmation (if any) is the reason on the new records' audit rows.
+            with capture.reason(session, note):  # flushes at the end of the block
+                session.add(patient)
         except IntegrityError:
             savepoint.rollback()
             continue

@@ -24,7 +24,12 @@ from sqlalchemy.orm import Session, joinedload
 import scoring
 from registry.clinical.services.enrolment import indication_warnings
 from registry.clock import today as clock_today
-from registry.followup.status import STATUS_LABELS, followup_status
+from registry.followup.status import (
+    STATUS_LABELS,
+    StatusDisplay,
+    display_status,
+    followup_status,
+)
 from registry.models import AdverseEvent, Patient, ScoreValue, SelfReport, Timepoint, Visit
 from scoring import citations
 from scoring.change import ChangeArrays, change_arrays_for_codes
@@ -129,6 +134,8 @@ class ScoreRow:
     minimum: float = 0.0
     maximum: float = 100.0
     unit: str = ""
+    # The unrounded value at each column (None: not recorded or not scorable): the charts.
+    values: tuple[float | None, ...] = ()
 
     @property
     def scale(self) -> str:
@@ -167,6 +174,7 @@ class VisitRecord:
     not_applicable_reason: str | None
     collection_mode: str | None = None
     self_report_state: str | None = None  # of the patient's self-report for the visit
+    appointment_date: date | None = None  # booked by the follow-up team
 
     @property
     def self_reported(self) -> str | None:
@@ -190,6 +198,12 @@ class ScheduleRow:
     @property
     def name(self) -> str:
         return self.visit.name
+
+    @property
+    def display(self) -> StatusDisplay:
+        """The shown status: done out of window, or an open visit's booked date."""
+        return display_status(self.status, out_of_window=self.visit.out_of_window,
+                              appointment_date=self.visit.appointment_date)
 
 
 @dataclass(frozen=True)
@@ -251,7 +265,8 @@ def page_queries() -> PageQueries:
         visits=select(Visit.id, Visit.timepoint_id, Timepoint.name, Timepoint.is_baseline,
                       Visit.target_date, Visit.window_start, Visit.window_end,
                       Visit.grace_end, Visit.visit_date, Visit.status, Visit.out_of_window,
-                      Visit.not_applicable_reason, Visit.collection_mode, SelfReport.state)
+                      Visit.not_applicable_reason, Visit.collection_mode, SelfReport.state,
+                      Visit.appointment_date)
         .outerjoin(Timepoint, Timepoint.id == Visit.timepoint_id)
         .outerjoin(SelfReport, SelfReport.visit_id == Visit.id)
         .where(Visit.patient_id == patient_id),
@@ -329,6 +344,7 @@ def score_table(codes: Sequence[str], grid: list[list[ScoreEntry | None]], value
     judged[np.isnan(change.improvement) | (np.abs(change.improvement) <= 1e-9)] = None
     improved = judged.tolist()
     flags = flag_set(change)
+    raw = optional_values(values)
     rows = []
     for row, (code, entries) in enumerate(zip(codes, grid, strict=True)):
         base_entry = entries[baseline_index] if baseline_index is not None else None
@@ -357,7 +373,8 @@ def score_table(codes: Sequence[str], grid: list[list[ScoreEntry | None]], value
                     improved=improved_row[index], flags=FLAG_SETS[flags_row[index]]))
         definition = scoring.SCORES[code]
         rows.append(ScoreRow(code, definition.label, definition.higher_is_better, cells,
-                             definition.minimum, definition.maximum, definition.unit))
+                             definition.minimum, definition.maximum, definition.unit,
+                             tuple(raw[row])))
     return rows
 
 

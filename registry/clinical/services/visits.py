@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
@@ -136,15 +138,57 @@ def _validate_date(visit: Visit, patient: Patient, visit_date: date) -> dict[str
     return {}
 
 
+def mostly_unanswered(answers: Answers) -> list[tuple[str, int, int]]:
+    """(instrument, unanswered, items) of each instrument begun (at least one answer) with
+    more than half of its catalogue items unanswered, in catalogue order: most of its
+    scores would not be computable (e.g. a KOOS subscale needs half its items).  An
+    instrument left wholly blank was not collected at this visit (a partial save)."""
+    found = []
+    for code in scoring.INSTRUMENTS:
+        if code not in answers:
+            continue
+        items = scoring.INSTRUMENTS[code].item_codes
+        unanswered = sum(1 for item in items if answers[code].get(item) is None)
+        if unanswered < len(items) and unanswered * 2 > len(items):
+            found.append((code, unanswered, len(items)))
+    return found
+
+
+def incomplete_message(found: list[tuple[str, int, int]]) -> str:
+    """What the confirmation says: each instrument and how many items are unanswered."""
+    parts = [ngettext("%(instrument)s: %(num)d of %(items)d item unanswered",
+                      "%(instrument)s: %(num)d of %(items)d items unanswered", unanswered,
+                      instrument=scoring.INSTRUMENTS[code].short_name, items=items)
+             for code, unanswered, items in found]
+    return _("More than half of the items are unanswered (%(list)s). Answer them, or tick "
+             "the box to save the visit as it is.", list="; ".join(parts))
+
+
+def _needs_confirmation(visit: Visit, answers: Answers) -> list[tuple[str, int, int]]:
+    """The mostly unanswered instruments this save would store that the saved visit did
+    not already hold so (a visit saved after confirming is corrected without asking
+    again)."""
+    found = mostly_unanswered(answers)
+    if visit.status == "done":
+        before = {code for code, _n, _t in mostly_unanswered(
+            {code: stored_answers(visit).get(code, {}) for code in answers})}
+        found = [entry for entry in found if entry[0] not in before]
+    return found
+
+
 def save_visit(session: Session, visit: Visit, *, visit_date: date, answers: Answers,
                version: str | None, reason: str | None, clinician_id: int | None,
                parse_errors: Mapping[str, str] | None = None,
-               collection_mode: str | None = None) -> Visit:
+               collection_mode: str | None = None,
+               incomplete_confirmed: bool = True) -> Visit:
     """Validate and save the visit with all its answers; all or nothing.
 
     ``collection_mode``: how the answers were collected (``vocabularies.COLLECTION_MODES``;
-    None keeps the visit's).  Raises ConflictError (stale version), ValidationFailed
-    (field -> message).
+    None keeps the visit's).  ``incomplete_confirmed``: staff entry passes its form's
+    confirmation box; False refuses (field ``confirm_incomplete``) a save leaving more
+    than half of an instrument's items unanswered.  A patient's own submission skips
+    items on purpose and is not asked.  Raises ConflictError (stale version),
+    ValidationFailed (field -> message).
     """
     check_version(visit, version)
     errors = dict(parse_errors or {})
@@ -162,6 +206,10 @@ def save_visit(session: Session, visit: Visit, *, visit_date: date, answers: Ans
                             "(it is kept in the audit trail).")
     if collection_mode is not None and collection_mode not in COLLECTION_MODES:
         errors["collection_mode"] = "Choose how the answers were collected."
+    incomplete = [] if incomplete_confirmed or not answered else \
+        _needs_confirmation(visit, answers)
+    if incomplete:
+        errors["confirm_incomplete"] = incomplete_message(incomplete)
     if errors:
         raise ValidationFailed(errors)
     savepoint = session.begin_nested()

@@ -1,0 +1,387 @@
+"""Stata (.dta), SPSS (.sav) and SAS XPORT (.xpt) files of export tables, with labels.
+
+Each table is stored by its plan (``statplan``: names, text, coded columns as labelled
+numbers, reason-coded missing scores).  What the formats hold:
+
+- variable labels (Stata: 80 characters, shortened keeping the timepoint; distinct
+  within a table) and value labels of every coded column, UTF-8 (Stata format 118);
+- why a score is missing, in the value: Stata ``.a``, ``.b``, …, SPSS user-missing codes
+  in ``SPSS_MISSING_RANGE``, both labelled (``registry.research.missing``).  XPORT holds
+  no value labels and no special missing values: the SAS program applies both from the
+  reason columns (``registry.research.syntax``).
+
+pyreadstat writes every file's header, labels and missing declarations; ``statrows``
+writes the rows in bulk in pyreadstat's layout (pyreadstat alone takes about 1 µs a
+cell).  A value a format cannot hold (inf, a number or text too large) raises
+``CannotStore`` naming the table and column, never a failure deep inside a writer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyreadstat
+
+from registry.research import statrows, writers
+from registry.research.dictionary import stata_label
+from registry.research.missing import SCORE_REASONS, SPSS_MISSING_RANGE
+from registry.research.statplan import (
+    INT32_MAX,
+    StatColumn,
+    TablePlan,
+    encoded,
+    numbers,
+    plan_table,
+    reason_index,
+    streamed,
+    texts,
+    width_of,
+)
+from registry.research.tables import Table
+from registry.research.writers import ExportTooLarge, Progress
+
+STAT_FORMATS = {"dta": "a Stata file", "sav": "an SPSS file", "xpt": "a SAS XPORT file"}
+XPORT_MAX = 7.2e75  # IBM floating point, XPORT's number format
+STATA_MAX = 8.988e307  # Stata's largest double (the values above mean missing)
+STRING_MAX = {"dta": 2_000_000_000, "sav": 32_767, "xpt": 32_767}  # bytes
+SPSS_VALUE_LABEL_MAX = 120  # bytes
+LABEL_MAX = {"dta": 80, "sav": 255, "xpt": 255}  # variable labels, characters
+
+
+class CannotStore(ExportTooLarge):
+    """A value of a table that the chosen format cannot hold (named by table and column)."""
+
+
+# -- checks ---------------------------------------------------------------------------------
+def check_values(plan: TablePlan, frame: pd.DataFrame, fmt: str) -> None:
+    """``CannotStore`` naming the table and column of the first value ``fmt`` cannot hold."""
+    where = STAT_FORMATS[fmt]
+    for column in plan.columns:
+        series = frame[column.column]
+        if column.kind == "string":
+            longest = width_of(series)
+            if longest > STRING_MAX[fmt]:
+                raise CannotStore(
+                    f"The {plan.table} table's column {column.column} holds a text of "
+                    f"{longest:,} bytes; {where} holds at most {STRING_MAX[fmt]:,}. Choose "
+                    "CSV or Parquet.")
+            continue
+        if column.kind == "coded":  # numbers from the codes' table (or missing)
+            continue
+        values = numbers(column, series)
+        finite = np.isfinite(values) | np.isnan(values)
+        if not finite.all():
+            bad = values[~finite][0]
+            raise CannotStore(
+                f"The {plan.table} table's column {column.column} holds {bad} (not a finite "
+                f"number), which {where} cannot store. Correct the value, or choose CSV or "
+                "Parquet.")
+        limit = {"dta": STATA_MAX, "xpt": XPORT_MAX}.get(fmt)
+        if limit is not None and len(values) and np.nanmax(np.abs(values), initial=0) > limit:
+            raise CannotStore(
+                f"The {plan.table} table's column {column.column} holds a number larger "
+                f"than {limit:.3g}, which {where} cannot store. Correct the value, or choose "
+                "CSV or Parquet.")
+        if column.integer and np.nanmax(np.abs(values), initial=0) > INT32_MAX:
+            raise CannotStore(f"The {plan.table} table's column {column.column} holds a "
+                              f"code above {INT32_MAX:,}, which {where} cannot store.")
+        if fmt == "sav" and column.reason:
+            low, high = SPSS_MISSING_RANGE
+            clash = (values >= low) & (values <= high)
+            if clash.any():
+                raise CannotStore(
+                    f"The {plan.table} table's column {column.column} holds "
+                    f"{values[clash][0]:g}, inside the range SPSS reads as a missing-value "
+                    f"code ({low} to {high}). Choose another format.")
+
+
+# -- pyreadstat -----------------------------------------------------------------------------
+def fit_bytes(text: str, limit: int) -> str:
+    """``text`` shortened (``stata_label``) until its UTF-8 form fits ``limit`` bytes."""
+    characters = min(len(text), limit)
+    fitted = stata_label(text, characters)
+    while len(fitted.encode("utf-8")) > limit:
+        characters -= max(1, (len(fitted.encode("utf-8")) - limit) // 3)
+        fitted = stata_label(text, characters)
+    return fitted
+
+
+def variable_labels(plan: TablePlan, fmt: str) -> dict[str, str]:
+    """Each variable's label within ``fmt``'s limit, distinct within the table: a shortened
+    label that another already has gets the variable's name in front."""
+    limit = LABEL_MAX[fmt]
+    labels: dict[str, str] = {}
+    seen: set[str] = set()
+    for column in plan.columns:
+        label = fit_bytes(column.label, 320 if fmt == "dta" else limit)
+        label = stata_label(label, limit)
+        if label in seen:
+            label = fit_bytes(f"{column.name}: {column.label}", limit)
+        seen.add(label)
+        labels[column.name] = label
+    return labels
+
+
+def missing_labels(fmt: str, integer: bool = False) -> dict[Any, str]:
+    """Value labels of the reason-coded missing values: Stata letters or SPSS codes (whole
+    numbers for a variable stored as one)."""
+    if fmt == "dta":
+        return {reason.stata: reason.label for reason in SCORE_REASONS if reason.stata}
+    return {(reason.spss if integer else float(reason.spss)):
+            fit_bytes(reason.label, SPSS_VALUE_LABEL_MAX)
+            for reason in SCORE_REASONS if reason.spss is not None}
+
+
+def value_labels(plan: TablePlan, fmt: str) -> dict[str, dict[Any, str]]:
+    """pyreadstat's value labels: coded columns, and the missing codes of reason-coded
+    numbers (none in XPORT)."""
+    if fmt == "xpt":
+        return {}
+    labels: dict[str, dict[Any, str]] = {}
+    for column in plan.columns:
+        if column.kind == "coded":
+            labels[column.name] = {
+                number: (fit_bytes(text, SPSS_VALUE_LABEL_MAX) if fmt == "sav" else text)
+                for number, text in column.values}
+        if column.reason:
+            labels[column.name] = {**labels.get(column.name, {}),
+                                   **missing_labels(fmt, column.integer)}
+    return labels
+
+
+def pyreadstat_frame(plan: TablePlan, frame: pd.DataFrame, fmt: str) -> pd.DataFrame:
+    """The rows as pyreadstat takes them: names from the plan; reason-coded missing scores
+    as their Stata letter or SPSS code."""
+    out: dict[str, Any] = {}
+    for column in plan.columns:
+        series = frame[column.column]
+        if column.kind == "string":
+            out[column.name] = texts(series)
+            continue
+        values = numbers(column, series)
+        reasons = reason_index(plan, column, frame, values) if fmt != "xpt" else None
+        if reasons is not None and (reasons >= 0).any():
+            tagged = reasons >= 0
+            if fmt == "dta":  # numbers (whole ones stay int), None, and the letters
+                cells = (np.array([None if math.isnan(v) else int(v) for v in values], object)
+                         if column.integer else values.astype(object))
+                letters = np.array([reason.stata or "" for reason in SCORE_REASONS], object)
+                cells[tagged] = letters[reasons[tagged]]
+                out[column.name] = cells
+                continue
+            codes = np.array([reason.spss or math.nan for reason in SCORE_REASONS])
+            values = np.where(tagged, codes[np.maximum(reasons, 0)], values)
+        if column.integer:
+            out[column.name] = pd.array(np.where(np.isnan(values), 0, values).astype(np.int32),
+                                        dtype="Int32")
+            out[column.name][np.isnan(values)] = pd.NA
+        else:
+            out[column.name] = values
+    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+
+
+def write_options(plan: TablePlan, fmt: str) -> dict[str, Any]:
+    """pyreadstat's keyword arguments for ``plan`` in ``fmt`` (labels, missing codes)."""
+    options: dict[str, Any] = {"file_label": plan.data_label,
+                               "column_labels": variable_labels(plan, fmt)}
+    labels = value_labels(plan, fmt)
+    reason_coded = [column.name for column in plan.columns if column.reason]
+    if fmt == "dta":
+        letters = [reason.stata for reason in SCORE_REASONS if reason.stata]
+        options.update(version=14, variable_value_labels=labels,
+                       missing_user_values={name: list(letters) for name in reason_coded})
+    elif fmt == "sav":
+        low, high = SPSS_MISSING_RANGE
+        options.update(variable_value_labels=labels,
+                       missing_ranges={name: [{"lo": float(low), "hi": float(high)}]
+                                       for name in reason_coded},
+                       variable_measure={column.name: "scale" if column.kind == "number"
+                                         else "nominal" for column in plan.columns})
+    else:
+        options.update(table_name=plan.table[:32], file_format_version=8)
+    return options
+
+
+WRITERS: dict[str, Callable[..., None]] = {
+    "dta": pyreadstat.write_dta, "sav": pyreadstat.write_sav, "xpt": pyreadstat.write_xport}
+
+
+def write_table(table: Table, path: Path, fmt: str, progress: Progress | None = None, *,
+                bulk: bool = True) -> TablePlan:
+    """Write ``table`` as a ``fmt`` file at ``path``; returns its plan (names, labels).
+    ``bulk``: rows by ``statrows`` where it covers the table (else pyreadstat's own); a
+    streamed table (the long table) is then written piece by piece as it is read."""
+    try:
+        if bulk and streamed(table):
+            return _write_streamed(table, path, fmt, progress)
+    except (pyreadstat.PyreadstatError, pyreadstat.ReadstatError) as error:
+        raise CannotStore(f"The {table.name} table could not be written as "
+                          f"{STAT_FORMATS[fmt]}: {error}") from error
+    frame = table.frame
+    plan = plan_table(table, frame)
+    check_values(plan, frame, fmt)
+    widths = [column.width for column in plan.columns if column.kind == "string"]
+    try:
+        try:
+            if not (bulk and statrows.covers(fmt, widths)):
+                raise statrows.LayoutError("not covered by the bulk layout")
+            _write_bulk(plan, frame, path, fmt)
+        except statrows.LayoutError:
+            WRITERS[fmt](pyreadstat_frame(plan, frame, fmt), str(path),
+                         **write_options(plan, fmt))
+    except (pyreadstat.PyreadstatError, pyreadstat.ReadstatError) as error:
+        raise CannotStore(f"The {table.name} table could not be written as "
+                          f"{STAT_FORMATS[fmt]}: {error}") from error
+    if progress:
+        progress(len(frame))
+    return plan
+
+
+def _storage(column: StatColumn) -> str:
+    """How pyreadstat stores the column (``pyreadstat_frame``'s types): text, Stata long
+    (coded and whole numbers), double."""
+    return "string" if column.kind == "string" else "long" if column.integer else "double"
+
+
+def _template(plan: TablePlan, path: Path, fmt: str) -> statrows.RowWriter:
+    """pyreadstat writes a one-row template (header, labels, missing declarations, text
+    as wide as the table's widest); the returned writer puts the rows in its place."""
+    template: dict[str, Any] = {}
+    cells: list[statrows.Cells] = []
+    for column in plan.columns:
+        storage = _storage(column)
+        if storage == "string":
+            template[column.name] = np.array(["x" * column.width], dtype=object)
+            cells.append(statrows.Cells(storage, np.array([b"x" * column.width], object),
+                                        column.width))
+            continue
+        template[column.name] = (pd.array([0], dtype="Int32") if storage == "long"
+                                 else np.zeros(1))
+        cells.append(statrows.Cells(storage, np.zeros(1)))
+    WRITERS[fmt](pd.DataFrame(template), str(path), **write_options(plan, fmt))
+    return statrows.RowWriter(fmt, path, statrows.row_bytes(fmt, cells))
+
+
+def _write_bulk(plan: TablePlan, frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    """A table held whole: its rows slice by slice into the template."""
+    cache: dict[int, np.ndarray] = {}  # categories encoded once for all slices
+    rows = _template(plan, path, fmt)
+    try:
+        for start in range(0, len(frame), statrows.ROWS_PER_SLICE):
+            part = frame.iloc[start:start + statrows.ROWS_PER_SLICE]
+            rows.add(statrows.row_bytes(fmt, [_cells(plan, column, part, fmt, cache)
+                                              for column in plan.columns]), len(part))
+    except BaseException:
+        rows.abort()
+        raise
+    rows.close()
+
+
+def _cells(plan: TablePlan, column: StatColumn, part: pd.DataFrame, fmt: str,
+           cache: dict[int, np.ndarray]) -> statrows.Cells:
+    storage = _storage(column)
+    series = part[column.column]
+    if storage == "string":
+        return statrows.Cells(storage, encoded(series, cache), column.width)
+    values = numbers(column, series)
+    reasons = reason_index(plan, column, part, values)
+    if reasons is None or fmt == "xpt":
+        return statrows.Cells(storage, values)
+    if fmt == "dta":
+        letters = np.array([ord(r.stata) - ord("a") + 1 if r.stata else 0
+                            for r in SCORE_REASONS], np.uint8)
+        return statrows.Cells(storage, values,
+                              tags=np.where(reasons >= 0, letters[np.maximum(reasons, 0)], 0))
+    codes = np.array([r.spss if r.spss is not None else math.nan for r in SCORE_REASONS])
+    return statrows.Cells(storage, values,
+                          codes=np.where(reasons >= 0, codes[np.maximum(reasons, 0)], np.nan))
+
+
+# -- a streamed table ------------------------------------------------------------------------
+ARROW_TO_PANDAS = {pa.bool_(): pd.BooleanDtype(), pa.int8(): pd.Int8Dtype(),
+                   pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+                   pa.int64(): pd.Int64Dtype()}
+
+
+def _pandas(piece: pa.Table) -> pd.DataFrame:
+    """An Arrow piece as the pandas frame a held table has (nullable flags and integers,
+    dictionaries as categoricals)."""
+    return piece.to_pandas(types_mapper=ARROW_TO_PANDAS.get)
+
+
+class _Replay:
+    """A streamed table's pieces again, the first one (already read) included."""
+
+    def __init__(self, table: Table, first: Any, rest: Iterator[Any]) -> None:
+        self.build = table.build
+        self.pieces = itertools.chain([first], rest)
+
+    def chunks(self) -> Iterator[Any]:
+        return self.pieces
+
+
+def _write_streamed(table: Table, path: Path, fmt: str,
+                    progress: Progress | None) -> TablePlan:
+    """The long table, written while it is read: the plan (text widths, codes) is made
+    from its first piece, every piece is checked against it, built and turned into rows
+    on worker threads (``writers.pipeline``) while the next is read; the row count goes
+    into the header at the end."""
+    pieces = iter(table.chunks())
+    first = next(pieces, None)
+    sample = _pandas(table.build(first) if first is not None
+                     else table.arrow_schema().empty_table())
+    plan = plan_table(table, sample)
+    try:
+        if not statrows.covers(fmt, [c.width for c in plan.columns if c.kind == "string"]):
+            raise statrows.LayoutError("not covered by the bulk layout")
+        rows = _template(plan, path, fmt)
+    except statrows.LayoutError:  # pyreadstat writes the rows (the table held whole)
+        rest = [_pandas(table.build(piece)) for piece in pieces]
+        frame = pd.concat([sample, *rest], ignore_index=True) if rest else sample
+        check_values(plan, frame, fmt)
+        WRITERS[fmt](pyreadstat_frame(plan, frame, fmt), str(path), **write_options(plan, fmt))
+        if progress:
+            progress(len(frame))
+        return plan
+    cache: dict[int, np.ndarray] = {}
+
+    def to_rows(piece: pa.Table) -> tuple[bytes, int]:
+        part = _pandas(piece)
+        _check_piece(plan, part, fmt)
+        return statrows.row_bytes(fmt, [_cells(plan, column, part, fmt, cache)
+                                        for column in plan.columns]), len(part)
+
+    def put(block: tuple[bytes, int]) -> None:
+        rows.add(*block)
+        if progress:
+            progress(block[1])
+
+    try:
+        if first is not None:
+            writers.pipeline(cast(Table, _Replay(table, first, pieces)), to_rows, put)
+    except BaseException:
+        rows.abort()
+        raise
+    rows.close()
+    return plan
+
+
+def _check_piece(plan: TablePlan, part: pd.DataFrame, fmt: str) -> None:
+    """A piece of a streamed table fits the plan made from its first piece."""
+    check_values(plan, part, fmt)
+    for column in plan.columns:
+        if column.kind == "string" and width_of(part[column.column]) > column.width:
+            raise CannotStore(f"The {plan.table} table's column {column.column} holds a "
+                              "text longer than its first rows' (the variable's width).")
+        if column.text_codes:
+            present = part[column.column].notna().to_numpy()
+            if np.isnan(numbers(column, part[column.column])[present]).any():
+                raise CannotStore(f"The {plan.table} table's column {column.column} holds "
+                                  "a code its data dictionary does not list.")

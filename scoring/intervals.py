@@ -1,0 +1,64 @@
+"""Confidence intervals of shares (responders, MCII, MIC, PASS reached), pure Python.
+
+Wilson's score interval: Wilson EB. Probable inference, the law of succession, and
+statistical inference. J Am Stat Assoc 1927;22:209-212.  Newcombe RG. Two-sided confidence
+intervals for the single proportion: comparison of seven methods. Stat Med
+1998;17:857-872 (method 3, without continuity correction) recommends it over the Wald
+interval, which collapses to a point at 0/n and n/n and covers poorly for the small
+groups a registry's cohort splits into; Wilson's stays inside [0, 1] and is never empty.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+WILSON_1927 = ("Wilson EB. Probable inference, the law of succession, and statistical "
+               "inference. J Am Stat Assoc 1927;22:209-212.")
+NEWCOMBE_1998 = ("Newcombe RG. Two-sided confidence intervals for the single proportion: "
+                 "comparison of seven methods. Stat Med 1998;17:857-872 (method 3).")
+
+__all__ = ["NEWCOMBE_1998", "WILSON_1927", "Interval", "normal_quantile", "wilson_interval"]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A share ``events / n`` (fractions 0-1) with its two-sided confidence interval."""
+
+    n: int
+    events: int
+    share: float
+    low: float
+    high: float
+
+
+def normal_quantile(confidence: float) -> float:
+    """The two-sided critical value z of the standard normal (1.959963984540054 for 0.95)."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1 (exclusive), got {confidence!r}")
+    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
+
+
+def wilson_interval(events: int, n: int, confidence: float = 0.95) -> Interval | None:
+    """Wilson's score interval of ``events`` out of ``n`` (Wilson 1927), or None for n = 0.
+
+    The bounds are the two solutions p of |events/n - p| = z * sqrt(p (1 - p) / n):
+    centre (p + z^2 / 2n) / (1 + z^2 / n), half-width
+    z / (1 + z^2 / n) * sqrt(p (1 - p) / n + z^2 / 4n^2).  At 0/n the lower bound is
+    exactly 0 and at n/n the upper bound exactly 1 (no rounding residue).
+    """
+    if isinstance(events, bool) or isinstance(n, bool):
+        raise TypeError("events and n are counts, not booleans")
+    if n < 0 or events < 0 or events > n:
+        raise ValueError(f"need 0 <= events <= n, got events={events!r}, n={n!r}")
+    if n == 0:
+        return None
+    z = normal_quantile(confidence)
+    share = events / n
+    z2n = z * z / n
+    centre = (share + z2n / 2.0) / (1.0 + z2n)
+    half = z / (1.0 + z2n) * math.sqrt(share * (1.0 - share) / n + z2n / (4.0 * n))
+    low = 0.0 if events == 0 else max(0.0, centre - half)
+    high = 1.0 if events == n else min(1.0, centre + half)
+    return Interval(n=n, events=events, share=share, low=low, high=high)
