@@ -33,6 +33,7 @@ from registry.spreadsheet import escape_arrow, escape_frame
 BUILD_THREADS = 2  # pieces built at the same time (numpy and Arrow release the GIL)
 IN_FLIGHT = 4  # pieces read but not yet written: bounds the memory of a long table
 EXCEL_MAX_ROWS = 1_048_575  # a sheet's rows minus the header
+EXCEL_PIECE_ROWS = 2_000  # rows converted to Python values at a time (Excel)
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member times: no export date inside the zip
 STORE_ABOVE = 64 * 1024 * 1024  # bytes of tables above which the zip is not compressed
 Progress = Callable[[int], None]
@@ -319,24 +320,41 @@ def _excel_value_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _sheet_rows(frame: pd.DataFrame) -> Iterator[list[Any] | tuple[Any, ...]]:
+    """A sheet's rows: the header, then the frame's rows as plain values (None for a
+    missing one), converted a piece at a time so that only one piece exists as Python
+    objects at once."""
+    yield [str(column) for column in frame.columns]
+    for start in range(0, len(frame), EXCEL_PIECE_ROWS):
+        piece = _excel_value_frame(frame.iloc[start:start + EXCEL_PIECE_ROWS]).astype(object)
+        yield from piece.where(piece.notna(), None).itertuples(index=False, name=None)
+
+
 def write_excel(tables: list[Table], dictionary: pd.DataFrame, manifest: dict[str, Any],
                 target: Path, progress: Progress | None = None) -> None:
+    """One workbook, a sheet per table plus the dictionary and the manifest, written by
+    openpyxl's write-only (streaming) workbook: cells go to disk as they are appended,
+    so memory does not grow with the number of cells (a whole openpyxl workbook keeps an
+    object per cell: gigabytes for a wide export of 100,000 patients)."""
+    from openpyxl import Workbook
+
     for table in tables:
         if len(table.frame) > EXCEL_MAX_ROWS:
             raise ExportTooLarge(
                 f"The {table.name} table has {len(table.frame):,} rows; an Excel sheet holds "
                 f"at most {EXCEL_MAX_ROWS:,}. Choose CSV, Parquet or Stata, or the wide shape.")
-    with pd.ExcelWriter(target, engine="openpyxl") as writer:
-        for table in tables:
-            _excel_value_frame(table.frame).to_excel(writer, sheet_name=table.name[:31],
-                                                     index=False)
-            if progress:
-                progress(len(table.frame))
-        _excel_value_frame(dictionary).to_excel(writer, sheet_name="data_dictionary",
-                                                index=False)
-        manifest_rows = [(key, json.dumps(value, ensure_ascii=False)
-                          if not isinstance(value, str) else value)
-                         for key, value in manifest.items()]
-        _excel_value_frame(pd.DataFrame(manifest_rows, columns=["key", "value"])).to_excel(
-            writer, sheet_name="manifest", index=False)
-        writer.book.properties.creator = "KOA outcomes registry"
+    book = Workbook(write_only=True)
+    book.properties.creator = "KOA outcomes registry"
+    manifest_rows = [(key, json.dumps(value, ensure_ascii=False)
+                      if not isinstance(value, str) else value)
+                     for key, value in manifest.items()]
+    sheets = [(table.name[:31], table.frame) for table in tables]
+    sheets += [("data_dictionary", dictionary),
+               ("manifest", pd.DataFrame(manifest_rows, columns=["key", "value"]))]
+    for position, (name, frame) in enumerate(sheets):
+        sheet = book.create_sheet(name)
+        for row in _sheet_rows(frame):
+            sheet.append(row)
+        if progress and position < len(tables):
+            progress(len(frame))
+    book.save(target)
