@@ -9,6 +9,7 @@ from flask import flash
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
+from wtforms import ValidationError
 from wtforms.fields.choices import SelectChoice
 
 K = TypeVar("K")
@@ -27,6 +28,13 @@ def choices(options: Mapping[K, str] | Iterable[tuple[K, str]],
     result = [SelectChoice("", blank)] if blank is not None else []
     result.extend(SelectChoice(str(value), label) for value, label in pairs)
     return result
+
+
+def check_choice(field: Any, message: Any) -> None:
+    """Refuse a select's value that is not one of its choices (for selects built with
+    ``validate_choice=False``, whose choices are filled per user)."""
+    if field.data and field.data not in {choice.value for choice in field.choices}:
+        raise ValidationError(message)
 
 
 def attach_errors(form: Any, errors: Mapping[str, str]) -> dict[str, str]:

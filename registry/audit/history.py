@@ -37,7 +37,9 @@ Records = dict[str, Select[Any] | Collection[str]]
 
 
 @dataclass
-class HistoryPage:
+class AuditPage:
+    """One page of audit events, newest first: the audit page's and the history views'."""
+
     events: list[AuditEvent]
     total: int
     page: int
@@ -97,15 +99,18 @@ def about(records: Records) -> ColumnElement[bool]:
                  for kind, ids in records.items()))
 
 
-def history_page(session: Session, records: Records, page: int) -> HistoryPage:
+def paged(session: Session, events: Select[Any], page: int, size: int) -> AuditPage:
+    """Page ``page`` (1-based; past the last page: the last page) of ``size`` of the
+    ``events`` select, newest first."""
+    total = session.scalar(select(func.count()).select_from(events.subquery())) or 0
+    pages = max(1, -(-total // size))
+    page = min(max(page, 1), pages)
+    rows = list(session.scalars(
+        events.order_by(AuditEvent.id.desc()).offset((page - 1) * size).limit(size)))
+    return AuditPage(rows, total, page, pages)
+
+
+def history_page(session: Session, records: Records, page: int) -> AuditPage:
     """One page of the events about ``records``, newest first (past the last page: the
     last page)."""
-    condition = about(records)
-    total = session.scalar(select(func.count()).select_from(AuditEvent)
-                           .where(condition)) or 0
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    events = list(session.scalars(
-        select(AuditEvent).where(condition).order_by(AuditEvent.id.desc())
-        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
-    return HistoryPage(events, total, page, pages)
+    return paged(session, select(AuditEvent).where(about(records)), page, PAGE_SIZE)

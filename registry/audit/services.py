@@ -17,12 +17,12 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from registry import paging
-from registry.audit.history import about, records_of_patients
+from registry.audit.history import AuditPage, about, paged, records_of_patients
 from registry.models import AuditEvent, Patient
 from registry.services import ValidationFailed
 from registry.spreadsheet import safe_cell
@@ -37,14 +37,6 @@ DATE_RANGE = (date(2000, 1, 1), date(2099, 12, 31))  # the trail's plausible dat
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Record types whose events are about no patient: every administrator reads them.
 NO_PATIENT_TYPES = ("app_user", "site", "protocol", "timepoint", "cohort")
-
-
-@dataclass
-class AuditPage:
-    events: list[AuditEvent]
-    total: int
-    page: int
-    pages: int
 
 
 @dataclass(frozen=True)
@@ -147,14 +139,7 @@ def filtered(filters: AuditFilters, site_ids: Collection[int] | None = None
 
 def page_of_events(session: Session, filters: AuditFilters, page: int,
                    site_ids: Collection[int] | None = None) -> AuditPage:
-    stmt = filtered(filters, site_ids)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    events = list(session.scalars(
-        stmt.order_by(AuditEvent.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-    ))
-    return AuditPage(events, total, page, pages)
+    return paged(session, filtered(filters, site_ids), page, PAGE_SIZE)
 
 
 CSV_COLUMNS = ("id", "occurred_at", "actor_email", "action", "entity_type", "entity_id",

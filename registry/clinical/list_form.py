@@ -20,7 +20,7 @@ from registry.clinical.services.patient_list import (
     ListFilters,
 )
 from registry.followup.status import DISPLAY_LABELS
-from registry.forms import choices
+from registry.forms import check_choice, choices
 from registry.models import Site
 from registry.vocabularies import KL_GRADES
 
@@ -54,22 +54,17 @@ class PatientListForm(FlaskForm):
             blank=str(_l("Any follow-up status")))
         self.kl.choices = choices(KL_GRADES.items(), blank=str(_l("Any grade")))
 
-    @staticmethod
-    def _check_choice(field: Any, message: str) -> None:
-        if field.data and field.data not in {choice.value for choice in field.choices}:
-            raise ValidationError(message)
-
     def validate_site(self, field: SelectField) -> None:
-        self._check_choice(field, str(_l("Choose one of your own sites (or all of them).")))
+        check_choice(field, str(_l("Choose one of your own sites (or all of them).")))
 
     def validate_state(self, field: SelectField) -> None:
-        self._check_choice(field, str(_l("Choose a status from the list.")))
+        check_choice(field, str(_l("Choose a status from the list.")))
 
     def validate_followup(self, field: SelectField) -> None:
-        self._check_choice(field, str(_l("Choose a follow-up status from the list.")))
+        check_choice(field, str(_l("Choose a follow-up status from the list.")))
 
     def validate_kl(self, field: SelectField) -> None:
-        self._check_choice(field, str(_l("Choose a KL grade from 0 to 4.")))
+        check_choice(field, str(_l("Choose a KL grade from 0 to 4.")))
 
     def validate_sort(self, field: HiddenField) -> None:
         if field.data and field.data not in SORTS:

@@ -17,7 +17,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from registry.followup.status import STATUS_LABELS
-from registry.forms import choices
+from registry.forms import check_choice, choices
 from registry.limits import date_validator
 from registry.paging import PageField
 from registry.vocabularies import CONTACT_METHODS, CONTACT_OUTCOMES, WITHDRAWAL_REASONS
@@ -56,22 +56,17 @@ class WorklistFilterForm(FlaskForm):
     treated_to = _date("Treated until")
     page = PageField("Page", default=1)
 
-    @staticmethod
-    def _check_choice(field: Any, message: str) -> None:
-        if field.data and field.data not in {choice.value for choice in field.choices}:
-            raise ValidationError(message)
-
     def validate_site(self, field: SelectField) -> None:
-        self._check_choice(field, "Choose one of your own sites (or all of them).")
+        check_choice(field, "Choose one of your own sites (or all of them).")
 
     def validate_status(self, field: SelectField) -> None:
-        self._check_choice(field, "Choose a status from the list.")
+        check_choice(field, "Choose a status from the list.")
 
     def validate_timepoint(self, field: SelectField) -> None:
-        self._check_choice(field, "Choose a timepoint from the list.")
+        check_choice(field, "Choose a timepoint from the list.")
 
     def validate_clinician(self, field: SelectField) -> None:
-        self._check_choice(field, "Choose a clinician from the list.")
+        check_choice(field, "Choose a clinician from the list.")
 
     def validate_treated_to(self, field: DateField) -> None:
         start = self.treated_from.data

@@ -11,12 +11,10 @@ data-entry page.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
-from babel.dates import get_month_names
 from flask import render_template, request, url_for
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -42,9 +40,10 @@ from registry.followup.grid import (
     load_grid,
     shown_label,
 )
-from registry.followup.labels import status_text
+from registry.followup.labels import day_formatter, status_text
 from registry.followup.queries import FilterChoices, filter_choices
 from registry.followup.status import OPEN_STATUSES
+from registry.forms import check_choice
 from registry.forms import choices as select_choices
 from registry.i18n import timepoint_name
 from registry.paging import PageField
@@ -75,25 +74,20 @@ class GridFilterForm(FlaskForm):
                            choices=select_choices((size, str(size)) for size in PAGE_SIZES))
     page = PageField(_l("Page"), default=1)
 
-    @staticmethod
-    def _check_choice(field: Any, message: Any) -> None:
-        if field.data and field.data not in {choice.value for choice in field.choices}:
-            raise ValidationError(message)
-
     def validate_site(self, field: SelectField) -> None:
-        self._check_choice(field, _l("Choose one of your own sites (or all of them)."))
+        check_choice(field, _l("Choose one of your own sites (or all of them)."))
 
     def validate_clinician(self, field: SelectField) -> None:
-        self._check_choice(field, _l("Choose a clinician from the list."))
+        check_choice(field, _l("Choose a clinician from the list."))
 
     def validate_status(self, field: SelectField) -> None:
-        self._check_choice(field, _l("Choose a status from the list."))
+        check_choice(field, _l("Choose a status from the list."))
 
     def validate_sort(self, field: SelectField) -> None:
-        self._check_choice(field, _l("Choose a sort order from the list."))
+        check_choice(field, _l("Choose a sort order from the list."))
 
     def validate_per_page(self, field: SelectField) -> None:
-        self._check_choice(field, _l("Choose a page size from the list."))
+        check_choice(field, _l("Choose a page size from the list."))
 
     def validate_treated_to(self, field: Any) -> None:
         start = self.treated_from.data
@@ -104,7 +98,7 @@ class GridFilterForm(FlaskForm):
 def _filter_form(formdata: MultiDict[str, str]) -> tuple[GridFilterForm, FilterChoices]:
     site_ids = visible_site_ids(current_user)
     choices = filter_choices(get_session(), [site for site in current_user.sites
-                                             if site.id in site_ids])
+                                             if site.id in site_ids], timepoints=False)
     form = GridFilterForm(formdata=formdata)
     form.site.choices = select_choices(choices.sites, blank=_l("All my sites"))
     form.clinician.choices = select_choices(choices.clinicians, blank=_l("Any clinician"))
@@ -162,14 +156,6 @@ def _cell_url(site_ids: frozenset[int]) -> Callable[[GridRow, GridCell], str | N
 def shown_text(code: str) -> str:
     """The label of a shown status code (or ``booked``) in the language in force."""
     return gettext(BOOKED_LABEL) if code == BOOKED else status_text(code)
-
-
-def day_formatter() -> Callable[[date], str]:
-    """``labels.short_date`` ("6 Feb 2026") for the page's many dates: the month names
-    looked up once, not a CLDR pattern applied per date (``test_grid_status_labels``
-    checks the two agree)."""
-    months = get_month_names("abbreviated", context="format", locale=get_locale())
-    return lambda value: f"{value.day} {months[value.month]} {value.year}"
 
 
 def _render(form: GridFilterForm, choices: FilterChoices, page: GridPage | None,

@@ -16,12 +16,7 @@ from babel.dates import format_date, get_month_names
 from flask_babel import get_locale, gettext, ngettext
 
 from registry.followup.status import DISPLAY_LABELS
-
-
-def N_(text: str) -> str:  # noqa: N802 - gettext's conventional "mark only" name
-    """Mark ``text`` for the catalogue without translating it (translated when shown)."""
-    return text
-
+from registry.vocabularies import N_
 
 # DISPLAY_LABELS' values, marked for extraction.
 MARKED_STATUS_LABELS = (N_("Done"), N_("Done out of window"), N_("Due"), N_("Overdue"),

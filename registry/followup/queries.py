@@ -34,9 +34,11 @@ class FilterChoices:
     clinicians: list[tuple[str, str]] = field(default_factory=list)
 
 
-def filter_choices(session: Session, sites: Iterable[Site]) -> FilterChoices:
+def filter_choices(session: Session, sites: Iterable[Site], *,
+                   timepoints: bool = True) -> FilterChoices:
     """Choices for the worklist filters over ``sites`` (the user's, already loaded), and
-    today's date at each site (2 queries)."""
+    today's date at each site (2 queries; 1 without the ``timepoints`` choices, which the
+    status grid, a column per timepoint, does not filter by)."""
     sites = sorted(sites, key=lambda site: site.code)
     site_ids = frozenset(site.id for site in sites)
     choices = FilterChoices(site_ids=site_ids)
@@ -46,12 +48,8 @@ def filter_choices(session: Session, sites: Iterable[Site]) -> FilterChoices:
         choices.sites.append((str(site.id), str(site)))
         choices.site_names[site.id] = site.code
         choices.todays[site.id] = today(site.timezone)
-    seen: set[str] = set()
-    for code, name in session.execute(select(Timepoint.code, Timepoint.name)
-                                      .order_by(Timepoint.sort_order, Timepoint.id)):
-        if code not in seen:
-            seen.add(code)
-            choices.timepoints.append((code, name))
+    if timepoints:
+        choices.timepoints = _timepoint_choices(session)
     choices.clinicians = [
         (str(user_id), name) for user_id, name in session.execute(
             select(User.id, User.full_name).join(user_site, user_site.c.user_id == User.id)
@@ -59,6 +57,15 @@ def filter_choices(session: Session, sites: Iterable[Site]) -> FilterChoices:
             .distinct().order_by(User.full_name, User.id))
     ]
     return choices
+
+
+def _timepoint_choices(session: Session) -> list[tuple[str, str]]:
+    """Every timepoint code once (protocols may share codes), in protocol order."""
+    found: dict[str, str] = {}
+    for code, name in session.execute(select(Timepoint.code, Timepoint.name)
+                                      .order_by(Timepoint.sort_order, Timepoint.id)):
+        found.setdefault(code, name)
+    return list(found.items())
 
 
 def filters_from_form(form: Any, site_ids: frozenset[int]) -> WorklistFilters:

@@ -61,11 +61,6 @@ def export_specs(session: Session) -> list[ColumnSpec]:
     return specs
 
 
-def dictionary_table(specs: list[ColumnSpec]) -> pd.DataFrame:
-    """One row per column, the export dictionary's columns."""
-    return dictionary_frame(specs)
-
-
 def write_csv(frame: pd.DataFrame, sink: IO[bytes]) -> None:
     """UTF-8 with BOM (Excel shows "2–6 weeks"); text that a spreadsheet would run as a
     formula is escaped, as in the export's dictionary."""
@@ -90,6 +85,6 @@ def write(session: Session, fmt: str, target: Path) -> int:
     with target.open("wb") as sink:
         if fmt == "redcap":
             return redcap.write(specs, sink)
-        frame = dictionary_table(specs)
+        frame = dictionary_frame(specs)
         (write_csv if fmt == "csv" else write_json)(frame, sink)
         return len(frame)

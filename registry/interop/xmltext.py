@@ -9,7 +9,6 @@ replaced by U+FFFD, so any stored text makes a well-formed file.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from decimal import Decimal
@@ -136,7 +135,3 @@ class Texts:
     def span(self, start: int, stop: int) -> memoryview:
         """Values ``start`` … ``stop - 1`` as one slice (they are contiguous)."""
         return self.data[self.offsets[start]:self.offsets[stop]]
-
-
-def finite_or_none(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else value

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 import scoring
 from registry.models.base import Audited, Base, Versioned, intpk
+from registry.vocabularies import N_
 
 
 class Protocol(Audited, Versioned, Base):
@@ -73,10 +74,6 @@ class Timepoint(Audited, Versioned, Base):
 
     protocol: Mapped[Protocol] = relationship(back_populates="timepoints")
 
-
-def N_(text: str) -> str:  # noqa: N802 - gettext's conventional "mark only" name
-    """Marks a string for the translation catalogue without translating it here."""
-    return text
 
 
 # The default protocol from the clinic's patient information

@@ -53,6 +53,13 @@ STATA_MAX = 8.988e307  # Stata's largest double (the values above mean missing)
 STRING_MAX = {"dta": 2_000_000_000, "sav": 32_767, "xpt": 32_767}  # bytes
 SPSS_VALUE_LABEL_MAX = 120  # bytes
 LABEL_MAX = {"dta": 80, "sav": 255, "xpt": 255}  # variable labels, characters
+# Per reason (index into SCORE_REASONS): its Stata missing letter ("" for a value), that
+# letter's number in the streamed writer (.a = 1 …), and its SPSS user-missing code.
+STATA_LETTERS = np.array([reason.stata or "" for reason in SCORE_REASONS], object)
+STATA_TAG_NUMBERS = np.array([ord(reason.stata) - ord("a") + 1 if reason.stata else 0
+                              for reason in SCORE_REASONS], np.uint8)
+SPSS_CODES = np.array([reason.spss if reason.spss is not None else math.nan
+                       for reason in SCORE_REASONS])
 
 
 class CannotStore(ExportTooLarge):
@@ -172,12 +179,10 @@ def pyreadstat_frame(plan: TablePlan, frame: pd.DataFrame, fmt: str) -> pd.DataF
             if fmt == "dta":  # numbers (whole ones stay int), None, and the letters
                 cells = (np.array([None if math.isnan(v) else int(v) for v in values], object)
                          if column.integer else values.astype(object))
-                letters = np.array([reason.stata or "" for reason in SCORE_REASONS], object)
-                cells[tagged] = letters[reasons[tagged]]
+                cells[tagged] = STATA_LETTERS[reasons[tagged]]
                 out[column.name] = cells
                 continue
-            codes = np.array([reason.spss or math.nan for reason in SCORE_REASONS])
-            values = np.where(tagged, codes[np.maximum(reasons, 0)], values)
+            values = np.where(tagged, SPSS_CODES[np.maximum(reasons, 0)], values)
         if column.integer:
             out[column.name] = pd.array(np.where(np.isnan(values), 0, values).astype(np.int32),
                                         dtype="Int32")
@@ -295,13 +300,10 @@ def _cells(plan: TablePlan, column: StatColumn, part: pd.DataFrame, fmt: str,
     if reasons is None or fmt == "xpt":
         return statrows.Cells(storage, values)
     if fmt == "dta":
-        letters = np.array([ord(r.stata) - ord("a") + 1 if r.stata else 0
-                            for r in SCORE_REASONS], np.uint8)
-        return statrows.Cells(storage, values,
-                              tags=np.where(reasons >= 0, letters[np.maximum(reasons, 0)], 0))
-    codes = np.array([r.spss if r.spss is not None else math.nan for r in SCORE_REASONS])
+        return statrows.Cells(storage, values, tags=np.where(
+            reasons >= 0, STATA_TAG_NUMBERS[np.maximum(reasons, 0)], 0))
     return statrows.Cells(storage, values,
-                          codes=np.where(reasons >= 0, codes[np.maximum(reasons, 0)], np.nan))
+                          codes=np.where(reasons >= 0, SPSS_CODES[np.maximum(reasons, 0)], np.nan))
 
 
 # -- a streamed table ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ The helpers below turn a plan's columns into numbers, reasons and bytes for the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -66,10 +66,6 @@ class TablePlan:
     table: str
     columns: tuple[StatColumn, ...]
     data_label: str = ""
-    by_column: dict[str, StatColumn] = field(default_factory=dict, compare=False)
-
-    def named(self, column: str) -> StatColumn:
-        return self.by_column[column]
 
 
 def _text(value: Any) -> str:
@@ -130,8 +126,7 @@ def plan_table(table: Table, frame: pd.DataFrame | None = None) -> TablePlan:
         else:
             planned.append(StatColumn(column, names[column], label, "string",
                                       width=width_of(series)))
-    return TablePlan(table.name, tuple(planned), FILE_LABEL.format(table=table.name),
-                     {col.column: col for col in planned})
+    return TablePlan(table.name, tuple(planned), FILE_LABEL.format(table=table.name))
 
 
 def width_of(series: pd.Series | None) -> int:

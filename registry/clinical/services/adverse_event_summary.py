@@ -15,11 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry import vocabularies
-
-
-def N_(text: str) -> str:  # noqa: N802 - gettext's conventional "mark only" name
-    """Mark ``text`` for the catalogue; the template translates it where shown."""
-    return text
+from registry.vocabularies import N_
 
 
 @dataclass(frozen=True)

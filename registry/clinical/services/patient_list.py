@@ -44,12 +44,7 @@ from registry.followup.status import (
     urgency_expression,
 )
 from registry.models import IndexKnee, Patient, PatientIdentity, Site, Timepoint, Treatment, Visit
-
-
-def N_(text: str) -> str:  # noqa: N802 - gettext's conventional "mark only" name
-    """Mark ``text`` for the catalogue; the template translates it where shown."""
-    return text
-
+from registry.vocabularies import N_
 
 PER_PAGE = 50
 # A patient's state: "In follow-up" is for treated patients only.

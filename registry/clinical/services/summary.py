@@ -229,7 +229,6 @@ class PatientSummary:
     score_rows: list[ScoreRow]
     responders: list[ResponderCell | None]
     adverse_events: list[Row[Any]]  # adverse_event rows: attributes as on ``AdverseEvent``
-    charts: list[tuple[str, str]]  # (score code, label) with at least one value
     help: HelpText | None = None
 
 
@@ -434,8 +433,6 @@ def patient_summary(session: Session, patient: Patient, *, show_identity: bool,
         warnings=warnings, schedule=schedule, columns=columns, baseline=baseline,
         score_rows=rows, responders=responders,
         adverse_events=adverse_events,
-        charts=[(row.code, row.label) for row in rows
-                if any(cell is not None and cell.scorable for cell in row.cells)],
         help=help_text(codes, threshold_set),
     )
 

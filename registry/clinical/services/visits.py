@@ -170,8 +170,9 @@ def _needs_confirmation(visit: Visit, answers: Answers) -> list[tuple[str, int, 
     again)."""
     found = mostly_unanswered(answers)
     if visit.status == "done":
+        stored = stored_answers(visit)
         before = {code for code, _n, _t in mostly_unanswered(
-            {code: stored_answers(visit).get(code, {}) for code in answers})}
+            {code: stored.get(code, {}) for code in answers})}
         found = [entry for entry in found if entry[0] not in before]
     return found
 

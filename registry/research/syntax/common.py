@@ -45,6 +45,16 @@ def spss_range() -> str:
     return f"{low} THRU {high}"
 
 
+def reason_assignments(plan: TablePlan, source: Source
+                       ) -> Iterator[tuple[StatColumn, MissingReason, str | int]]:
+    """(column, reason, the reason column's value) for every reason-coded column of the
+    table: each line a syntax file writes to turn a reason into its missing code."""
+    for column in plan.columns:
+        if column.reason:
+            for reason, value in reason_tests(plan, column, source):
+                yield column, reason, value
+
+
 def reason_tests(plan: TablePlan, column: StatColumn,
                  source: Source) -> Iterator[tuple[MissingReason, str | int]]:
     """(reason, the value its reason column holds in this source) for a reason-coded

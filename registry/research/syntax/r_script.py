@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from registry.research.statplan import StatColumn, TablePlan
-from registry.research.syntax.common import Source, coded_columns, header, reason_tests
+from registry.research.syntax.common import Source, coded_columns, header, reason_assignments
 
 READERS = {
     "csv": "readr::read_csv({file}, na = \"\", col_types = readr::cols(\n{types}\n))",
@@ -79,13 +79,10 @@ def _table(plan: TablePlan, file: str, source: Source) -> list[str]:
             lines.append(f"{ref(frame, name(column))} <- factor({current}, "
                          f"levels = {_vector(codes)}, labels = {_vector(labels)})")
     if source.fmt == "xpt":
-        for column in plan.columns:
-            if not column.reason:
-                continue
-            for reason, value in reason_tests(plan, column, source):
-                test = f"{ref(frame, column.reason)} %in% {_vector([value])}"
-                lines.append(f"{ref(frame, name(column))}[{test}] <- "
-                             f"haven::tagged_na({text(reason.stata or '')})")
+        for column, reason, value in reason_assignments(plan, source):
+            test = f"{ref(frame, column.reason)} %in% {_vector([value])}"
+            lines.append(f"{ref(frame, name(column))}[{test}] <- "
+                         f"haven::tagged_na({text(reason.stata or '')})")
     for column in plan.columns:
         lines.append(f"attr({ref(frame, name(column))}, \"label\") <- {text(column.label)}")
     return lines

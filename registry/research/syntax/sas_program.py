@@ -20,7 +20,7 @@ from registry.research.syntax.common import (
     coded_columns,
     header,
     missing_reasons,
-    reason_tests,
+    reason_assignments,
     value_sets,
 )
 
@@ -95,11 +95,8 @@ def _apply(plan: TablePlan, source: Source, sets: dict[tuple[tuple[int, str], ..
            ) -> list[str]:
     """A data step applying special missing values, formats and labels."""
     lines = [f"data work.{plan.table};", f"  set work.{plan.table};"]
-    for column in plan.columns:
-        if column.reason:
-            for reason, value in reason_tests(plan, column, source):
-                lines.append(f"  if {column.reason} = {_value(value)} then "
-                             f"{column.name} = .{reason.sas};")
+    lines += [f"  if {column.reason} = {_value(value)} then {column.name} = .{reason.sas};"
+              for column, reason, value in reason_assignments(plan, source)]
     formats = [f"{column.name} {sets[column.values]}{'m' if column.reason else ''}."
                for column in coded_columns(plan)]
     formats += [f"{column.name} {MISSING_FORMAT}." for column in plan.columns

@@ -18,7 +18,7 @@ from registry.research.syntax.common import (
     Source,
     coded_columns,
     header,
-    reason_tests,
+    reason_assignments,
     spss_range,
 )
 
@@ -56,14 +56,8 @@ def _get(plan: TablePlan, file: str, source: Source) -> list[str]:
 
 
 def _missing(plan: TablePlan, source: Source) -> list[str]:
-    lines = []
-    spss_of = {reason.code: reason.spss for reason in SCORE_REASONS}
-    for column in plan.columns:
-        if column.reason:
-            for reason, value in reason_tests(plan, column, source):
-                lines.append(f"IF ({column.reason} = {_value(value)}) "
-                             f"{column.name} = {spss_of[reason.code]}.")
-    return lines
+    return [f"IF ({column.reason} = {_value(value)}) {column.name} = {reason.spss}."
+            for column, reason, value in reason_assignments(plan, source)]
 
 
 def _numbered(column: StatColumn) -> list[str]:

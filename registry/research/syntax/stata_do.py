@@ -18,7 +18,7 @@ from registry.research.syntax.common import (
     coded_columns,
     header,
     missing_reasons,
-    reason_tests,
+    reason_assignments,
     value_sets,
 )
 
@@ -59,13 +59,8 @@ def _import(plan: TablePlan, file: str, source: Source) -> list[str]:
 
 
 def _missing(plan: TablePlan, source: Source) -> list[str]:
-    lines = []
-    for column in plan.columns:
-        if column.reason:
-            for reason, value in reason_tests(plan, column, source):
-                lines.append(f"replace {column.name} = .{reason.stata} "
-                             f"if {column.reason} == {_value(value)}")
-    return lines
+    return [f"replace {column.name} = .{reason.stata} if {column.reason} == {_value(value)}"
+            for column, reason, value in reason_assignments(plan, source)]
 
 
 def _numbered(column: StatColumn) -> list[str]:
