@@ -34,6 +34,7 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/bandit --quiet --recursive --severity-level medium registry scoring
 	$(PY) -m registry.i18n_catalogue check
+	$(PY) -m registry.i18n_lint
 
 # Extract the strings marked for translation (babel.cfg), update every language's
 # catalogue (registry/translations/<lang>/LC_MESSAGES/messages.po) and compile its .mo.

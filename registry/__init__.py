@@ -74,12 +74,13 @@ def _register_blueprints(app: Flask) -> None:
     from registry.auth import bp as auth_bp
     from registry.clinical import bp as clinical_bp
     from registry.followup import bp as followup_bp
+    from registry.lots import bp as lots_bp
     from registry.main import bp as main_bp
     from registry.research import bp as research_bp
     from registry.selfreport.staff import bp as selfreport_staff_bp
 
     for blueprint in (auth_bp, main_bp, admin_bp, audit_bp, clinical_bp, followup_bp,
-                      research_bp):
+                      lots_bp, research_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(selfreport_staff_bp)  # staff actions on self-report links
     from registry.selfreport.routes import bp as selfreport_bp

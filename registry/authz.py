@@ -74,6 +74,15 @@ def visible_site_ids(user: Any) -> frozenset[int]:
     return frozenset()
 
 
+def trace_site_ids(user: Any) -> frozenset[int] | None:
+    """Sites whose patients a product lot's trace shows the user: every site for admins
+    (a recall concerns the whole registry), the user's own active sites for other
+    clinical staff, none for anyone else.  None means every site."""
+    if can(user, Permission.ADMIN):
+        return None
+    return visible_site_ids(user)
+
+
 def can_read_history(user: Any, site_id: int) -> bool:
     """Whether ``user`` may read the change history of a record at ``site_id``: clinical
     staff of the (active) site, and auditors of their own sites, closed ones included (as

@@ -10,6 +10,7 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from flask_babel import gettext as _
 
 from registry import create_app, migrate
 from registry.admin.services import create_site
@@ -20,6 +21,7 @@ from registry.db import get_session, writing
 from registry.demo import DemoRefused, load_demo
 from registry.followup.commands import COMMANDS as FOLLOWUP_COMMANDS
 from registry.interop.commands import COMMANDS as INTEROP_COMMANDS
+from registry.lots.commands import COMMANDS as LOT_COMMANDS
 from registry.maintenance.commands import COMMANDS as MAINTENANCE_COMMANDS
 from registry.research.commands import COMMANDS as RESEARCH_COMMANDS
 from registry.selfreport.commands import COMMANDS as SELF_REPORT_COMMANDS
@@ -41,7 +43,7 @@ def init_command() -> None:
     """Create the database or upgrade it to the current schema."""
     migrate.upgrade(current_app.config["DATABASE_URL"])
     current_app.extensions.pop("registry.schema_ok", None)
-    click.echo(f"Database is at revision {migrate.head_revision()}.")
+    click.echo(_("Database is at revision %(revision)s.", revision=migrate.head_revision()))
 
 
 @click.command("create-site")
@@ -58,7 +60,7 @@ def create_site_command(code: str, name: str, timezone: str | None) -> None:
         except AccountError as error:
             raise click.ClickException(str(error)) from error
         session.commit()
-    click.echo(f"Created site {site.code}.")
+    click.echo(_("Created site %(code)s.", code=site.code))
 
 
 @click.command("create-user")
@@ -75,7 +77,7 @@ def create_user_command(email: str, full_name: str, role: str, sites: tuple[str,
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
     with writing():
         session = get_session()
         try:
@@ -84,7 +86,7 @@ def create_user_command(email: str, full_name: str, role: str, sites: tuple[str,
         except AccountError as error:
             raise click.ClickException(str(error)) from error
         session.commit()
-    click.echo(f"Created {user.role} {user.email}.")
+    click.echo(_("Created %(role)s %(email)s.", role=user.role, email=user.email))
 
 
 @click.group("audit")
@@ -126,13 +128,13 @@ def demo_command(seed: int, patients: int) -> None:
             raise click.ClickException(str(error)) from error
         session.commit()
     if result.loaded:
-        click.echo("Demo cohort loaded. Demo sign-ins (e-mail / password):")
+        click.echo(_("Demo cohort loaded. Demo sign-ins (e-mail / password):"))
     else:
-        click.echo(f"This is a demo database ({result.marker}): serving it as it is, with "
-                   "what was added since. Start over with `make clean-demo` then `make "
-                   "demo`.")
-        click.echo("Demo sign-ins (e-mail / password; a password changed since is not "
-                   "shown):")
+        click.echo(_("This is a demo database (%(marker)s): serving it as it is, with what "
+                     "was added since. Start over with `make clean-demo` then `make demo`.",
+                     marker=result.marker))
+        click.echo(_("Demo sign-ins (e-mail / password; a password changed since is not "
+                     "shown):"))
     for email, role, password in result.logins:
         click.echo(f"  {role:<12} {email:<32} {password}")
 
@@ -142,5 +144,5 @@ def register_commands(app: Flask) -> None:
     for command in (init_command, create_site_command, create_user_command, audit_group,
                     score_command, demo_command, *CLINICAL_COMMANDS, *FOLLOWUP_COMMANDS,
                     *RESEARCH_COMMANDS, *INTEROP_COMMANDS, *MAINTENANCE_COMMANDS,
-                    *TEXT_PACK_COMMANDS, *SELF_REPORT_COMMANDS):
+                    *TEXT_PACK_COMMANDS, *SELF_REPORT_COMMANDS, *LOT_COMMANDS):
         app.cli.add_command(command)

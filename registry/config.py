@@ -67,6 +67,8 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "WTF_CSRF_ENABLED": _env_bool("CSRF_ENABLED", True),
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_FAILED_LOGINS": _env_int("MAX_FAILED_LOGINS", 5),
+        # Serious adverse events in one product lot that raise the lot alert.
+        "LOT_SERIOUS_ALERT": _env_int("LOT_SERIOUS_ALERT", 2),
         "LOCKOUT_MINUTES": _env_int("LOCKOUT_MINUTES", 15),
         "SQLITE_BUSY_TIMEOUT_MS": _env_int("SQLITE_BUSY_TIMEOUT_MS", 10000),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,

@@ -1,4 +1,4 @@
-"""A realistic synthetic demo cohort: 3 sites, ~200 patients, demo users for each role.
+"""A realistic synthetic demo cohort: 4 sites, ~200 patients, demo users for each role.
 
 Patients were treated over the last 15 months; their visits follow the default
 protocol, so some follow-ups are done (most in window, a few late), some due, some
@@ -6,16 +6,21 @@ overdue or missed.  Answers follow a plausible course (improvement peaking at 6�
 months, some non-responders, ~3 % items left blank) for whatever instruments each
 timepoint records, generated from each item's kind and range in the catalogue.
 Everything is written through the same services as the web forms, so scores come from
-``scoring/`` and the audit trail records the load.  Every fourth patient speaks Spanish
-(language "es", e-mail reminders on), and the demo text packs (the catalogue's short
-labels, marked "demo wording") are loaded for KOOS, WOMAC and KOOS-PS in English and
-Spanish, so that self-report can be tried in both languages.  The data are invented; no real
-person is described.
+``scoring/`` and the audit trail records the load.  The Madrid clinic works in Spanish: its
+site language, its patients (Spanish names, language "es") and its clinician and
+coordinator, whose interface is Spanish from the first sign-in.  Elsewhere every fourth
+patient speaks Spanish (language "es", e-mail reminders on), and the demo text packs (the
+catalogue's short labels, marked "demo wording") are loaded for KOOS, WOMAC and KOOS-PS in
+English and Spanish, so that self-report can be tried in both languages.  Treatments use
+the demo product catalogue (``registry.lots.demo``: three products, a recalled lot, a lot
+with two serious events, a hyaluronic-acid comparator group).  The data are
+invented; no real person is described.
 """
 
 from __future__ import annotations
 
 import random
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -29,6 +34,7 @@ from registry.auth.services import create_user
 from registry.clinical.services.visits import visit_instruments
 from registry.clock import today
 from registry.followup.state import refresh_sites
+from registry.lots import demo as demo_lots
 from registry.models import (
     DEMO_MARKER,
     AdverseEvent,
@@ -37,35 +43,58 @@ from registry.models import (
     PatientIdentity,
     RegistrySetting,
     Site,
-    Treatment,
     User,
     Visit,
 )
 from registry.scheduling import default_protocol, schedule_visits
 from registry.scores import save_response
 from registry.textpacks import load_demo_packs
-from registry.vocabularies import CELL_SOURCES, ELIGIBILITY_CRITERIA
+from registry.vocabularies import ELIGIBILITY_CRITERIA
 
 DEMO_DOMAIN = "demo.koa-registry.test"
-DEMO_SITES = (("OSL", "Oslo Knee Clinic", "Europe/Oslo"),
-              ("BGN", "Bergen Orthopaedics", "Europe/Oslo"),
-              ("TRD", "Trondheim Joint Centre", "Europe/Oslo"))
+# (code, name, time zone, language)
+DEMO_SITES = (("OSL", "Oslo Knee Clinic", "Europe/Oslo", "en"),
+              ("BGN", "Bergen Orthopaedics", "Europe/Oslo", "en"),
+              ("TRD", "Trondheim Joint Centre", "Europe/Oslo", "en"),
+              ("MAD", "Clínica de la Rodilla Madrid", "Europe/Madrid", "es"))
+SPANISH_SITES = frozenset({"MAD"})
 # (e-mail local part, role, site codes, password).  Demo-only credentials, printed by
 # `registry demo`; the loader refuses any database holding data without the demo marker.
 DEMO_USERS = (
     ("clinician", "clinician", ("OSL",), "demo clinician password"),
     ("coordinator", "coordinator", ("OSL", "BGN"), "demo coordinator password"),
     ("researcher", "researcher", (), "demo researcher password"),
-    ("admin", "admin", ("OSL", "BGN", "TRD"), "demo administrator password"),
+    ("admin", "admin", ("OSL", "BGN", "TRD", "MAD"), "demo administrator password"),
     ("clinician.bergen", "clinician", ("BGN",), "demo clinician password"),
     ("clinician.trondheim", "clinician", ("TRD",), "demo clinician password"),
+    ("clinico.madrid", "clinician", ("MAD",), "contraseña de demostración del clínico"),
+    ("coordinacion.madrid", "coordinator", ("MAD",),
+     "contraseña de demostración de coordinación"),
 )
+# The Madrid staff's names and their interface language (Spanish at once, whatever the
+# browser says); everyone else follows their browser.
+DEMO_STAFF = {"clinico.madrid": ("Dra. Lucía Fernández Ortega (demo)", "es"),
+              "coordinacion.madrid": ("Carmen Ruiz Navarro (demo)", "es")}
 FAMILY_NAMES = ("Hansen", "Johansen", "Olsen", "Larsen", "Andersen", "Pedersen", "Nilsen",
                 "Kristiansen", "Jensen", "Karlsen", "Berg", "Haugen", "Hagen", "Eriksen")
 GIVEN_NAMES = ("Anne", "Inger", "Kari", "Marit", "Ingrid", "Liv", "Per", "Jan", "Bjørn",
                "Ole", "Lars", "Kjell", "Knut", "Arne", "Eva", "Berit", "Hans", "Nils")
-PRODUCTS = {"bmac": "BMAC kit", "adipose": "Lipo-SVF", "allogeneic": "AlloCell-K",
-            "other": "Other product"}
+SPANISH_FAMILY_NAMES = ("García", "Fernández", "González", "Rodríguez", "López", "Martínez",
+                        "Sánchez", "Pérez", "Gómez", "Martín", "Jiménez", "Ruiz", "Núñez",
+                        "Díaz", "Moreno", "Muñoz", "Álvarez", "Peña")
+SPANISH_GIVEN_NAMES = ("María", "Carmen", "Isabel", "Ana", "Lucía", "Pilar", "Dolores",
+                       "Rosa", "Begoña", "José", "Antonio", "Manuel", "Francisco", "Juan",
+                       "Javier", "Jesús", "Ángel", "Íñigo")
+# What clinicians type, in the site's language (indexed by "the site works in Spanish").
+FREE_TEXT = {
+    False: {"justification": "Shared decision after MDT review; patient declines arthroplasty.",
+            "reaction": "Post-injection knee reaction",
+            "serious": "Septic arthritis, admitted for washout"},
+    True: {"justification": "Decisión compartida tras revisión en comité multidisciplinar; "
+                            "el paciente rechaza la artroplastia.",
+           "reaction": "Reacción de la rodilla tras la inyección",
+           "serious": "Artritis séptica, ingreso para lavado articular"},
+}
 # Mean fraction of the baseline problem level left at each follow-up timepoint.
 COURSE = {"baseline": 1.0, "w2_6": 0.85, "m3": 0.7, "m6_12": 0.62}
 
@@ -122,20 +151,26 @@ def load_demo(session: Session, *, seed: int = 20261124, patients: int = 200) ->
         raise DemoRefused(REFUSED)
     capture.set_actor(session, None, "demo-loader")
     rng = random.Random(seed)
-    sites = {code: create_site(session, code=code, name=name, timezone=zone)
-             for code, name, zone in DEMO_SITES}
+    sites = {code: create_site(session, code=code, name=name, timezone=zone,
+                               language=language)
+             for code, name, zone, language in DEMO_SITES}
     for local, role, site_codes, password in DEMO_USERS:
-        create_user(session, email=f"{local}@{DEMO_DOMAIN}",
-                    full_name=f"Demo {local.replace('.', ' ').title()}", role=role,
-                    password=password, site_codes=list(site_codes))
+        full_name, language = DEMO_STAFF.get(
+            local, (f"Demo {local.replace('.', ' ').title()}", None))
+        user = create_user(session, email=f"{local}@{DEMO_DOMAIN}", full_name=full_name,
+                           role=role, password=password, site_codes=list(site_codes))
+        user.language = language
     _demo_protocol(session)
     load_demo_packs(session)  # marked demo: not the licensed KOOS / WOMAC wording
     reference_day = today()
+    catalogue = demo_lots.load_catalogue(session, reference_day)
     for number in range(patients):
         site = list(sites.values())[number % len(sites)]
-        _demo_patient(session, rng, site.id, site.code, number // len(sites) + 1,
-                      reference_day)
+        _demo_patient(session, rng, catalogue, site.id, site.code,
+                      number // len(sites) + 1, reference_day)
     session.flush()
+    demo_lots.finish(session, catalogue, reference_day,
+                     frozenset(sites[code].id for code in SPANISH_SITES))
     refresh_sites(session, [site.id for site in sites.values()])  # the worklist's statuses
     value = f"loaded on {reference_day.isoformat()} (seed {seed}, {patients} patients)"
     session.add(RegistrySetting(key=DEMO_MARKER, value=value))
@@ -158,14 +193,15 @@ def _demo_protocol(session: Session) -> None:
         session.flush()
 
 
-def _demo_patient(session: Session, rng: random.Random, site_id: int, site_code: str,
-                  sequence: int, reference_day: date) -> None:
+def _demo_patient(session: Session, rng: random.Random, catalogue: demo_lots.DemoCatalogue,
+                  site_id: int, site_code: str, sequence: int, reference_day: date) -> None:
     treatment_date = reference_day - timedelta(days=rng.randint(5, 456))
     kl_grade = rng.choices([1, 2, 3, 4], weights=[3, 45, 45, 7])[0]
     height = rng.gauss(170, 9)
     weight = rng.gauss(82, 13)
     outside = kl_grade not in (2, 3)
-    spanish = sequence % 4 == 1  # no random draw: the rest of the cohort stays as it was
+    # No random draw: the rest of the cohort stays as it was.
+    spanish = site_code in SPANISH_SITES or sequence % 4 == 1
     patient = Patient(
         study_id=f"{site_code}-{sequence:04d}", site_id=site_id, site_sequence=sequence,
         protocol_id=default_protocol(session, site_id).id,
@@ -176,15 +212,22 @@ def _demo_patient(session: Session, rng: random.Random, site_id: int, site_code:
         consent_date=treatment_date - timedelta(days=rng.randint(7, 40)),
         language="es" if spanish else None,
         outside_indication_justification=(
-            "Shared decision after MDT review; patient declines arthroplasty." if outside
-            else None),
+            FREE_TEXT[site_code in SPANISH_SITES]["justification"] if outside else None),
     )
-    family, given = rng.choice(FAMILY_NAMES), rng.choice(GIVEN_NAMES)
+    in_spain = site_code in SPANISH_SITES
+    if in_spain:  # two family names, as in Spain
+        family = f"{rng.choice(SPANISH_FAMILY_NAMES)} {rng.choice(SPANISH_FAMILY_NAMES)}"
+        given = rng.choice(SPANISH_GIVEN_NAMES)
+    else:
+        family, given = rng.choice(FAMILY_NAMES), rng.choice(GIVEN_NAMES)
+    mailbox = unicodedata.normalize("NFKD", f"{given}.{family}{sequence}".replace("ø", "o"))
     patient.identity = PatientIdentity(
         site_id=site_id, family_name=family, given_name=given,
         medical_record_number=f"{site_code}{rng.randint(100000, 999999)}",
-        phone=f"+47 9{rng.randint(1000000, 9999999)}",
-        email=f"{given}.{family}{sequence}@example.com".lower().replace("ø", "o"),
+        phone=(f"+34 6{rng.randint(10000000, 99999999)}" if in_spain
+               else f"+47 9{rng.randint(1000000, 9999999)}"),
+        email=mailbox.encode("ascii", "ignore").decode().replace(" ", "-").lower()
+        + "@example.com",
         preferred_contact=rng.choice(["phone", "email", "sms"]),
         email_reminders=rng.random() < 0.6 or spanish,
     )
@@ -195,19 +238,11 @@ def _demo_patient(session: Session, rng: random.Random, site_id: int, site_code:
     )
     session.add(patient)
     session.flush()
-    source = rng.choices(list(CELL_SOURCES), weights=[45, 35, 15, 5])[0]
-    patient.treatment = Treatment(
-        treatment_date=treatment_date, cell_source=source, product_name=PRODUCTS[source],
-        lot_number=f"L{treatment_date:%y%m}-{rng.randint(100, 999)}",
-        cell_dose_million=round(rng.uniform(10, 100), 1), injections=rng.choice([1, 1, 2]),
-        co_interventions=rng.sample(["physiotherapy", "prp", "hyaluronic_acid"],
-                                    k=rng.randint(0, 2)),
-        operator="Dr Demo",
-    )
-    session.flush()
+    demo_lots.treat(session, rng, catalogue, patient, treatment_date)
     visits = schedule_visits(session, patient, treatment_date)
     _demo_visits(session, rng, visits, reference_day)
-    _demo_adverse_events(session, rng, patient, treatment_date, reference_day)
+    _demo_adverse_events(session, rng, patient, treatment_date, reference_day,
+                         site_code in SPANISH_SITES)
 
 
 def _demo_visits(session: Session, rng: random.Random, visits: list[Visit],
@@ -272,7 +307,7 @@ def _answers(rng: random.Random, instrument: str, problem: float,
 
 
 def _demo_adverse_events(session: Session, rng: random.Random, patient: Patient,
-                         treatment_date: date, reference_day: date) -> None:
+                         treatment_date: date, reference_day: date, spanish: bool) -> None:
     if rng.random() > 0.12:
         return
     onset = treatment_date + timedelta(days=rng.randint(0, 10))
@@ -284,8 +319,7 @@ def _demo_adverse_events(session: Session, rng: random.Random, patient: Patient,
     resolved = onset + timedelta(days=rng.randint(2, 20))
     session.add(AdverseEvent(
         patient_id=patient.id, onset_date=onset,
-        description="Post-injection knee reaction" if not serious
-        else "Septic arthritis, admitted for washout",
+        description=FREE_TEXT[spanish]["serious" if serious else "reaction"],
         category=category, severity_grade=3 if serious else rng.choice([1, 1, 2]),
         serious=serious, serious_criterion="hospitalisation" if serious else None,
         relatedness=rng.choice(["possibly", "probably"]),

@@ -9,8 +9,10 @@ from flask import flash
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
-from wtforms import ValidationError
+from wtforms import FloatField, ValidationError
 from wtforms.fields.choices import SelectChoice
+
+from registry.i18n import label_text
 
 K = TypeVar("K")
 
@@ -20,13 +22,14 @@ def choices(options: Mapping[K, str] | Iterable[tuple[K, str]],
     """WTForms choices from a vocabulary mapping or (value, label) pairs.
 
     WTForms 3.3 deprecates tuples for choices; SelectChoice is its replacement.
-    ``blank`` adds a first, empty option (e.g. "— choose —").  The key type is a type
-    variable because ``Mapping`` is invariant in its keys: ``Mapping[object, str]`` would
-    refuse every ``dict[str, str]`` vocabulary.
+    ``blank`` adds a first, empty option (e.g. "— choose —").  Labels are translated
+    when rendered (a vocabulary's ``N_`` labels; data such as site names pass through).
+    The key type is a type variable because ``Mapping`` is invariant in its keys:
+    ``Mapping[object, str]`` would refuse every ``dict[str, str]`` vocabulary.
     """
     pairs = options.items() if isinstance(options, Mapping) else options
-    result = [SelectChoice("", blank)] if blank is not None else []
-    result.extend(SelectChoice(str(value), label) for value, label in pairs)
+    result = [SelectChoice("", label_text(blank))] if blank is not None else []
+    result.extend(SelectChoice(str(value), label_text(label)) for value, label in pairs)
     return result
 
 
@@ -69,3 +72,17 @@ class ButtonForm(FlaskForm):
     """A button-only POST form ("Mark reviewed", "Add an unscheduled visit", the call list,
     "Unlock account"): only its CSRF token is checked.  Pages render it with
     :func:`csrf_field` instead of building the form."""
+
+
+class NumberField(FloatField):
+    """A decimal number as people write it: ``4.5``, or ``4,5`` where a decimal comma is
+    usual (Spanish).  The fields hold measurements, never thousands, so a single comma
+    without a point can only be the decimal sign; anything else is refused as before."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if valuelist and isinstance(valuelist[0], str):
+            text = valuelist[0].strip()
+            if text.count(",") == 1 and "." not in text:
+                valuelist = [text.replace(",", "."), *valuelist[1:]]
+        super().process_formdata(valuelist)
+

@@ -40,10 +40,10 @@ KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "lazy_ngettext": (1, 2),
             "lazy_pgettext": ((1, "c"), 2), "_l": None}
 PROJECT = "koa-registry"
 HEADER = """\
-# Translations of the KOA outcomes registry (patient-facing pages and e-mails).
-# Spanish: usted register. Glossary: visit = visita, window = ventana, follow-up =
-# seguimiento, adverse event = evento adverso, lot = lote, self-report = autoevaluación /
-# cuestionario del paciente.  Update with `make translations`; never edit the .mo."""
+# Translations of the KOA outcomes registry (every page, message, e-mail and label).
+# Spanish: usted register; terms as in docs/glossary-es.md (visit = visita, window =
+# ventana, follow-up = seguimiento, adverse event = evento adverso, lot = lote, ...).
+# Update with `make translations`; never edit the .mo."""
 WIDTH = 100
 
 MessageKey = str | tuple[str, str]

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from flask_babel import gettext
 from wtforms.validators import StopValidation
 
 from registry.clock import today as clock_today
+from registry.vocabularies import N_
 
 # Nobody alive was born earlier; a year such as 0001 or 1066 is a typing error.
 EARLIEST_BIRTH = date(1900, 1, 1)
@@ -29,12 +31,25 @@ EARLIEST_CLINICAL = date(2000, 1, 1)
 
 
 def _number(value: float) -> str:
-    return format(value, ",g")
+    """A bound as the reader writes numbers ("10,000" in English, "10.000" in Spanish)."""
+    from registry.i18n import DEFAULT_LANGUAGE, current_language, number  # import cycle
+
+    if current_language() == DEFAULT_LANGUAGE:
+        return format(value, ",g")
+    return number(value)
+
+
+def _day(value: date) -> str:
+    """A date bound as the reader's locale writes it (ISO in English)."""
+    from registry.i18n import day  # import cycle: registry.i18n imports the models
+
+    return day(value)
 
 
 @dataclass(frozen=True)
 class NumberLimit:
-    """A number's plausible range, inclusive, in ``unit``."""
+    """A number's plausible range, inclusive, in ``unit``; ``label`` and ``unit`` are
+    ``N_``-marked, translated in the message."""
 
     label: str
     minimum: float
@@ -43,9 +58,12 @@ class NumberLimit:
 
     @property
     def message(self) -> str:
-        unit = f" {self.unit}" if self.unit else ""
-        return (f"{self.label} must be between {_number(self.minimum)} and "
-                f"{_number(self.maximum)}{unit}.")
+        values = {"label": gettext(self.label), "minimum": _number(self.minimum),
+                  "maximum": _number(self.maximum)}
+        if self.unit:
+            return gettext("%(label)s must be between %(minimum)s and %(maximum)s %(unit)s.",
+                           unit=gettext(self.unit), **values)
+        return gettext("%(label)s must be between %(minimum)s and %(maximum)s.", **values)
 
     def problem(self, value: Any) -> str | None:
         """The message when ``value`` is outside the range or not a finite number."""
@@ -72,14 +90,16 @@ class DateLimit:
     label: str
     earliest: date = EARLIEST_CLINICAL
     days_ahead: int = 0
-    ahead_text: str = "today"
+    ahead_text: str = N_("today")
 
     def latest(self, today: date) -> date:
         return today + timedelta(days=self.days_ahead)
 
     def message(self, today: date) -> str:
-        return (f"{self.label} must be between {self.earliest.isoformat()} and "
-                f"{self.ahead_text} ({self.latest(today).isoformat()}).")
+        return gettext("%(label)s must be between %(earliest)s and %(latest_text)s "
+                       "(%(latest)s).", label=gettext(self.label),
+                       earliest=_day(self.earliest), latest_text=gettext(self.ahead_text),
+                       latest=_day(self.latest(today)))
 
     def problem(self, value: date | None, today: date) -> str | None:
         """The message when ``value`` lies outside the range (None: no date, no problem)."""
@@ -95,27 +115,42 @@ class DateLimit:
 
 
 NUMBERS: dict[str, NumberLimit] = {
-    "height_cm": NumberLimit("Height", 50, 250, "cm"),
-    "weight_kg": NumberLimit("Weight", 20, 350, "kg"),
-    "bmi": NumberLimit("BMI", 10, 80, "kg/m²"),
+    "height_cm": NumberLimit(N_("Height"), 50, 250, "cm"),
+    "weight_kg": NumberLimit(N_("Weight"), 20, 350, "kg"),
+    "bmi": NumberLimit(N_("BMI"), 10, 80, "kg/m²"),
     # Bone-marrow concentrates are counted in nucleated cells (up to a few billion);
     # culture-expanded cells in tens of millions.
-    "cell_dose_million": NumberLimit("Cell dose", 0.01, 10_000, "million cells"),
-    "injections": NumberLimit("Number of injections", 1, 10),
+    "cell_dose_million": NumberLimit(N_("Cell dose"), 0.01, 10_000, N_("million cells")),
+    "injections": NumberLimit(N_("Number of injections"), 1, 10),
+    "injection_interval_days": NumberLimit(N_("Interval between injections"), 1, 365,
+                                           N_("days")),
+    "volume_ml": NumberLimit(N_("Injected volume"), 0.1, 100, "mL"),
+    # A product lot's release data (registry.models.products).
+    "lot_cell_count_million": NumberLimit(N_("Cell count of the lot"), 0.01, 1_000_000,
+                                          N_("million cells")),
+    "viability_percent": NumberLimit(N_("Viability"), 0, 100, "%"),
+    "cfu_f": NumberLimit(N_("CFU-F"), 0, 1_000_000, N_("colonies per million cells")),
+    "marker_percent": NumberLimit(N_("Share of cells with the marker"), 0, 100, "%"),
 }
 
 DATES: dict[str, DateLimit] = {
-    "birth_date": DateLimit("Date of birth", EARLIEST_BIRTH),
-    "consent_date": DateLimit("Consent date"),
-    "treatment_date": DateLimit("Treatment date"),
-    "visit_date": DateLimit("Visit date"),
-    "onset_date": DateLimit("Onset date"),
-    "resolution_date": DateLimit("Resolution date"),
-    "withdrawn_on": DateLimit("Date of withdrawal"),
-    "attempted_on": DateLimit("Date of the attempt"),
+    "birth_date": DateLimit(N_("Date of birth"), EARLIEST_BIRTH),
+    "consent_date": DateLimit(N_("Consent date")),
+    "treatment_date": DateLimit(N_("Treatment date")),
+    "visit_date": DateLimit(N_("Visit date")),
+    "onset_date": DateLimit(N_("Onset date")),
+    "resolution_date": DateLimit(N_("Resolution date")),
+    "withdrawn_on": DateLimit(N_("Date of withdrawal")),
+    "attempted_on": DateLimit(N_("Date of the attempt")),
     # Follow-up ends a year after treatment: an appointment further ahead is a typo.
-    "appointment_date": DateLimit("Appointment date", days_ahead=366,
-                                  ahead_text="a year from today"),
+    "appointment_date": DateLimit(N_("Appointment date"), days_ahead=366,
+                                  ahead_text=N_("a year from today")),
+    "collection_date": DateLimit(N_("Collection date")),
+    "processing_date": DateLimit(N_("Processing date")),
+    # A lot may be registered long before it expires.
+    "expiry_date": DateLimit(N_("Expiry date"), days_ahead=3653,
+                             ahead_text=N_("ten years from today")),
+    "status_date": DateLimit(N_("Date of the release status")),
 }
 
 

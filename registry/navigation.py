@@ -5,23 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from registry.authz import Permission, can
+from registry.vocabularies import N_
 
-# (endpoint, label, permission needed); None = any signed-in user.
+# (endpoint, label, permission needed); None = any signed-in user.  Labels are translated
+# when the navigation is built for a page (the cache below holds them in English).
 NAV_ITEMS: tuple[tuple[str, str, Permission | None], ...] = (
-    ("main.home", "Home", None),
-    ("clinical.patient_list", "Patients", Permission.CLINICAL_READ),
-    ("clinical.enrol", "Enrol patient", Permission.CLINICAL_WRITE),
-    ("followup.worklist", "Worklist", Permission.FOLLOWUP_MANAGE),
-    ("followup.grid", "Status grid", Permission.CLINICAL_READ),
-    ("research.cohorts", "Cohorts", Permission.RESEARCH),
-    ("admin.users", "Users", Permission.ADMIN),
-    ("admin.sites", "Sites", Permission.ADMIN),
-    ("admin.protocols", "Protocols", Permission.ADMIN),
-    ("admin.text_packs", "Instrument texts", Permission.ADMIN),
-    ("audit.index", "Audit trail", Permission.AUDIT_READ),
+    ("main.home", N_("Home"), None),
+    ("clinical.patient_list", N_("Patients"), Permission.CLINICAL_READ),
+    ("clinical.enrol", N_("Enrol patient"), Permission.CLINICAL_WRITE),
+    ("followup.worklist", N_("Worklist"), Permission.FOLLOWUP_MANAGE),
+    ("followup.grid", N_("Status grid"), Permission.CLINICAL_READ),
+    ("lots.index", N_("Products and lots"), Permission.CLINICAL_READ),
+    ("research.cohorts", N_("Cohorts"), Permission.RESEARCH),
+    ("admin.users", N_("Users"), Permission.ADMIN),
+    ("admin.sites", N_("Sites"), Permission.ADMIN),
+    ("admin.protocols", N_("Protocols"), Permission.ADMIN),
+    ("admin.text_packs", N_("Instrument texts"), Permission.ADMIN),
+    ("audit.index", N_("Audit trail"), Permission.AUDIT_READ),
 )
 
 
@@ -53,4 +57,5 @@ def navigation() -> list[NavItem]:
     links = cache.get(key)
     if links is None:
         links = cache[key] = _links(user)
-    return [NavItem(url, label, request.endpoint == endpoint) for endpoint, url, label in links]
+    return [NavItem(url, gettext(label), request.endpoint == endpoint)
+            for endpoint, url, label in links]

@@ -11,14 +11,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext
 from werkzeug.exceptions import BadRequest
 from wtforms import IntegerField
 
+from registry.vocabularies import N_
+
 # 100,000 pages of 50 rows: five million rows, more than any list of the registry shows.
 MAX_PAGE = 100_000
-NOT_A_NUMBER = "Not a valid integer value."
-TOO_SMALL = "The page number must be 1 or more."
-TOO_LARGE = f"The page number must be {MAX_PAGE} or less."
+# Messages (translated when raised; ``%(maximum)s`` is ``MAX_PAGE``).
+NOT_A_NUMBER = N_("Not a valid integer value.")
+TOO_SMALL = N_("The page number must be 1 or more.")
+TOO_LARGE = N_("The page number must be %(maximum)s or less.")
+
+
+def _problem(message: str) -> ValueError:
+    """The error of a bad page number, its message in the reader's language."""
+    return ValueError(gettext(message, maximum=MAX_PAGE) if message is TOO_LARGE
+                      else gettext(message))
 
 
 def parse_page(raw: str | None) -> int:
@@ -28,18 +38,18 @@ def parse_page(raw: str | None) -> int:
         return 1
     digits = text[1:] if text[0] in "+-" else text
     if not (digits.isascii() and digits.isdigit()):  # no "1e20", no "²"
-        raise ValueError(NOT_A_NUMBER)
+        raise _problem(NOT_A_NUMBER)
     if len(digits.lstrip("0")) > len(str(MAX_PAGE)):  # not converted: 400 digits, say
-        raise ValueError(TOO_SMALL if text[0] == "-" else TOO_LARGE)
+        raise _problem(TOO_SMALL if text[0] == "-" else TOO_LARGE)
     return check_page(int(text))
 
 
 def check_page(value: int) -> int:
     """``value`` if it is a valid page number, else ``ValueError`` with the message."""
     if value < 1:
-        raise ValueError(TOO_SMALL)
+        raise _problem(TOO_SMALL)
     if value > MAX_PAGE:
-        raise ValueError(TOO_LARGE)
+        raise _problem(TOO_LARGE)
     return value
 
 
@@ -48,7 +58,8 @@ def page_number(args: Mapping[str, Any], name: str = "page") -> int:
     try:
         return parse_page(args.get(name))
     except ValueError as error:
-        raise BadRequest(f"Page ({name}): {error}") from None
+        raise BadRequest(gettext("Page (%(name)s): %(problem)s", name=name, problem=error)
+                         ) from None
 
 
 class PageField(IntegerField):

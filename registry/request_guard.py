@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
@@ -66,23 +67,23 @@ def _items(data: MultiDict[str, str]) -> list[tuple[str, str]]:
 def check_request() -> None:
     """Refuse NUL bytes and unexpected file parts (raises ``HostileInput``)."""
     if "\x00" in request.path:
-        raise HostileInput("The address contains a NUL byte (\\0), which is not allowed.")
+        raise HostileInput(_("The address contains a NUL byte (\\0), which is not allowed."))
     where = _fields_with_nul(_items(request.args))
     if where:
-        raise HostileInput(f"{', '.join(where)}: contains a NUL byte (\\0), which is not "
-                           "allowed in any field.")
+        raise HostileInput(_("%(fields)s: contains a NUL byte (\\0), which is not allowed in "
+                             "any field.", fields=", ".join(where)))
     if request.method in {"GET", "HEAD", "OPTIONS"}:
         return
     where = _fields_with_nul(_items(request.form))
     if where:
-        raise HostileInput(f"{', '.join(where)}: contains a NUL byte (\\0), which is not "
-                           "allowed in any field.")
+        raise HostileInput(_("%(fields)s: contains a NUL byte (\\0), which is not allowed in "
+                             "any field.", fields=", ".join(where)))
     if request.files:
         view = current_app.view_functions.get(request.endpoint or "")
         if not getattr(view, UPLOADS_ATTRIBUTE, False):
             names = ", ".join(sorted(set(request.files)))
-            raise HostileInput(f"{names}: a file was sent where text is expected; this "
-                               "page takes no file uploads.")
+            raise HostileInput(_("%(fields)s: a file was sent where text is expected; this "
+                                 "page takes no file uploads.", fields=names))
 
 
 def install_converters(app: Flask) -> None:

@@ -21,6 +21,7 @@ from typing import Any, TypeGuard
 from urllib.parse import unquote, urljoin, urlsplit
 
 from flask import Flask, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, logout_user
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
@@ -35,6 +36,7 @@ from registry.extensions import login_manager
 from registry.models import User, utcnow
 from registry.navigation import navigation
 from registry.transactions import SAFE_METHODS
+from registry.vocabularies import N_
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -101,9 +103,9 @@ def load_user(user_id: str) -> User | None:
 # Endpoints a user with a temporary password may still reach.
 PASSWORD_CHANGE_EXEMPT = frozenset({"auth.change_password_page", "auth.logout",
                                     "auth.keepalive", "static"})
-EXPIRED_MESSAGE = "Your session has expired. Please sign in again."
-KEPT_MESSAGE = ("Your session expired before your entries were saved. They have been kept: "
-                "sign in again to get them back.")
+EXPIRED_MESSAGE = N_("Your session has expired. Please sign in again.")
+KEPT_MESSAGE = N_("Your session expired before your entries were saved. They have been "
+                  "kept: sign in again to get them back.")
 
 
 def session_seconds_left(now: float | None = None) -> float:
@@ -158,9 +160,9 @@ def _expire_session(db: Any, user_id: int) -> Response:
     next_page: str | None
     if kept is not None:
         session[pending.KEPT_KEY], next_page = kept
-        flash(KEPT_MESSAGE, "warning")
+        flash(gettext(KEPT_MESSAGE), "warning")
     else:
-        flash(EXPIRED_MESSAGE, "info")
+        flash(gettext(EXPIRED_MESSAGE), "info")
         next_page = (request.full_path if request.method in SAFE_METHODS
                      else pending.form_page(request))
     return redirect(url_for("auth.login", next=next_page))
@@ -177,7 +179,7 @@ def _keep_for_expired_session(db: Any) -> Response | None:
     if kept is None:
         return None
     session[pending.KEPT_KEY], next_page = kept
-    flash(KEPT_MESSAGE, "warning")
+    flash(gettext(KEPT_MESSAGE), "warning")
     return redirect(url_for("auth.login", next=next_page))
 
 

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
+
+from registry.vocabularies import N_
+
+# What a conflict message calls a record, by table (a table not listed: its name in words).
+ENTITY_NAMES = {
+    "adverse_event": N_("adverse event"), "cohort": N_("cohort"),
+    "contact_attempt": N_("contact attempt"), "index_knee": N_("index knee"),
+    "instrument_response": N_("instrument response"), "patient": N_("patient"),
+    "patient_identity": N_("patient identity"), "protocol": N_("protocol"),
+    "self_report": N_("self report"), "site": N_("site"), "timepoint": N_("timepoint"),
+    "treatment": N_("treatment"), "visit": N_("visit"),
+}
+
 
 class ConflictError(RuntimeError):
-    """Someone else saved this record since it was opened (HTTP 409)."""
+    """Someone else saved this record since it was opened (HTTP 409).
+
+    The message is shown to the user: built in the request's language when raised, with
+    ``entity`` already in words (``check_version`` translates the table's name)."""
 
     def __init__(self, entity: str, current_version: int) -> None:
-        super().__init__(
-            f"This {entity} was changed by someone else since you opened it. "
-            "Your changes were not saved; the current values are shown."
-        )
+        super().__init__(gettext(
+            "This %(entity)s was changed by someone else since you opened it. Your changes "
+            "were not saved; the current values are shown.", entity=entity))
         self.current_version = current_version
 
 
@@ -31,5 +47,7 @@ def check_version(record: Any, submitted: int | str | None) -> None:
     except (TypeError, ValueError):
         submitted_version = None
     if submitted_version is None or submitted_version != record.version:
-        name = type(record).__tablename__.replace("_", " ")
-        raise ConflictError(name, record.version)
+        table = type(record).__tablename__
+        name = ENTITY_NAMES.get(table)
+        raise ConflictError(gettext(name) if name else table.replace("_", " "),
+                            record.version)

@@ -17,15 +17,18 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 
 from registry import audit_capture as capture
 from registry.db import get_session, writing
 from registry.services import ValidationFailed
 from registry.textpacks import PackError, load_demo_packs, load_pack, pack_statuses
+from registry.vocabularies import N_
 
-STATE_LABELS = {"shipped": "shipped (registry wording)", "loaded": "loaded",
-                "demo": "demo wording", "invalid": "invalid — not offered for self-report",
-                "missing": "missing — not offered for self-report"}
+# Shown translated (``|label`` on the admin page, gettext here).
+STATE_LABELS = {"shipped": N_("shipped (registry wording)"), "loaded": N_("loaded"),
+                "demo": N_("demo wording"), "invalid": N_("invalid — not offered for self-report"),
+                "missing": N_("missing — not offered for self-report")}
 
 
 def read_pack_file(path: Path) -> object:
@@ -33,10 +36,12 @@ def read_pack_file(path: Path) -> object:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as error:
-        raise click.ClickException(f"{path}: not UTF-8 text ({error.reason})") from error
+        raise click.ClickException(_("%(path)s: not UTF-8 text (%(reason)s)", path=path,
+                                     reason=error.reason)) from error
     except json.JSONDecodeError as error:
-        raise click.ClickException(f"{path}: not valid JSON (line {error.lineno}, column "
-                                   f"{error.colno}: {error.msg})") from error
+        raise click.ClickException(_(
+            "%(path)s: not valid JSON (line %(line)s, column %(column)s: %(problem)s)",
+            path=path, line=error.lineno, column=error.colno, problem=error.msg)) from error
     except OSError as error:
         raise click.ClickException(f"{path}: {error.strerror}") from error
 
@@ -62,12 +67,14 @@ def load_command(files: tuple[Path, ...]) -> None:
                 row = load_pack(session, data, source_name=path.name, user_id=None)
             except PackError as error:
                 problems = "\n".join(f"  {problem}" for problem in error.problems)
-                raise click.ClickException(f"{path}: not loaded; nothing was saved.\n"
-                                           f"{problems}") from error
+                raise click.ClickException(_("%(path)s: not loaded; nothing was saved.",
+                                             path=path) + f"\n{problems}") from error
             except ValidationFailed as error:
-                raise click.ClickException(f"{path}: {error.errors['file']} Nothing was "
-                                           "saved.") from error
-            loaded.append(f"Loaded {row.instrument} ({row.language}) from {path.name}.")
+                raise click.ClickException(_("%(path)s: %(problem)s Nothing was saved.",
+                                             path=path, problem=error.errors["file"])
+                                           ) from error
+            loaded.append(_("Loaded %(instrument)s (%(language)s) from %(file)s.",
+                            instrument=row.instrument, language=row.language, file=path.name))
         session.commit()
     for line in loaded:
         click.echo(line)
@@ -80,7 +87,7 @@ def list_command() -> None:
     for status in pack_statuses(get_session()):
         detail = f" — {status.source}" if status.state in {"loaded", "demo", "invalid"} else ""
         click.echo(f"{status.instrument:<8} {status.language:<3} "
-                   f"{STATE_LABELS[status.state]}{detail}")
+                   f"{_(STATE_LABELS[status.state])}{detail}")
 
 
 @text_pack_group.command("demo")
@@ -92,8 +99,8 @@ def demo_command() -> None:
         capture.set_actor(session, None, f"cli:{getpass.getuser()}")
         rows = load_demo_packs(session, user_id=None)
         session.commit()
-    click.echo(f"Loaded {len(rows)} demo packs: "
-               + ", ".join(f"{row.instrument} ({row.language})" for row in rows) + ".")
+    click.echo(_("Loaded %(num)d demo packs: %(packs)s.", num=len(rows),
+                 packs=", ".join(f"{row.instrument} ({row.language})" for row in rows)))
 
 
 COMMANDS: list[click.Command] = [text_pack_group]

@@ -129,7 +129,7 @@ def pack_statuses(session: Session) -> list[PackStatus]:
                 statuses.append(PackStatus(
                     instrument.code, instrument.short_name, language, state,
                     row.source_name, row.loaded_at,
-                    users.get(row.loaded_by_id or 0, "command line")))
+                    users.get(row.loaded_by_id or 0, _("command line"))))
     return statuses
 
 
@@ -146,9 +146,9 @@ def load_pack(session: Session, data: Any, *, source_name: str,
     the registry ships its own wording for it (a loaded pack would never be used)."""
     pack = validate_pack(data, languages=tuple(LANGUAGES))
     if shipped_pack(pack.instrument, pack.language) is not None:
-        raise ValidationFailed({"file": (
-            f"The registry ships its own wording of {pack.instrument} in {pack.language}; "
-            "a loaded pack would not be used.")})
+        raise ValidationFailed({"file": _(
+            "The registry ships its own wording of %(instrument)s in %(language)s; a loaded "
+            "pack would not be used.", instrument=pack.instrument, language=pack.language)})
     source_name = source_name.strip()[:200] or pack.source[:200]
     row = session.scalar(select(TextPackRow).where(TextPackRow.instrument == pack.instrument,
                                                    TextPackRow.language == pack.language))

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 import scoring
 from registry import audit_capture as capture
+from registry.i18n import timepoint_name
 from registry.models import Protocol, Timepoint
 from registry.services import ValidationFailed, check_version
 
@@ -52,9 +54,10 @@ def update_protocol(session: Session, protocol: Protocol, *,
     check_version(protocol, version)
     errors: dict[str, str] = {}
     if not (reason or "").strip():
-        errors["reason"] = "Give a reason for the change (it is kept in the audit trail)."
+        errors["reason"] = _("Give a reason for the change (it is kept in the audit trail).")
     if threshold_set not in scoring.THRESHOLD_SETS:
-        errors["threshold_set"] = f"Threshold set: {threshold_set!r} is not a known set."
+        errors["threshold_set"] = _("Threshold set: %(value)s is not a known set.",
+                                    value=repr(threshold_set))
     wanted: dict[int, list[str]] = {}
     for timepoint in protocol.timepoints:
         codes = set(instruments.get(timepoint.id, ()))
@@ -62,10 +65,11 @@ def update_protocol(session: Session, protocol: Protocol, *,
         unknown = sorted(codes - set(offered))
         name = timepoint_field(timepoint)
         if unknown:
-            errors[name] = (f"{timepoint.name}: {', '.join(unknown)} cannot be recorded at "
-                            "this timepoint.")
+            errors[name] = _("%(timepoint)s: %(codes)s cannot be recorded at this timepoint.",
+                             timepoint=timepoint_name(timepoint.name), codes=", ".join(unknown))
         elif not codes:
-            errors[name] = f"{timepoint.name}: choose at least one instrument."
+            errors[name] = _("%(timepoint)s: choose at least one instrument.",
+                             timepoint=timepoint_name(timepoint.name))
         wanted[timepoint.id] = [code for code in offered if code in codes]
     if errors:
         raise ValidationFailed(errors)

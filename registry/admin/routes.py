@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
@@ -38,7 +39,7 @@ def sites() -> str | Response | tuple[str, int]:
         except AccountError as error:
             flash_unplaced(form, error.errors)
         else:
-            flash(f"Site {site.code} created.", "success")
+            flash(_("Site %(code)s created.", code=site.code), "success")
             return redirect(url_for("admin.sites"))
     all_sites = get_session().scalars(select(Site).order_by(Site.code)).all()
     status = 422 if form.errors else 200
@@ -64,7 +65,7 @@ def edit_site(site_id: int) -> str | Response | tuple[str, int]:
         except AccountError as error:
             flash_unplaced(form, error.errors)
         else:
-            flash(f"Site {site.code} saved.", "success")
+            flash(_("Site %(code)s saved.", code=site.code), "success")
             return redirect(url_for("admin.sites"))
     status = 422 if form.errors else 200
     return render_template("admin/site_edit.html", site=site, form=form), status
@@ -86,8 +87,8 @@ def users() -> str | Response | tuple[str, int]:
         except AccountError as error:
             flash_unplaced(form, error.errors)
         else:
-            flash(f"Account {user.email} created; they must change the password at first "
-                  "sign-in.", "success")
+            flash(_("Account %(email)s created; they must change the password at first "
+                    "sign-in.", email=user.email), "success")
             return redirect(url_for("admin.users"))
     accounts = get_session().scalars(select(User).order_by(User.email)).all()
     status = 422 if form.errors else 200
@@ -110,7 +111,7 @@ def edit_user(user_id: int) -> str | Response | tuple[str, int]:
         except AccountError as error:
             flash_unplaced(form, error.errors)
         else:
-            flash(f"Account {user.email} saved.", "success")
+            flash(_("Account %(email)s saved.", email=user.email), "success")
             return redirect(url_for("admin.users"))
     status = 422 if form.errors else 200
     return render_template("admin/user_edit.html", user=user, form=form), status
@@ -122,7 +123,7 @@ def unlock_user(user_id: int) -> Response:
     user = get_session().get(User, user_id) or abort(404)
     if ButtonForm().validate_on_submit():
         unlock(get_session(), user)
-        flash(f"Account {user.email} unlocked.", "success")
+        flash(_("Account %(email)s unlocked.", email=user.email), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
@@ -150,15 +151,15 @@ def edit_protocol(protocol_id: int) -> str | Response | tuple[str, int]:
         except (ConflictError, StaleDataError):
             session.expire_all()
             protocol = session.get(Protocol, protocol_id) or abort(404)
-            flash("This protocol was changed by someone else since you opened it. Your "
-                  "changes were not saved; the current values are shown.", "error")
+            flash(_("This protocol was changed by someone else since you opened it. Your "
+                    "changes were not saved; the current values are shown."), "error")
             return render_template("admin/protocol_edit.html", protocol=protocol,
                                    form=protocol_form(protocol, fresh=True),
                                    threshold_sets=scoring.THRESHOLD_SETS), 409
         except ValidationFailed as error:
             flash_unplaced(form, error.errors)
         else:
-            flash(f"Protocol {protocol.name} saved.", "success")
+            flash(_("Protocol %(name)s saved.", name=protocol.name), "success")
             return redirect(url_for("admin.protocols"))
     status = 422 if form.errors else 200
     return render_template("admin/protocol_edit.html", protocol=protocol, form=form,

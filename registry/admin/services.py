@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,14 +21,14 @@ def validate_timezone(name: str | None) -> str | None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise AccountError(f"Unknown time zone {name!r}.", "timezone") from error
+        raise AccountError(_("Unknown time zone %(name)s.", name=repr(name)), "timezone") from error
     return name
 
 
 def validate_language(code: str) -> str:
     if code not in LANGUAGES:
-        raise AccountError(f"Unknown language {code!r}; choose one of "
-                           f"{', '.join(LANGUAGES)}.", "language")
+        raise AccountError(_("Unknown language %(code)s; choose one of %(codes)s.",
+                             code=repr(code), codes=", ".join(LANGUAGES)), "language")
     return code
 
 
@@ -35,7 +36,7 @@ def create_site(session: Session, *, code: str, name: str, timezone: str | None,
                 language: str = "en") -> Site:
     code = code.strip().upper()
     if session.scalar(select(Site).where(Site.code == code)) is not None:
-        raise AccountError(f"Site code {code} is already used.", "code")
+        raise AccountError(_("Site code %(code)s is already used.", code=code), "code")
     site = Site(code=code, name=name.strip(), timezone=validate_timezone(timezone),
                 language=validate_language(language))
     session.add(site)
@@ -60,7 +61,7 @@ def update_user(session: Session, user: User, *, full_name: str, role: str,
                 site_ids: list[int], active: bool, reason: str) -> None:
     """Change an account; deactivation or a role change ends its sessions."""
     if role not in {r.value for r in Role}:
-        raise AccountError(f"Unknown role {role!r}.", "role")
+        raise AccountError(_("Unknown role %(role)s.", role=repr(role)), "role")
     sites = list(session.scalars(select(Site).where(Site.id.in_(site_ids))))
     ends_sessions = (user.active and not active) or user.role != role
     with capture.reason(session, reason):

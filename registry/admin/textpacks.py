@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -32,25 +35,26 @@ MAX_PACK_BYTES = 512 * 1024  # a 42-item pack in any language is a few dozen kil
 
 
 class TextPackUploadForm(FlaskForm):
-    pack_file = FileField("Text pack file (JSON, one instrument in one language)",
-                          validators=[FileRequired("Choose a text pack file.")])
-    submit = SubmitField("Validate and load")
+    pack_file = FileField(_l("Text pack file (JSON, one instrument in one language)"),
+                          validators=[FileRequired(_l("Choose a text pack file."))])
+    submit = SubmitField(_l("Validate and load"))
 
 
 def _read(upload: FileStorage) -> object:
     """The uploaded JSON document; ValidationFailed naming what is wrong with the file."""
     content = upload.stream.read(MAX_PACK_BYTES + 1)
     if len(content) > MAX_PACK_BYTES:
-        raise ValidationFailed({"pack_file": f"The file is larger than "
-                                f"{MAX_PACK_BYTES // 1024} KB; a text pack is much smaller."})
+        raise ValidationFailed({"pack_file": _(
+            "The file is larger than %(size)s KB; a text pack is much smaller.",
+            size=MAX_PACK_BYTES // 1024)})
     try:
         return json.loads(content.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
-        raise ValidationFailed({"pack_file": "The file is not UTF-8 text."}) from error
+        raise ValidationFailed({"pack_file": _("The file is not UTF-8 text.")}) from error
     except json.JSONDecodeError as error:
-        raise ValidationFailed({"pack_file": f"The file is not valid JSON (line "
-                                f"{error.lineno}, column {error.colno}: {error.msg})."}
-                               ) from error
+        raise ValidationFailed({"pack_file": _(
+            "The file is not valid JSON (line %(line)s, column %(column)s: %(problem)s).",
+            line=error.lineno, column=error.colno, problem=error.msg)}) from error
 
 
 @bp.route("/text-packs", methods=["GET", "POST"])
@@ -60,8 +64,9 @@ def text_packs() -> str | Response | tuple[str, int]:
     form = TextPackUploadForm()
     problems: list[str] = []
     if set(request.files) - {"pack_file"}:
-        raise HostileInput(f"{', '.join(sorted(set(request.files) - {'pack_file'}))}: a file "
-                           "was sent where text is expected; only pack_file takes a file.")
+        raise HostileInput(_("%(fields)s: a file was sent where text is expected; only "
+                             "pack_file takes a file.",
+                             fields=", ".join(sorted(set(request.files) - {"pack_file"}))))
     if form.validate_on_submit():
         upload = form.pack_file.data
         name = (upload.filename or "pack.json")[:200]
@@ -70,13 +75,15 @@ def text_packs() -> str | Response | tuple[str, int]:
                             user_id=current_user.id)
         except PackError as error:
             problems = error.problems
-            form.pack_file.errors = [f"{name}: {len(problems)} problem"
-                                     f"{'s' if len(problems) != 1 else ''}; nothing was saved "
-                                     "(listed below)."]
+            form.pack_file.errors = [ngettext(
+                "%(name)s: %(num)d problem; nothing was saved (listed below).",
+                "%(name)s: %(num)d problems; nothing was saved (listed below).",
+                len(problems), name=name)]
         except ValidationFailed as error:
             form.pack_file.errors = list(error.errors.values())
         else:
-            flash(f"Text pack {row.instrument} ({row.language}) loaded from {name}.", "success")
+            flash(_("Text pack %(instrument)s (%(language)s) loaded from %(name)s.",
+                    instrument=row.instrument, language=row.language, name=name), "success")
             return redirect(url_for("admin.text_packs"))
     status = 422 if form.errors else 200
     return render_template("admin/text_packs.html", form=form, problems=problems,

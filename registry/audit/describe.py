@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 import scoring
 from registry.audit import labels
 from registry.audit.labels import tr
-from registry.i18n import timepoint_name
+from registry.i18n import day, moment, timepoint_name
 from registry.models import (
     AdverseEvent,
     AuditEvent,
@@ -106,6 +106,16 @@ class _Loaded:
     patients: dict[int, Row]
     sites: dict[int, Row]
     users: dict[int, Row]
+
+
+def _day(value: Any) -> str:
+    """A date as the reader's locale writes it (a kept snapshot's ISO text parsed first)."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    return day(value) if isinstance(value, date) else str(value)
 
 
 def _int(text: str | None) -> int | None:
@@ -214,7 +224,7 @@ class Describer:
             return tr(N_("%(timepoint)s visit"),
                       timepoint=timepoint_name(row["timepoint_name"]))
         day = row.get("visit_date") or row.get("target_date")
-        return tr(N_("unscheduled visit of %(date)s"), date=day) if day \
+        return tr(N_("unscheduled visit of %(date)s"), date=_day(day)) if day \
             else tr(N_("unscheduled visit"))
 
     def _visit_patient(self, visit_id: int | None) -> int | None:
@@ -249,7 +259,7 @@ class Describer:
         if kind == "adverse_event":
             category = labels.value_text(kind, "category", row.get("category"))
             words = tr(N_("adverse event of %(date)s (%(category)s)"),
-                       date=row.get("onset_date"), category=category) \
+                       date=_day(row.get("onset_date")), category=category) \
                 if row.get("onset_date") else tr(N_("adverse event"))
             return row.get("patient_id"), [words, *deleted], self._url(
                 "clinical.adverse_event_edit", patient_id=row.get("patient_id"),
@@ -272,7 +282,8 @@ class Describer:
         elif kind == "self_report":
             parts.append(tr(N_("self-report")))
         else:
-            parts.append(tr(N_("contact attempt of %(date)s"), date=row.get("attempted_on")))
+            parts.append(tr(N_("contact attempt of %(date)s"),
+                            date=_day(row.get("attempted_on"))))
         link = self._url("clinical.visit_entry", patient_id=patient_id, visit_id=visit_id) \
             if visit_id else self._url("clinical.patient_page", patient_id=patient_id)
         return patient_id, [*parts, *deleted], link
@@ -339,9 +350,10 @@ class Describer:
             self._zones[site_id] = zone
         return zone
 
-    def when(self, moment: datetime, site_id: int | None) -> str:
+    def when(self, at: datetime, site_id: int | None) -> str:
         """The moment in the site's time zone, with the zone."""
-        return moment.astimezone(self.zone(site_id)).strftime("%Y-%m-%d %H:%M %Z")
+        local = at.astimezone(self.zone(site_id))
+        return f"{moment(local)} {local.strftime('%Z')}"
 
     def who(self, event: AuditEvent) -> str:
         user = self.loaded.users.get(event.actor_id or 0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
@@ -19,13 +19,15 @@ from flask_babel import gettext
 
 import scoring
 from registry import vocabularies as vocab
-from registry.i18n import current_language
+from registry.i18n import current_language, day, moment
 from registry.models import ROLE_LABELS
 from registry.vocabularies import N_
 
 REDACTED = "[redacted]"
 # A moment as ``audit_capture.encode`` writes it (ISO 8601 with time and offset).
 MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+# A date as ``audit_capture.encode`` writes it (shown as the reader's locale writes dates).
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 ACTIONS: dict[str, str] = {
     "create": N_("Created"), "update": N_("Changed"), "delete": N_("Deleted"),
@@ -53,7 +55,25 @@ FIELDS: dict[str, dict[str, str]] = {
                          "email": N_("E-mail"), "email_reminders": N_("E-mail reminders")},
     "index_knee": {"laterality": N_("Index knee"), "kl_grade": N_("KL grade")},
     "treatment": {"cell_dose_million": N_("Cell dose (million)"),
-                  "co_interventions": N_("Co-interventions")},
+                  "co_interventions": N_("Co-interventions"),
+                  "treatment_type": N_("Treatment type"), "lot_id": N_("Product lot"),
+                  "lot_justification": N_("Justification for this lot"),
+                  "delivery_site": N_("Site of delivery"),
+                  "image_guidance": N_("Image guidance"),
+                  "volume_ml": N_("Injected volume (mL)"),
+                  "injection_interval_days": N_("Interval between injections (days)"),
+                  "anaesthesia": N_("Anaesthesia")},
+    "cell_product": {"name": N_("Product name"), "origin": N_("Origin"),
+                     "tissue_source": N_("Tissue source"), "preparation": N_("Preparation"),
+                     "minimally_manipulated": N_("Minimally manipulated"),
+                     "regulatory_status": N_("Regulatory status"),
+                     "authorisation_reference": N_("Authorisation reference")},
+    "product_lot": {"lot_number": N_("Lot or batch number"),
+                    "release_status": N_("Release status"),
+                    "status_reason": N_("Reason for the status"),
+                    "status_date": N_("Date of the release status"),
+                    "expiry_date": N_("Expiry date"), "site_id": N_("Site that may use it")},
+    "lot_recall_review": {"note": N_("What the review found and decided")},
     "visit": {"visit_date": N_("Visit date"), "out_of_window": N_("Outside the window"),
               "appointment_date": N_("Booked appointment"), "clinician_id": N_("Clinician"),
               "collection_mode": N_("How the answers were collected"),
@@ -65,6 +85,21 @@ FIELDS: dict[str, dict[str, str]] = {
                       "reviewed_at": N_("Reviewed at")},
     "contact_attempt": {"attempted_on": N_("Attempted on"),
                         "appointment_date": N_("Appointment date")},
+    # Administration records: labels as the column names read in English.
+    "app_user": {"email": N_("Email"), "full_name": N_("Full name"), "role": N_("Role"),
+                 "active": N_("Active"), "failed_logins": N_("Failed logins"),
+                 "locked_until": N_("Locked until"),
+                 "password_changed_at": N_("Password changed at"),
+                 "last_login_at": N_("Last login at"),
+                 "must_change_password": N_("Must change password"),
+                 "language": N_("Language")},
+    "site": {"code": N_("Code"), "name": N_("Name"), "timezone": N_("Timezone"),
+             "language": N_("Language"), "active": N_("Active")},
+    "protocol": {"name": N_("Name"), "description": N_("Description"),
+                 "threshold_set": N_("Threshold set")},
+    "timepoint": {"name": N_("Name"), "instruments": N_("Instruments"),
+                  "target_day": N_("Target day"), "window_start_day": N_("Window start day"),
+                  "window_end_day": N_("Window end day"), "grace_days": N_("Grace days")},
 }
 
 # (record type, column) -> the vocabulary of its codes.
@@ -76,6 +111,14 @@ CODES: dict[tuple[str, str], Mapping[Any, str]] = {
     ("index_knee", "laterality"): vocab.LATERALITY, ("index_knee", "kl_grade"): vocab.KL_GRADES,
     ("treatment", "cell_source"): vocab.CELL_SOURCES,
     ("treatment", "co_interventions"): vocab.CO_INTERVENTIONS,
+    ("treatment", "treatment_type"): vocab.TREATMENT_TYPES,
+    ("treatment", "delivery_site"): vocab.DELIVERY_SITES,
+    ("treatment", "image_guidance"): vocab.IMAGE_GUIDANCE,
+    ("treatment", "anaesthesia"): vocab.ANAESTHESIA,
+    ("cell_product", "origin"): vocab.PRODUCT_ORIGINS,
+    ("cell_product", "tissue_source"): vocab.TISSUE_SOURCES,
+    ("cell_product", "preparation"): vocab.PREPARATIONS,
+    ("product_lot", "release_status"): vocab.LOT_STATUSES,
     ("visit", "status"): vocab.VISIT_STATUS, ("visit", "collection_mode"): vocab.COLLECTION_MODES,
     ("adverse_event", "category"): vocab.AE_CATEGORIES,
     ("adverse_event", "severity_grade"): vocab.AE_GRADES,
@@ -132,7 +175,7 @@ def field_label(entity_type: str | None, field: str, instrument: str | None = No
         return f"{key} {item.label}" if item is not None else key
     if column == "eligibility" and key:
         criterion = vocab.ELIGIBILITY_CRITERIA.get(key)
-        return criterion[0] if criterion else humanise(key)
+        return tr(criterion[0]) if criterion else humanise(key)
     label = FIELDS.get(entity_type or "", {}).get(column)
     text = tr(label) if label is not None else humanise(column)
     return f"{text}: {humanise(key)}" if key else text
@@ -156,7 +199,13 @@ def value_text(entity_type: str | None, field: str | None, value: Any,
     if value == REDACTED:
         return tr(N_("[redacted]"))
     if isinstance(value, str) and MOMENT.fullmatch(value):
-        return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        local = datetime.fromisoformat(value).astimezone(zone)
+        return f"{moment(local)} {local.strftime('%Z')}"
+    if isinstance(value, str) and DAY.fullmatch(value) and current_language() != "en":
+        try:
+            return day(date.fromisoformat(value))
+        except ValueError:
+            return value
     column, _dot, key = (field or "").partition(".")
     if column == "answers" and key:
         return _answer_text(_item(instrument, key), value)
@@ -169,7 +218,8 @@ def value_text(entity_type: str | None, field: str | None, value: Any,
         return "; ".join(f"{humanise(str(k))}: {value_text(entity_type, None, v, zone=zone)}"
                          for k, v in value.items())
     if codes is not None:
-        return str(codes.get(value, value))
+        label = codes.get(value)
+        return tr(label) if isinstance(label, str) and label else str(value)
     return str(value)
 
 

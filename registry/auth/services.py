@@ -6,12 +6,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry import audit_capture as capture
 from registry.auth import passwords
 from registry.models import Role, Site, User, utcnow
+from registry.vocabularies import N_
 
 
 class AccountError(ValueError):
@@ -33,7 +36,7 @@ class LoginPolicy:
     lockout: timedelta = timedelta(minutes=15)
 
 
-GENERIC_LOGIN_ERROR = "Wrong e-mail address or password."
+GENERIC_LOGIN_ERROR = N_("Wrong e-mail address or password.")
 SELF_SERVICE_REASON = "password changed by the account holder"
 
 
@@ -77,15 +80,16 @@ def authenticate(session: Session, email: str, password: str, policy: LoginPolic
         else:
             capture.record(session, "login_refused_inactive", entity_type="app_user",
                            entity_id=user.id)
-        raise AccountError(GENERIC_LOGIN_ERROR)
+        raise AccountError(_(GENERIC_LOGIN_ERROR))
     if user.locked_until is not None and user.locked_until > now:
         capture.record(session, "login_refused_locked", entity_type="app_user",
                        entity_id=user.id)
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise AccountError(
-            f"This account is locked after repeated failed sign-ins. Try again in {minutes} "
-            "minutes or ask an administrator to unlock it."
-        )
+        raise AccountError(ngettext(
+            "This account is locked after repeated failed sign-ins. Try again in %(num)d "
+            "minute or ask an administrator to unlock it.",
+            "This account is locked after repeated failed sign-ins. Try again in %(num)d "
+            "minutes or ask an administrator to unlock it.", minutes))
     if not passwords.verify_password(user.password_hash, password):
         user.failed_logins += 1
         capture.record(session, "login_failed", entity_type="app_user", entity_id=user.id,
@@ -96,7 +100,7 @@ def authenticate(session: Session, email: str, password: str, policy: LoginPolic
             capture.record(session, "account_locked", entity_type="app_user",
                            entity_id=user.id, new_value={"until": user.locked_until})
         session.flush()
-        raise AccountError(GENERIC_LOGIN_ERROR)
+        raise AccountError(_(GENERIC_LOGIN_ERROR))
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -111,18 +115,19 @@ def create_user(session: Session, *, email: str, full_name: str, role: str, pass
     """Create an account after checking the e-mail, role, sites and password policy."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
-        raise AccountError("Enter a valid e-mail address.", "email")
+        raise AccountError(_("Enter a valid e-mail address."), "email")
     if role not in {r.value for r in Role}:
-        raise AccountError(f"Unknown role {role!r}.", "role")
+        raise AccountError(_("Unknown role %(role)s.", role=repr(role)), "role")
     if find_user(session, email) is not None:
-        raise AccountError(f"An account for {email} already exists.", "email")
+        raise AccountError(_("An account for %(email)s already exists.", email=email), "email")
     problems = passwords.policy_problems(password, email)
     if problems:
         raise AccountError(" ".join(problems), "password")
     sites = list(session.scalars(select(Site).where(Site.code.in_(site_codes))))
     missing = set(site_codes) - {site.code for site in sites}
     if missing:
-        raise AccountError(f"Unknown site code(s): {', '.join(sorted(missing))}.", "sites")
+        raise AccountError(_("Unknown site code(s): %(codes)s.",
+                             codes=", ".join(sorted(missing))), "sites")
     user = User(email=email, full_name=full_name.strip() or email, role=role,
                 password_hash=passwords.hash_password(password),
                 session_token=new_session_token(), password_changed_at=utcnow(), sites=sites,
@@ -139,9 +144,9 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     trail needs a reason: the account holder chose their own password).
     """
     if not passwords.verify_password(user.password_hash, current):
-        raise AccountError("The current password is wrong.", "current_password")
+        raise AccountError(_("The current password is wrong."), "current_password")
     if new == current:
-        raise AccountError("The new password must differ from the current one.",
+        raise AccountError(_("The new password must differ from the current one."),
                            "new_password")
     problems = passwords.policy_problems(new, user.email)
     if problems:

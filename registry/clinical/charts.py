@@ -27,7 +27,9 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 import scoring
-from registry.i18n import timepoint_name
+from registry.clinical.services.summary import scale_text
+from registry.i18n import current_language, day, number
+from registry.i18n import label as shown_label
 
 if TYPE_CHECKING:
     from registry.clinical.services.summary import PatientSummary, ScoreRow
@@ -91,9 +93,8 @@ def chart_figure(summary: PatientSummary) -> ChartFigure:
     panels = tuple(_panel(row, baseline_index) for row in summary.score_rows
                    if any(value is not None for value in row.values))
     return ChartFigure(
-        x_labels=tuple(timepoint_name(visit.name) for visit in columns),
-        x_dates=tuple(visit.visit_date.isoformat() if visit.visit_date else ""
-                      for visit in columns),
+        x_labels=tuple(visit.name for visit in columns),  # in the reader's language
+        x_dates=tuple(day(visit.visit_date) for visit in columns),
         panels=panels)
 
 
@@ -103,10 +104,9 @@ def score_panel(figure: ChartFigure, code: str) -> Panel:
     if found is not None:
         return found
     definition = scoring.SCORES[code]
-    unit = f" {definition.unit}" if definition.unit else ""
-    direction = "higher = better" if definition.higher_is_better else "higher = worse"
-    return Panel(code, definition.label,
-                 f"{definition.minimum:g}–{definition.maximum:g}{unit}, {direction}",
+    return Panel(code, shown_label(definition.label),
+                 scale_text(definition.minimum, definition.maximum, definition.unit,
+                            definition.higher_is_better),
                  definition.minimum, definition.maximum,
                  (None,) * len(figure.x_labels), None)
 
@@ -169,9 +169,15 @@ def _text(content: str, **values: object) -> str:
     return f"<text{_attributes(**values)}>{html.escape(content)}</text>"
 
 
+def _shown(value: float) -> str:
+    """A score as the page shows it (one decimal), with the reader's decimal sign."""
+    return number(_format(value))
+
+
 @lru_cache(maxsize=256)
-def _grid(minimum: float, maximum: float, top: float) -> str:
-    """The scale's lines and numbers (minimum, middle, maximum) and the y axis."""
+def _grid(minimum: float, maximum: float, top: float, language: str) -> str:
+    """The scale's lines and numbers (minimum, middle, maximum) and the y axis;
+    ``language``: the one in force (its decimal sign is in the cached drawing)."""
     span = (maximum - minimum) or 1.0
     middle = (minimum + maximum) / 2
     parts = []
@@ -179,7 +185,7 @@ def _grid(minimum: float, maximum: float, top: float) -> str:
         level = top + (maximum - tick) / span * PLOT_HEIGHT
         parts.append(_element("line", x1=LEFT, x2=WIDTH - RIGHT, y1=_number(level),
                               y2=_number(level), stroke=GRID, stroke_width=1))
-        parts.append(_text(f"{tick:g}", x=LEFT - 5, y=_number(level + 3.5),
+        parts.append(_text(number(f"{tick:g}"), x=LEFT - 5, y=_number(level + 3.5),
                            text_anchor="end", fill=MUTED))
     parts.append(_element("line", x1=LEFT, x2=LEFT, y1=top, y2=top + PLOT_HEIGHT, stroke=GRID,
                           stroke_width=1))
@@ -221,7 +227,7 @@ def _series(panel: Panel, axis: _Axis, to_y: Callable[[float], float],
             continue
         x, y = _number(axis.xs[index]), _number(to_y(value))
         runs[-1].append(f"{x},{y}")
-        tip = html.escape(f"{labels[index]} ({dates[index]}): {_format(value)}")
+        tip = html.escape(f"{labels[index]} ({dates[index]}): {_shown(value)}")
         points.append(f'<circle cx="{x}" cy="{y}" r="3.5" fill="{LINE}"><title>{tip}</title>'
                       f"</circle>")
     for run in runs:
@@ -233,13 +239,13 @@ def _series(panel: Panel, axis: _Axis, to_y: Callable[[float], float],
 
 def description(figure: ChartFigure, panel: Panel) -> str:
     """What the panel shows, in words (its accessible name and the image's title)."""
-    values = [f"{label} {_format(value)}"
+    values = [f"{label} {_shown(value)}"
               for label, value in zip(figure.x_labels, panel.values, strict=True)
               if value is not None]
     text = _("%(score)s (%(scale)s) at each visit: %(values)s.", score=panel.label,
              scale=panel.scale, values=", ".join(values) or _("no values recorded"))
     if panel.baseline is not None:
-        text += " " + _("Dashed line: baseline, %(value)s.", value=_format(panel.baseline))
+        text += " " + _("Dashed line: baseline, %(value)s.", value=_shown(panel.baseline))
     return text
 
 
@@ -274,7 +280,7 @@ def panel_svg(figure: ChartFigure, panel: Panel, *, standalone: bool = False) ->
         parts.append(_text(panel.label, x=LEFT, y=TOP + 14, font_size=13, font_weight=700,
                            fill=INK))
         parts.append(_text(panel.scale, x=LEFT, y=TOP + 30, font_size=10, fill=MUTED))
-    parts.append(_grid(panel.minimum, panel.maximum, top))
+    parts.append(_grid(panel.minimum, panel.maximum, top, current_language()))
     right = WIDTH - RIGHT
     if panel.baseline is not None:
         level = _number(y(panel.baseline))

@@ -12,14 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
     EmailField,
     Field,
-    FloatField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -39,7 +38,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from registry.forms import choices
+from registry.forms import NumberField, choices
 from registry.limits import date_validator, number_validator
 from registry.vocabularies import (
     AE_ACTIONS,
@@ -48,20 +47,24 @@ from registry.vocabularies import (
     AE_OUTCOMES,
     AE_RELATEDNESS,
     AE_SERIOUS_CRITERIA,
-    CELL_SOURCES,
+    ANAESTHESIA,
     CO_INTERVENTIONS,
     COLLECTION_MODES,
     CONTACT_PREFERENCES,
+    DELIVERY_SITES,
     ELIGIBILITY_CRITERIA,
+    IMAGE_GUIDANCE,
     KL_GRADE_DEFINITIONS,
     KL_GRADES,
     LANGUAGES,
     LATERALITY,
+    N_,
     SEX,
     STAFF_COLLECTION_MODES,
+    TREATMENT_TYPES,
 )
 
-YES_NO = choices({"yes": "Yes", "no": "No"})
+YES_NO = choices({"yes": N_("Yes"), "no": N_("No")})
 
 
 def plausible(name: str) -> Any:
@@ -70,15 +73,17 @@ def plausible(name: str) -> Any:
     return date_validator(name)
 
 
-def one_of(vocabulary: dict[Any, str], what: str) -> Any:
-    """Validator: the submitted code must be one of the vocabulary's codes."""
+def one_of(vocabulary: dict[Any, str], what: Any) -> Any:
+    """Validator: the submitted code must be one of the vocabulary's codes (``what``: the
+    field's name in the message, a lazy string)."""
 
     def check(_form: Any, field: Field) -> None:
         if field.data in (None, ""):
             return
         if str(field.data) not in {str(code) for code in vocabulary}:
             allowed = ", ".join(str(code) for code in vocabulary)
-            raise ValidationError(f"{what} must be one of {allowed}.")
+            raise ValidationError(_("%(what)s must be one of %(allowed)s.", what=what,
+                                    allowed=allowed))
 
     return check
 
@@ -86,7 +91,7 @@ def one_of(vocabulary: dict[Any, str], what: str) -> Any:
 def kl_grade_choices() -> list[Any]:
     """The Kellgren–Lawrence grades as select options, each with its definition
     (``vocabularies.KL_GRADE_DEFINITIONS``), after a blank "Choose…"."""
-    return choices(((code, f"{label}: {_(KL_GRADE_DEFINITIONS[code])}")
+    return choices(((code, f"{_(label)}: {_(KL_GRADE_DEFINITIONS[code])}")
                     for code, label in KL_GRADES.items()), blank=_("Choose…"))
 
 
@@ -97,8 +102,8 @@ def kl_grade_field() -> SelectField:
     (``validate_choice`` off, so the message names the grade rather than "Not a valid
     choice"); options are set per form (``kl_grade_choices``) so they are translated.
     """
-    return SelectField(lazy_gettext("Kellgren–Lawrence grade"), validate_choice=False,
-                       validators=[InputRequired(message=lazy_gettext(
+    return SelectField(_l("Kellgren–Lawrence grade"), validate_choice=False,
+                       validators=[InputRequired(message=_l(
                            "Choose the Kellgren–Lawrence grade (0–4)."))])
 
 
@@ -108,42 +113,44 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class EnrolForm(FlaskForm):
-    site_id = SelectField("Site", coerce=int, validate_choice=True)
-    family_name = StringField("Family name", validators=[DataRequired(), Length(max=120)])
-    given_name = StringField("Given name", validators=[DataRequired(), Length(max=120)])
-    medical_record_number = StringField("Medical record number",
+    site_id = SelectField(_l("Site"), coerce=int, validate_choice=True)
+    family_name = StringField(_l("Family name"), validators=[DataRequired(), Length(max=120)])
+    given_name = StringField(_l("Given name"), validators=[DataRequired(), Length(max=120)])
+    medical_record_number = StringField(_l("Medical record number"),
                                         validators=[DataRequired(), Length(max=40)])
-    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
-    email = EmailField("E-mail", validators=[
-        Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Invalid email address."),
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    email = EmailField(_l("E-mail"), validators=[
+        Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Invalid email address.")),
         Length(max=254)])
-    preferred_contact = SelectField("Preferred contact", choices=choices(CONTACT_PREFERENCES))
-    email_reminders = BooleanField("Send follow-up reminders by e-mail")
+    preferred_contact = SelectField(_l("Preferred contact"), choices=choices(CONTACT_PREFERENCES))
+    email_reminders = BooleanField(_l("Send follow-up reminders by e-mail"))
     # Blank (also when not sent): the site's language, followed if the site's changes.
-    language = SelectField("Language for e-mails and self-report",
-                           choices=choices(LANGUAGES, blank="The site's language"),
-                           validators=[Optional(), one_of(LANGUAGES, "Language")])
-    sex = SelectField("Sex", choices=choices(SEX, blank="Choose…"),
-                      validators=[DataRequired(message="Choose the patient's sex."),
-                                  one_of(SEX, "Sex")])
-    birth_date = DateField("Date of birth", validators=[InputRequired(
-        message="Enter the date of birth."), plausible("birth_date")])
-    height_cm = FloatField("Height (cm)", validators=[Optional(), number_validator("height_cm")])
-    weight_kg = FloatField("Weight (kg)", validators=[Optional(), number_validator("weight_kg")])
-    laterality = RadioField("Index knee", choices=choices(LATERALITY),
-                            validators=[InputRequired(message="Choose the index knee.")])
+    language = SelectField(_l("Language for e-mails and self-report"),
+                           choices=choices(LANGUAGES, blank=_l("The site's language")),
+                           validators=[Optional(), one_of(LANGUAGES, _l("Language"))])
+    sex = SelectField(_l("Sex"), choices=choices(SEX, blank=_l("Choose…")),
+                      validators=[DataRequired(message=_l("Choose the patient's sex.")),
+                                  one_of(SEX, _l("Sex"))])
+    birth_date = DateField(_l("Date of birth"), validators=[InputRequired(
+        message=_l("Enter the date of birth.")), plausible("birth_date")])
+    height_cm = NumberField(_l("Height (cm)"),
+                           validators=[Optional(), number_validator("height_cm")])
+    weight_kg = NumberField(_l("Weight (kg)"),
+                           validators=[Optional(), number_validator("weight_kg")])
+    laterality = RadioField(_l("Index knee"), choices=choices(LATERALITY),
+                            validators=[InputRequired(message=_l("Choose the index knee."))])
     kl_grade = kl_grade_field()
     outside_indication_justification = TextAreaField(
-        "Justification for treatment outside the usual indication",
+        _l("Justification for treatment outside the usual indication"),
         validators=[Optional(), Length(max=2000)])
-    consent_date = DateField("Consent date", validators=[InputRequired(
-        message="Enter the date of consent."), plausible("consent_date")])
+    consent_date = DateField(_l("Consent date"), validators=[InputRequired(
+        message=_l("Enter the date of consent.")), plausible("consent_date")])
     # Shown with the list of likely duplicates (services.duplicates); the hidden field
     # names the patients that list showed, so a tick covers only records the user saw.
-    not_duplicate = BooleanField(lazy_gettext(
+    not_duplicate = BooleanField(_l(
         "This is a different person: enrol as a new patient"))
     duplicates_shown = HiddenField()
-    submit = SubmitField("Enrol patient")
+    submit = SubmitField(_l("Enrol patient"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -153,14 +160,15 @@ class EnrolForm(FlaskForm):
         try:
             grade = int(str(field.data).strip())
         except ValueError:
-            raise ValidationError("The Kellgren–Lawrence grade must be a whole number "
-                                  "from 0 to 4.") from None
+            raise ValidationError(_("The Kellgren–Lawrence grade must be a whole number "
+                                    "from 0 to 4.")) from None
         if grade not in KL_GRADES:
-            raise ValidationError(f"The Kellgren–Lawrence grade must be 0 to 4, not {grade}.")
+            raise ValidationError(_("The Kellgren–Lawrence grade must be 0 to 4, not "
+                                    "%(grade)s.", grade=grade))
 
     def validate_consent_date(self, field: Field) -> None:
         if field.data and self.birth_date.data and field.data < self.birth_date.data:
-            raise ValidationError("The consent date cannot be before the date of birth.")
+            raise ValidationError(_("The consent date cannot be before the date of birth."))
 
     @property
     def kl_grade_value(self) -> int:
@@ -195,33 +203,74 @@ class EnrolForm(FlaskForm):
 
 for _code, (_label, _expected) in ELIGIBILITY_CRITERIA.items():
     setattr(EnrolForm, f"elig_{_code}", RadioField(
-        _label, choices=YES_NO,
-        validators=[InputRequired(message=f"Answer the checklist question: {_label}.")]))
+        _l(_label), choices=YES_NO,
+        validators=[InputRequired(message=_l("Answer the checklist question: %(question)s.",
+                                             question=_l(_label)))]))
 
 
 class TreatmentForm(FlaskForm):
-    treatment_date = DateField("Treatment date (day 0)", validators=[InputRequired(
-        message="Enter the treatment date."), plausible("treatment_date")])
-    cell_source = SelectField("Cell source", choices=choices(CELL_SOURCES, blank="Choose…"),
-                              validators=[DataRequired(message="Choose the cell source."),
-                                          one_of(CELL_SOURCES, "Cell source")])
-    product_name = StringField("Product name", validators=[DataRequired(
-        message="Enter the product name (traceability)."), Length(max=200)])
-    lot_number = StringField("Lot / batch number", validators=[DataRequired(
-        message="Enter the lot number: it is required for traceability."), Length(max=80)])
-    cell_dose_million = FloatField("Cell dose (million cells)", validators=[
+    """The treatment (day 0): its type, the product lot for cell therapy, and the delivery
+    as the DOSES and MIBO checklists ask for it.
+
+    ``lot_id``'s options are set per patient (``set_lot_choices``: the catalogue's lots of
+    the site, usable ones first); whether the chosen lot may be used, and the justification
+    a lot with problems needs, is the service's decision (``registry.lots.services``).
+    Product, lot number and cell source come from the catalogue, never typed.
+    """
+
+    treatment_date = DateField(_l("Treatment date (day 0)"), validators=[InputRequired(
+        message=_l("Enter the treatment date.")), plausible("treatment_date")])
+    treatment_type = SelectField(_l("Treatment"), default="cell_therapy",
+                                 choices=choices(TREATMENT_TYPES),
+                                 validators=[DataRequired(message=_l("Choose the treatment.")),
+                                             one_of(TREATMENT_TYPES, _l("Treatment"))])
+    lot_id = SelectField(_l("Product lot"), validate_choice=False, validators=[Optional()])
+    lot_justification = TextAreaField(_l("Justification for this lot"),
+                                      validators=[Optional(), Length(max=2000)])
+    delivery_site = SelectField(_l("Site of delivery"),
+                                choices=choices(DELIVERY_SITES, blank=_l("— not recorded —")),
+                                validators=[Optional(), one_of(DELIVERY_SITES,
+                                                               _l("Site of delivery"))])
+    image_guidance = SelectField(_l("Image guidance"),
+                                 choices=choices(IMAGE_GUIDANCE, blank=_l("— not recorded —")),
+                                 validators=[Optional(), one_of(IMAGE_GUIDANCE,
+                                                                _l("Image guidance"))])
+    volume_ml = NumberField(_l("Injected volume (mL)"), validators=[
+        Optional(), number_validator("volume_ml")])
+    cell_dose_million = NumberField(_l("Cell dose (million cells)"), validators=[
         Optional(), number_validator("cell_dose_million")])
-    injections = IntegerField("Number of injections", default=1, validators=[
-        InputRequired(message="Enter the number of injections (1–10)."),
+    injections = IntegerField(_l("Number of injections"), default=1, validators=[
+        InputRequired(message=_l("Enter the number of injections (1–10).")),
         number_validator("injections")])
-    co_interventions = MultiCheckboxField("Co-interventions", choices=choices(CO_INTERVENTIONS))
-    operator = StringField("Operator", validators=[DataRequired(
-        message="Enter who performed the treatment."), Length(max=200)])
-    notes = TextAreaField("Notes", validators=[Optional(), Length(max=2000)])
-    reason = StringField("Reason for the change (required when correcting a saved treatment)",
+    injection_interval_days = IntegerField(_l("Interval between injections (days)"), validators=[
+        Optional(), number_validator("injection_interval_days")])
+    co_interventions = MultiCheckboxField(_l("Co-interventions"), choices=choices(CO_INTERVENTIONS))
+    anaesthesia = SelectField(_l("Anaesthesia"),
+                              choices=choices(ANAESTHESIA, blank=_l("— not recorded —")),
+                              validators=[Optional(), one_of(ANAESTHESIA, _l("Anaesthesia"))])
+    operator = StringField(_l("Operator"), validators=[DataRequired(
+        message=_l("Enter who performed the treatment.")), Length(max=200)])
+    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=2000)])
+    reason = StringField(_l("Reason for the change (required when correcting a saved treatment)"),
                          validators=[Optional(), Length(max=500)])
     version = HiddenField()
-    submit = SubmitField("Save treatment")
+    submit = SubmitField(_l("Save treatment"))
+
+    def set_lot_choices(self, lots: list[tuple[int, str]]) -> None:
+        """The lot select's options: (lot id, label) after a blank "Choose…"."""
+        self.lot_id.choices = choices(lots, blank=_("Choose…"))
+        if self.lot_id.data is not None and not isinstance(self.lot_id.data, str):
+            self.lot_id.data = str(self.lot_id.data)  # obj= gives the saved id as an int
+
+    @property
+    def lot_id_value(self) -> int | None:
+        """The chosen lot's id (None: none chosen, or not a number)."""
+        text = str(self.lot_id.data or "").strip()
+        return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
+
+    def validate_lot_id(self, field: Field) -> None:
+        if str(field.data or "").strip() and self.lot_id_value is None:
+            raise ValidationError(_("Choose a lot from the list."))
 
 
 class VisitForm(FlaskForm):
@@ -233,19 +282,19 @@ class VisitForm(FlaskForm):
     """
 
     collection_mode = SelectField(
-        "How were these answers collected?", default=STAFF_COLLECTION_MODES[0],
+        _l("How were these answers collected?"), default=STAFF_COLLECTION_MODES[0],
         choices=choices({code: COLLECTION_MODES[code] for code in STAFF_COLLECTION_MODES}),
-        validators=[DataRequired(message="Choose how the answers were collected."),
-                    one_of(COLLECTION_MODES, "Collection mode")])
-    visit_date = DateField("Visit date", validators=[InputRequired(
-        message="Enter the visit date."), plausible("visit_date")])
-    reason = StringField("Reason for the change (required when correcting saved answers)",
+        validators=[DataRequired(message=_l("Choose how the answers were collected.")),
+                    one_of(COLLECTION_MODES, _l("Collection mode"))])
+    visit_date = DateField(_l("Visit date"), validators=[InputRequired(
+        message=_l("Enter the visit date.")), plausible("visit_date")])
+    reason = StringField(_l("Reason for the change (required when correcting saved answers)"),
                          validators=[Optional(), Length(max=500)])
     version = HiddenField()
     # Shown only when the save is refused for unanswered items (services.visits).
-    confirm_incomplete = BooleanField(lazy_gettext(
+    confirm_incomplete = BooleanField(_l(
         "Save the visit with these items unanswered"))
-    submit = SubmitField("Save visit")
+    submit = SubmitField(_l("Save visit"))
 
     def set_mode_choices(self, recorded: str | None) -> None:
         """Staff modes, plus the visit's recorded self-report mode (kept when correcting)."""
@@ -260,43 +309,45 @@ class VisitForm(FlaskForm):
 
 
 class AdverseEventForm(FlaskForm):
-    onset_date = DateField("Onset date", validators=[InputRequired(
-        message="Enter the onset date."), plausible("onset_date")])
-    description = TextAreaField("Description", validators=[DataRequired(
-        message="Describe the event."), Length(max=4000)])
-    category = SelectField("Category", choices=choices(AE_CATEGORIES, blank="Choose…"),
-                           validators=[DataRequired(message="Choose a category."),
-                                       one_of(AE_CATEGORIES, "Category")])
-    severity_grade = SelectField("Severity (CTCAE grade)",
-                                 choices=choices(AE_GRADES, blank="Choose…"),
-                                 validators=[DataRequired(message="Choose the grade (1–5)."),
-                                             one_of(AE_GRADES, "Grade")])
-    serious = RadioField("Serious", choices=YES_NO,
-                         validators=[InputRequired(message="Say whether the event is serious.")])
-    serious_criterion = SelectField("Seriousness criterion",
-                                    choices=choices(AE_SERIOUS_CRITERIA, blank="— not serious —"),
-                                    validators=[one_of(AE_SERIOUS_CRITERIA, "Criterion")])
-    relatedness = SelectField("Relation to the treatment",
-                              choices=choices(AE_RELATEDNESS, blank="Choose…"),
-                              validators=[DataRequired(message="Choose the relation."),
-                                          one_of(AE_RELATEDNESS, "Relation")])
-    action_taken = SelectField("Action taken",
-                               choices=choices(AE_ACTIONS, blank="— none recorded —"),
-                               validators=[one_of(AE_ACTIONS, "Action")])
-    outcome = SelectField("Outcome", choices=choices(AE_OUTCOMES),
-                          validators=[DataRequired(), one_of(AE_OUTCOMES, "Outcome")])
-    resolution_date = DateField("Resolution date", validators=[Optional(),
+    onset_date = DateField(_l("Onset date"), validators=[InputRequired(
+        message=_l("Enter the onset date.")), plausible("onset_date")])
+    description = TextAreaField(_l("Description"), validators=[DataRequired(
+        message=_l("Describe the event.")), Length(max=4000)])
+    category = SelectField(_l("Category"), choices=choices(AE_CATEGORIES, blank=_l("Choose…")),
+                           validators=[DataRequired(message=_l("Choose a category.")),
+                                       one_of(AE_CATEGORIES, _l("Category"))])
+    severity_grade = SelectField(_l("Severity (CTCAE grade)"),
+                                 choices=choices(AE_GRADES, blank=_l("Choose…")),
+                                 validators=[DataRequired(message=_l("Choose the grade (1–5).")),
+                                             one_of(AE_GRADES, _l("Grade"))])
+    serious = RadioField(_l("Serious"), choices=YES_NO,
+                         validators=[InputRequired(
+                             message=_l("Say whether the event is serious."))])
+    serious_criterion = SelectField(_l("Seriousness criterion"),
+                                    choices=choices(AE_SERIOUS_CRITERIA,
+                                                    blank=_l("— not serious —")),
+                                    validators=[one_of(AE_SERIOUS_CRITERIA, _l("Criterion"))])
+    relatedness = SelectField(_l("Relation to the treatment"),
+                              choices=choices(AE_RELATEDNESS, blank=_l("Choose…")),
+                              validators=[DataRequired(message=_l("Choose the relation.")),
+                                          one_of(AE_RELATEDNESS, _l("Relation"))])
+    action_taken = SelectField(_l("Action taken"),
+                               choices=choices(AE_ACTIONS, blank=_l("— none recorded —")),
+                               validators=[one_of(AE_ACTIONS, _l("Action"))])
+    outcome = SelectField(_l("Outcome"), choices=choices(AE_OUTCOMES),
+                          validators=[DataRequired(), one_of(AE_OUTCOMES, _l("Outcome"))])
+    resolution_date = DateField(_l("Resolution date"), validators=[Optional(),
                                                                plausible("resolution_date")])
-    reason = StringField("Reason for the change (required when correcting a saved event)",
+    reason = StringField(_l("Reason for the change (required when correcting a saved event)"),
                          validators=[Optional(), Length(max=500)])
     version = HiddenField()
-    submit = SubmitField("Save adverse event")
+    submit = SubmitField(_l("Save adverse event"))
 
     def validate_serious_criterion(self, field: Field) -> None:
         if self.serious.data == "yes" and not field.data:
-            raise ValidationError("Choose the criterion that makes the event serious.")
+            raise ValidationError(_("Choose the criterion that makes the event serious."))
         if self.serious.data == "no" and field.data:
-            raise ValidationError("A criterion is only recorded for a serious event.")
+            raise ValidationError(_("A criterion is only recorded for a serious event."))
 
     def validate(self, extra_validators: Any = None) -> bool:
         """Field checks, then the resolution date against the outcome and onset.
@@ -310,12 +361,12 @@ class AdverseEventForm(FlaskForm):
             return valid
         resolved = self.outcome.data in {"resolved", "resolved_sequelae"}
         if resolved and field.data is None:
-            field.errors = [*field.errors, "Enter the resolution date of a resolved event."]
+            field.errors = [*field.errors, _("Enter the resolution date of a resolved event.")]
         elif field.data and self.onset_date.data and field.data < self.onset_date.data:
             field.errors = [*field.errors,
-                            "The resolution date cannot be before the onset date."]
+                            _("The resolution date cannot be before the onset date.")]
         return valid and not field.errors
 
     def validate_severity_grade(self, field: Field) -> None:
         if field.data == "5" and self.serious.data == "no":
-            raise ValidationError("A grade 5 event (death) is serious.")
+            raise ValidationError(_("A grade 5 event (death) is serious."))

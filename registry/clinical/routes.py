@@ -11,6 +11,7 @@ import re
 import secrets
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
@@ -27,14 +28,8 @@ from registry.authz import (
 )
 from registry.clinical import bp
 from registry.clinical.charts import chart_figure, panel_svg, score_panel
-from registry.clinical.forms import (
-    AdverseEventForm,
-    EnrolForm,
-    TreatmentForm,
-    VisitForm,
-)
+from registry.clinical.forms import EnrolForm, TreatmentForm, VisitForm
 from registry.clinical.list_form import PatientListForm
-from registry.clinical.services import adverse_events as ae_services
 from registry.clinical.services import visits as visit_services
 from registry.clinical.services.adverse_event_summary import adverse_event_summary
 from registry.clinical.services.duplicates import (
@@ -54,13 +49,20 @@ from registry.clinical.services.summary import (
     PatientSummary,
     load_patient,
     patient_summary,
-    visit_name,
+    shown_visit_name,
 )
-from registry.clinical.services.treatment import TreatmentData, save_treatment
+from registry.clinical.services.treatment import (
+    TreatmentData,
+    lot_label,
+    lot_options,
+    save_treatment,
+)
 from registry.clock import today
 from registry.db import get_session
 from registry.forms import ButtonForm, attach_errors, choices, flash_unplaced
-from registry.models import AdverseEvent, Patient, Site, Visit
+from registry.i18n import day
+from registry.lots.flags import recall_flags
+from registry.models import Patient, ProductLot, Site, Visit
 from registry.paging import page_number
 from registry.services import ConflictError, ValidationFailed
 from registry.urls import url_builder
@@ -101,7 +103,7 @@ def enrol() -> Page:
     sites = _enrol_sites()
     form.site_id.choices = choices((site.id, str(site)) for site in sites)
     if not sites:
-        flash("You are not assigned to an active site, so you cannot enrol patients.", "error")
+        flash(_("You are not assigned to an active site, so you cannot enrol patients."), "error")
     chosen = next((site for site in sites if str(site.id) == request.form.get("site_id")), None)
     if chosen is not None:
         form.site_today = today(chosen.timezone)  # dates are checked against the site's today
@@ -141,7 +143,8 @@ def enrol() -> Page:
         except ValidationFailed as error:
             flash_unplaced(form, error.errors)
         else:
-            flash(f"Patient {patient.study_id} enrolled. Record the treatment next.", "success")
+            flash(_("Patient %(study_id)s enrolled. Record the treatment next.",
+                    study_id=patient.study_id), "success")
             return redirect(url_for("clinical.treatment", patient_id=patient.id))
     if duplicates is None and chosen is not None and form.birth_date.data \
             and not form.birth_date.errors:
@@ -181,11 +184,15 @@ def patient_page(patient_id: int) -> str:
     summary = _patient_summary(patient_id, identity=True)
     patient = summary.patient
     can_write = can(current_user, Permission.CLINICAL_WRITE, patient.site_id)
+    lot = patient.treatment.lot if patient.treatment is not None else None
+    # The "lot recalled: review" flag: asked only when the lot is recalled (one query).
+    recalled = lot is not None and lot.release_status == "recalled" \
+        and patient.id in recall_flags(get_session(), [patient.id])
     # Per-row links are built only for what this patient's page shows; its button-only
     # forms carry just the CSRF token (ButtonForm checks it on POST).
     return render_template(
         "clinical/patient.html", summary=summary, patient=patient,
-        vocab=vocabularies, can_write=can_write,
+        vocab=vocabularies, can_write=can_write, lot_recalled=recalled,
         events=adverse_event_summary(summary.adverse_events),
         figure=chart_figure(summary), panel_svg=panel_svg,
         # One key per rendering of the page: pressing its "Add an unscheduled visit" twice
@@ -213,19 +220,53 @@ def score_chart(patient_id: int, score_code: str) -> Response:
 # --- treatment ------------------------------------------------------------------------
 
 
+def _treatment_form(patient: Patient, options: list[tuple[int, str]], *,
+                    fresh: bool = False) -> TreatmentForm:
+    form = TreatmentForm(obj=patient.treatment, formdata=None) if fresh \
+        else TreatmentForm(obj=patient.treatment)
+    form.set_lot_choices(options)
+    form.site_today = today(patient.site.timezone)
+    return form
+
+
+def _offered_lot(patient: Patient, form: TreatmentForm, options: list[tuple[int, str]]
+                 ) -> bool:
+    """Whether the chosen lot is one the form offered, or another site's lot at one of
+    the user's sites (usable with a justification); anything else is refused."""
+    lot_id = form.lot_id_value
+    if lot_id is None or lot_id in {option for option, _label in options}:
+        return True
+    lot = get_session().get(ProductLot, lot_id)
+    if lot is None or lot.site_id not in visible_site_ids(current_user):
+        form.lot_id.errors = [*form.lot_id.errors, _("Choose a lot from the list.")]
+        return False
+    form.set_lot_choices([*options, (lot.id, lot_label(lot, today(patient.site.timezone)))])
+    return True
+
+
+def _render_treatment(patient: Patient, form: TreatmentForm, options: list[tuple[int, str]],
+                      status: int) -> tuple[str, int]:
+    return render_template("clinical/treatment.html", patient=patient, form=form,
+                           has_lots=bool(options)), status
+
+
 @bp.route("/<int:patient_id>/treatment", methods=["GET", "POST"])
 @requires(Permission.CLINICAL_WRITE)
 def treatment(patient_id: int) -> Page:
     session = get_session()
     patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
-    existing = patient.treatment
-    form = TreatmentForm(obj=existing)
-    form.site_today = today(patient.site.timezone)
-    if form.validate_on_submit():
+    options = lot_options(session, patient, today(patient.site.timezone))
+    form = _treatment_form(patient, options)
+    if form.validate_on_submit() and _offered_lot(patient, form, options):
         data = TreatmentData(
-            treatment_date=form.treatment_date.data, cell_source=form.cell_source.data or "",
-            product_name=form.product_name.data or "", lot_number=form.lot_number.data or "",
+            treatment_date=form.treatment_date.data,
+            treatment_type=form.treatment_type.data or "",
+            lot_id=form.lot_id_value, lot_justification=form.lot_justification.data,
             cell_dose_million=form.cell_dose_million.data, injections=form.injections.data,
+            injection_interval_days=form.injection_interval_days.data,
+            delivery_site=form.delivery_site.data or None,
+            image_guidance=form.image_guidance.data or None,
+            volume_ml=form.volume_ml.data, anaesthesia=form.anaesthesia.data or None,
             co_interventions=list(form.co_interventions.data or []),
             operator=form.operator.data or "", notes=form.notes.data)
         try:
@@ -233,17 +274,15 @@ def treatment(patient_id: int) -> Page:
                            reason=form.reason.data, recorded_by_id=current_user.id)
         except ConflictError as error:
             flash(str(error), "error")
-            fresh = TreatmentForm(obj=patient.treatment, formdata=None)
-            return render_template("clinical/treatment.html", patient=patient,
-                                   form=fresh), 409
+            return _render_treatment(patient, _treatment_form(patient, options, fresh=True),
+                                     options, 409)
         except ValidationFailed as error:
             flash_unplaced(form, error.errors)
         else:
-            flash("Treatment saved; the follow-up schedule is set from the treatment date.",
+            flash(_("Treatment saved; the follow-up schedule is set from the treatment date."),
                   "success")
             return redirect(url_for("clinical.patient_page", patient_id=patient.id))
-    status = 422 if form.errors else 200
-    return render_template("clinical/treatment.html", patient=patient, form=form), status
+    return _render_treatment(patient, form, options, 422 if form.errors else 200)
 
 
 # --- visits ---------------------------------------------------------------------------
@@ -254,7 +293,7 @@ def _render_visit(patient: Patient, visit: Visit, form: VisitForm, values: dict[
     instruments = visit_services.visit_instruments(visit)
     return render_template(
         "clinical/visit.html", patient=patient, visit=visit, form=form, values=values,
-        item_errors=errors, visit_name=visit_name(visit),
+        item_errors=errors, visit_name=shown_visit_name(visit),
         sections=visit_services.instrument_sections(instruments, visit),
         field_name=visit_services.field_name), status
 
@@ -286,9 +325,9 @@ def visit_entry(patient_id: int, visit_id: int) -> Page:
     except (ConflictError, StaleDataError):
         session.expire_all()
         visit = visit_services.load_visit(session, patient, visit_id) or abort(404)
-        flash("This visit was saved by someone else since you opened it. Your changes were "
-              "NOT saved; the values saved by the other person are shown below. Re-enter "
-              "your changes if they are still needed.", "error")
+        flash(_("This visit was saved by someone else since you opened it. Your changes were "
+                "NOT saved; the values saved by the other person are shown below. Re-enter "
+                "your changes if they are still needed."), "error")
         fresh = VisitForm(obj=visit, formdata=None)
         fresh.set_mode_choices(visit.collection_mode)
         current = visit_services.form_values(visit_services.stored_answers(visit))
@@ -296,13 +335,14 @@ def visit_entry(patient_id: int, visit_id: int) -> Page:
     except ValidationFailed as error:
         item_errors = attach_errors(form, error.errors)
         return _render_visit(patient, visit, form, typed, item_errors, 422)
-    message = f"{visit_name(visit)} visit saved."
+    name = shown_visit_name(visit)
     if visit.out_of_window:
-        message += (f" Note: the visit date {visit.visit_date} is outside the window "
-                    f"({visit.window_start} to {visit.window_end}); it is flagged.")
-        flash(message, "warning")
+        flash(_("%(visit)s visit saved. Note: the visit date %(date)s is outside the window "
+                "(%(start)s to %(end)s); it is flagged.", visit=name,
+                date=day(visit.visit_date), start=day(visit.window_start),
+                end=day(visit.window_end)), "warning")
     else:
-        flash(message, "success")
+        flash(_("%(visit)s visit saved.", visit=name), "success")
     return redirect(url_for("clinical.visit_entry", patient_id=patient.id, visit_id=visit.id))
 
 
@@ -315,107 +355,17 @@ def unscheduled_visit(patient_id: int) -> Response:
         abort(400)
     token = request.form.get("request_token", "")
     if not TOKEN_PATTERN.fullmatch(token):
-        abort(400, description="The form has no valid one-time key (request_token): reload "
-                               "the patient page and press “Add an unscheduled visit” again.")
+        abort(400, description=_("The form has no valid one-time key (request_token): "
+                                 "reload the patient page and press “Add an unscheduled "
+                                 "visit” again."))
     if patient.treatment is None:
-        flash("Record the treatment before adding an unscheduled visit.", "error")
+        flash(_("Record the treatment before adding an unscheduled visit."), "error")
         return redirect(url_for("clinical.patient_page", patient_id=patient.id))
     visit, created = visit_services.add_unscheduled_visit_once(session, patient, token)
     if not created:
-        flash("This page's “Add an unscheduled visit” was already pressed (a double click?): "
-              "here is the visit it added; no second visit was made.", "info")
+        flash(_("This page's “Add an unscheduled visit” was already pressed (a double "
+                "click?): here is the visit it added; no second visit was made."), "info")
     return redirect(url_for("clinical.visit_entry", patient_id=patient.id, visit_id=visit.id))
 
 
 # --- adverse events -------------------------------------------------------------------
-
-
-def _ae_data(form: AdverseEventForm) -> ae_services.AdverseEventData:
-    return ae_services.AdverseEventData(
-        onset_date=form.onset_date.data, description=form.description.data or "",
-        category=form.category.data or "", severity_grade=int(form.severity_grade.data),
-        serious=form.serious.data == "yes",
-        serious_criterion=(form.serious_criterion.data or None)
-        if form.serious.data == "yes" else None,
-        relatedness=form.relatedness.data or "", action_taken=form.action_taken.data or None,
-        outcome=form.outcome.data or "ongoing", resolution_date=form.resolution_date.data)
-
-
-@bp.route("/<int:patient_id>/adverse-events/new", methods=["GET", "POST"])
-@requires(Permission.CLINICAL_WRITE)
-def adverse_event_new(patient_id: int) -> Page:
-    session = get_session()
-    patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
-    form = AdverseEventForm()
-    form.site_today = today(patient.site.timezone)
-    if form.validate_on_submit():
-        try:
-            event = ae_services.record_adverse_event(session, patient, _ae_data(form),
-                                                     reported_by_id=current_user.id)
-        except ValidationFailed as error:
-            flash_unplaced(form, error.errors)
-        else:
-            flash("Adverse event recorded." + (" It is serious: it stays on the home page "
-                                               "until reviewed." if event.serious else ""),
-                  "success")
-            return redirect(url_for("clinical.patient_page", patient_id=patient.id,
-                                    _anchor="adverse-events"))
-    status = 422 if form.errors else 200
-    return render_template("clinical/adverse_event.html", patient=patient, form=form,
-                           event=None), status
-
-
-def _event_or_abort(patient: Patient, event_id: int) -> AdverseEvent:
-    event = get_session().get(AdverseEvent, event_id)
-    if event is None or event.patient_id != patient.id:
-        abort(404)
-    return event
-
-
-@bp.route("/<int:patient_id>/adverse-events/<int:event_id>", methods=["GET", "POST"])
-@requires(Permission.CLINICAL_WRITE)
-def adverse_event_edit(patient_id: int, event_id: int) -> Page:
-    session = get_session()
-    patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
-    event = _event_or_abort(patient, event_id)
-    form = AdverseEventForm(obj=event)
-    form.site_today = today(patient.site.timezone)
-    if not form.is_submitted():
-        form.serious.data = "yes" if event.serious else "no"
-        form.severity_grade.data = str(event.severity_grade)
-    if form.validate_on_submit():
-        try:
-            ae_services.update_adverse_event(session, event, _ae_data(form),
-                                             version=form.version.data, reason=form.reason.data)
-        except ConflictError as error:
-            flash(str(error), "error")
-            fresh = AdverseEventForm(obj=event, formdata=None)
-            fresh.serious.data = "yes" if event.serious else "no"
-            fresh.severity_grade.data = str(event.severity_grade)
-            return render_template("clinical/adverse_event.html", patient=patient, form=fresh,
-                                   event=event), 409
-        except ValidationFailed as error:
-            flash_unplaced(form, error.errors)
-        else:
-            flash("Adverse event saved.", "success")
-            return redirect(url_for("clinical.patient_page", patient_id=patient.id,
-                                    _anchor="adverse-events"))
-    status = 422 if form.errors else 200
-    return render_template("clinical/adverse_event.html", patient=patient, form=form,
-                           event=event), status
-
-
-@bp.route("/<int:patient_id>/adverse-events/<int:event_id>/review", methods=["POST"])
-@requires(Permission.CLINICAL_WRITE)
-def adverse_event_review(patient_id: int, event_id: int) -> Response:
-    session = get_session()
-    patient: Patient = patient_or_abort(session, patient_id, Permission.CLINICAL_WRITE)
-    event = _event_or_abort(patient, event_id)
-    if not ButtonForm().validate_on_submit():
-        abort(400)
-    if ae_services.mark_reviewed(session, event, current_user.id):
-        flash("Adverse event marked reviewed.", "success")
-    else:
-        flash("This event had already been reviewed.", "info")
-    return redirect(url_for("clinical.patient_page", patient_id=patient.id,
-                            _anchor="adverse-events"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry.db import get_session, writing
@@ -56,10 +57,10 @@ def refresh_followup_command(force: bool) -> None:
         codes = dict(session.execute(select(Site.id, Site.code)).all())
         session.commit()
     if not refreshed:
-        click.echo("Follow-up statuses are current for every site.")
+        click.echo(_("Follow-up statuses are current for every site."))
     for site_id, day in sorted(refreshed.items()):
-        click.echo(f"{codes.get(site_id, site_id)}: follow-up statuses computed for "
-                   f"{day.isoformat()}.")
+        click.echo(_("%(site)s: follow-up statuses computed for %(date)s.",
+                     site=codes.get(site_id, site_id), date=day.isoformat()))
 
 
 COMMANDS: list[click.Command] = [remind_command, refresh_followup_command]

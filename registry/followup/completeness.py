@@ -31,12 +31,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from registry.followup.state import AnySelect
 from registry.followup.status import site_todays, status_expression
 from registry.models import Patient, Site, Timepoint, Visit
-from registry.vocabularies import COLLECTION_MODES
+from registry.vocabularies import COLLECTION_MODES, N_
 
 UNKNOWN = "unknown"
 # Every mode a done visit is counted under, in display order.
 MODES: tuple[str, ...] = (*COLLECTION_MODES, UNKNOWN)
-MODE_LABELS: dict[str, str] = {**COLLECTION_MODES, UNKNOWN: "Not recorded"}
+# Labels marked for the catalogue, translated where shown.
+MODE_LABELS: dict[str, str] = {**COLLECTION_MODES, UNKNOWN: N_("Not recorded")}
 DUE_STATUSES = ("done", "due", "overdue", "missed")
 
 

@@ -8,8 +8,9 @@ of :mod:`registry.followup.status` — computed in SQL by ``status_expression`` 
 ``display_status`` (done out of window, booked).
 
 A page costs the same statements whatever its size: the columns, the number of matching
-patients, the page of patients, and the visits of those patients — never a query per
-patient or per cell.
+patients, the page of patients, the visits of those patients, and which of them are
+flagged because their product lot was recalled and awaits their review
+(:func:`registry.lots.flags.recall_flags`) — never a query per patient or per cell.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from registry.followup.status import (
     status_expression,
     urgency_expression,
 )
-from registry.models import Patient, PatientIdentity, Timepoint, Treatment, Visit
+from registry.lots.flags import recall_flags
+from registry.models import Patient, PatientIdentity, ProductLot, Timepoint, Treatment, Visit
 
 PER_PAGE = 50
 PAGE_SIZES = (25, 50, 100, 200)
@@ -108,6 +110,8 @@ class GridPage:
     pages: int = 1
     total: int = 0
     per_page: int = PER_PAGE
+    # Patients of the page whose lot is recalled and not yet reviewed -> that lot.
+    recalls: dict[int, ProductLot] = field(default_factory=dict)
 
 
 def _status(todays: Mapping[int, date]) -> ColumnElement[str]:
@@ -261,7 +265,8 @@ def _attach_cells(session: Session, rows: list[GridRow], todays: Mapping[int, da
 def load_grid(session: Session, filters: GridFilters, todays: Mapping[int, date], *,
               page: int = 1, per_page: int = PER_PAGE) -> GridPage:
     """The columns, the number of matching patients and one page of rows (a page past
-    the end shows the last page): four statements, whatever the page size."""
+    the end shows the last page), with the page's recall flags: five statements, whatever
+    the page size."""
     todays = {site_id: day for site_id, day in todays.items() if site_id in filters.site_ids}
     columns = grid_columns(session, filters.site_ids)
     total = count_patients(session, filters, todays)
@@ -270,7 +275,8 @@ def load_grid(session: Session, filters: GridFilters, todays: Mapping[int, date]
     rows = grid_rows(session, filters, todays, limit=per_page,
                      offset=(page - 1) * per_page) if total else []
     return GridPage(columns=columns, rows=rows, page=page, pages=pages, total=total,
-                    per_page=per_page)
+                    per_page=per_page,
+                    recalls=recall_flags(session, [row.patient_id for row in rows]))
 
 
 __all__ = ["BOOKED", "BOOKED_LABEL", "PAGE_SIZES", "PER_PAGE", "SHOWN_ORDER",

@@ -35,6 +35,8 @@ from datetime import date
 from functools import partial
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import Table, and_, case, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
@@ -45,6 +47,7 @@ from registry.clock import today as clock_today
 from registry.followup.mailer import Mailer, SmtpSettings, build_message
 from registry.followup.patient_mail import LinkPlanner, SelfReportLinkText, booking_message
 from registry.followup.status import open_visit_prefilter, site_todays, status_expression
+from registry.i18n import day, timepoint_name
 from registry.models import (
     Patient,
     PatientIdentity,
@@ -95,6 +98,15 @@ class DigestLine:
     target_date: date
     days_overdue: int
 
+    def text(self) -> str:
+        """The digest's line for this visit, columns aligned, in the language in force."""
+        study_id = self.study_id.ljust(14)
+        visit = timepoint_name(self.visit_name).ljust(14)
+        return ngettext("%(site)s  %(study_id)s %(visit)s target %(target)s  %(num)d days overdue",
+                        "%(site)s  %(study_id)s %(visit)s target %(target)s  %(num)d days overdue",
+                        self.days_overdue, site=self.site_code, study_id=study_id, visit=visit,
+                        target=day(self.target_date))
+
 
 @dataclass
 class Digest:
@@ -104,16 +116,21 @@ class Digest:
     lines: list[DigestLine] = field(default_factory=list)
 
     def message(self) -> tuple[str, str]:
-        subject = f"Follow-up digest {self.digest_date.isoformat()}: {len(self.lines)} overdue"
+        """Subject and body in the language in force (a coordinator's e-mail)."""
+        total = len(self.lines)
+        subject = ngettext("Follow-up digest %(date)s: %(num)d overdue",
+                           "Follow-up digest %(date)s: %(num)d overdue", total,
+                           date=day(self.digest_date))
         shown = self.lines[:DIGEST_MAX_ROWS]
-        listing = "\n".join(f"  {line.site_code}  {line.study_id:<14} {line.visit_name:<14} "
-                            f"target {line.target_date.isoformat()}  "
-                            f"{line.days_overdue} days overdue" for line in shown)
-        more = (f"\n  … and {len(self.lines) - len(shown)} more (see the worklist)."
-                if len(self.lines) > len(shown) else "")
-        body = (f"Overdue follow-up visits at your sites on {self.digest_date.isoformat()} "
-                f"({len(self.lines)}):\n\n{listing}{more}\n\nOpen the worklist in the registry "
-                "to record contact attempts.\n")
+        listing = "\n".join("  " + line.text() for line in shown)
+        more = ("\n  " + ngettext("… and %(num)d more (see the worklist).",
+                                  "… and %(num)d more (see the worklist).", total - len(shown))
+                if total > len(shown) else "")
+        heading = ngettext("Overdue follow-up visits at your sites on %(date)s (%(num)d):",
+                           "Overdue follow-up visits at your sites on %(date)s (%(num)d):",
+                           total, date=day(self.digest_date))
+        body = (f"{heading}\n\n{listing}{more}\n\n"
+                + _("Open the worklist in the registry to record contact attempts.") + "\n")
         return subject, body
 
 
@@ -268,11 +285,13 @@ def _deliver(session: Session, mailer: Mailer, settings: SmtpSettings, summary: 
             on_failure()
         _finish(session, reminder_id, f"{type(error).__name__}: {error}")
         summary.failed += 1
-        echo(f"FAILED  {label} to {recipient}: {error}")
+        echo(_("FAILED  %(label)s to %(recipient)s: %(error)s", label=label, recipient=recipient,
+               error=error))
         return
     _finish(session, reminder_id, None)
     summary.sent += 1
-    echo(f"sent    {label} to {recipient} (reminder {reminder_id})")
+    echo(_("sent    %(label)s to %(recipient)s (reminder %(id)s)", label=label,
+           recipient=recipient, id=reminder_id))
 
 
 def run_reminders(session: Session, config: Any, *, dry_run: bool = False,
@@ -290,14 +309,21 @@ def run_reminders(session: Session, config: Any, *, dry_run: bool = False,
     if dry_run:
         for reminder in patients:
             language, visit = planner.language_and_visit(reminder.visit_id)
-            carries = ", with a self-report link" if visit is not None and \
-                planner.can_link(visit, language) else ""
-            echo(f"would send {reminder.kind} to {reminder.recipient} "
-                 f"(visit {reminder.visit_id}, {reminder.visit_name}, {reminder.clinic}, "
-                 f"in {language}{carries})")
+            values = {"kind": reminder.kind, "recipient": reminder.recipient,
+                      "visit_id": reminder.visit_id, "visit": reminder.visit_name,
+                      "clinic": reminder.clinic, "language": language}
+            if visit is not None and planner.can_link(visit, language):
+                echo(_("would send %(kind)s to %(recipient)s (visit %(visit_id)s, %(visit)s, "
+                       "%(clinic)s, in %(language)s, with a self-report link)", **values))
+            else:
+                echo(_("would send %(kind)s to %(recipient)s (visit %(visit_id)s, %(visit)s, "
+                       "%(clinic)s, in %(language)s)", **values))
         for digest in digests:
-            echo(f"would send {DIGEST_KIND} to {digest.recipient} "
-                 f"({len(digest.lines)} overdue visits, {digest.digest_date.isoformat()})")
+            echo(ngettext("would send %(kind)s to %(recipient)s (%(num)d overdue visits, "
+                          "%(date)s)",
+                          "would send %(kind)s to %(recipient)s (%(num)d overdue visits, "
+                          "%(date)s)", len(digest.lines), kind=DIGEST_KIND,
+                          recipient=digest.recipient, date=digest.digest_date.isoformat()))
         summary.stuck = stuck_claims(session)
         session.rollback()
         return summary
@@ -318,11 +344,19 @@ def run_reminders(session: Session, config: Any, *, dry_run: bool = False,
 
 
 def describe(summary: RunSummary, dry_run: bool) -> Iterable[str]:
+    """The run's summary lines (the command prints them), in the language in force."""
     if dry_run:
-        yield f"Dry run: {summary.planned} message(s) would be sent; nothing was sent or recorded."
+        yield ngettext("Dry run: %(num)d message(s) would be sent; nothing was sent or "
+                       "recorded.",
+                       "Dry run: %(num)d message(s) would be sent; nothing was sent or "
+                       "recorded.", summary.planned)
         if summary.stuck:
-            yield (f"{len(summary.stuck)} reminder(s) were claimed by a run that did not "
-                   f"finish and will not be re-sent: ids {summary.stuck[:20]}")
+            yield ngettext("%(num)d reminder(s) were claimed by a run that did not finish and "
+                           "will not be re-sent: ids %(ids)s",
+                           "%(num)d reminder(s) were claimed by a run that did not finish and "
+                           "will not be re-sent: ids %(ids)s", len(summary.stuck),
+                           ids=summary.stuck[:20])
         return
-    yield (f"Reminders: {summary.sent} sent, {summary.failed} failed (retried next run), "
-           f"{summary.skipped} already claimed by another run.")
+    yield _("Reminders: %(sent)d sent, %(failed)d failed (retried next run), %(skipped)d "
+            "already claimed by another run.", sent=summary.sent, failed=summary.failed,
+            skipped=summary.skipped)

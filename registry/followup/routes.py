@@ -11,6 +11,8 @@ from datetime import date
 from typing import Any, cast
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
@@ -63,9 +65,11 @@ def _filter_form(formdata: MultiDict[str, str]) -> tuple[WorklistFilterForm, Any
     choices = filter_choices(get_session(), [site for site in current_user.sites
                                              if site.id in site_ids])
     form = WorklistFilterForm(formdata=formdata)
-    form.site.choices = select_choices(choices.sites, blank="All my sites")
-    form.timepoint.choices = select_choices(choices.timepoints, blank="All timepoints")
-    form.clinician.choices = select_choices(choices.clinicians, blank="Any clinician")
+    form.site.choices = select_choices(choices.sites, blank=wording.N_("All my sites"))
+    form.timepoint.choices = select_choices(choices.timepoints,
+                                            blank=wording.N_("All timepoints"))
+    form.clinician.choices = select_choices(choices.clinicians,
+                                            blank=wording.N_("Any clinician"))
     return form, choices
 
 
@@ -197,7 +201,8 @@ def record_contact(visit_id: int) -> Response | tuple[str, int]:
         except ValidationFailed as error:
             flash_unplaced(form, error.errors)
         else:
-            flash(f"Contact attempt recorded for {patient.study_id}.", "success")
+            flash(_("Contact attempt recorded for %(study_id)s.", study_id=patient.study_id),
+                  "success")
             return redirect(url_for("followup.visit_page", visit_id=visit.id))
     return _render_visit(visit, patient, contact_form=form, status=422,
                          confirm_outside=confirm_outside)
@@ -222,7 +227,8 @@ def visit_not_applicable(visit_id: int) -> Response | tuple[str, int]:
         except ValidationFailed as error:
             flash_unplaced(form, error.errors)
         else:
-            flash(f"Visit marked not applicable for {patient.study_id}.", "success")
+            flash(_("Visit marked not applicable for %(study_id)s.",
+                    study_id=patient.study_id), "success")
             return redirect(url_for("followup.visit_page", visit_id=visit.id))
     return _render_visit(visit, patient, na_form=form, status=422)
 
@@ -249,8 +255,11 @@ def withdraw(patient_id: int) -> Response | tuple[str, int]:
         except ValidationFailed as error:
             flash_unplaced(form, error.errors)
         else:
-            flash(f"{patient.study_id} withdrawn from follow-up; {changed} visit(s) not yet "
-                  "done are now not applicable. Data already collected is kept.", "success")
+            flash(ngettext("%(study_id)s withdrawn from follow-up; %(num)d visit(s) not yet "
+                           "done are now not applicable. Data already collected is kept.",
+                           "%(study_id)s withdrawn from follow-up; %(num)d visit(s) not yet "
+                           "done are now not applicable. Data already collected is kept.",
+                           changed, study_id=patient.study_id), "success")
             return redirect(url_for("followup.worklist"))
     status = 422 if form.errors else 200
     return render_template("followup/withdraw.html", patient=patient, form=form), status

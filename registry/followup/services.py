@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import audit_capture as capture
+from registry.i18n import day
 from registry.limits import problems
 from registry.models import ContactAttempt, Patient, PatientIdentity, Timepoint, Visit
 from registry.services import ValidationFailed, check_version
@@ -33,8 +34,7 @@ def outside_window_message(visit: Visit, appointment_date: date) -> str | None:
     start, end = visit.window_start, visit.window_end
     if start is None or end is None or start <= appointment_date <= end:
         return None
-    values = {"date": appointment_date.isoformat(), "start": start.isoformat(),
-              "end": end.isoformat()}
+    values = {"date": day(appointment_date), "start": day(start), "end": day(end)}
     if appointment_date < start:
         return _("%(date)s is before the visit's window (%(start)s – %(end)s). Tick “Book "
                  "outside the window” to book it anyway.", **values)
@@ -44,11 +44,11 @@ def outside_window_message(visit: Visit, appointment_date: date) -> str | None:
 
 def _require_open_visit(visit: Visit, patient: Patient, field: str) -> None:
     if patient.status == "withdrawn":
-        raise ValidationFailed({field: "The patient has withdrawn from follow-up."})
+        raise ValidationFailed({field: _("The patient has withdrawn from follow-up.")})
     if visit.status == "done":
-        raise ValidationFailed({field: "This visit is already done."})
+        raise ValidationFailed({field: _("This visit is already done.")})
     if visit.status == "not_applicable":
-        raise ValidationFailed({field: "This visit is marked not applicable."})
+        raise ValidationFailed({field: _("This visit is marked not applicable.")})
 
 
 def log_contact(session: Session, visit: Visit, *, user_id: int | None, attempted_on: date,
@@ -62,20 +62,20 @@ def log_contact(session: Session, visit: Visit, *, user_id: int | None, attempte
     errors = problems({"attempted_on": attempted_on, "appointment_date": appointment_date},
                       today)
     if method not in CONTACT_METHODS:
-        errors["method"] = "Choose how you tried to reach the patient."
+        errors["method"] = _("Choose how you tried to reach the patient.")
     if outcome not in CONTACT_OUTCOMES:
-        errors["outcome"] = "Choose the outcome of the attempt."
+        errors["outcome"] = _("Choose the outcome of the attempt.")
     if outcome == "appointment_booked":
         if appointment_date is None:
-            errors["appointment_date"] = "Give the appointment date when one was booked."
+            errors["appointment_date"] = _("Give the appointment date when one was booked.")
         elif appointment_date < attempted_on:
             errors.setdefault("appointment_date",
-                              "The appointment cannot be before the contact date.")
+                              _("The appointment cannot be before the contact date."))
     elif appointment_date is not None:
-        errors.setdefault("appointment_date", "Leave the appointment date empty unless the "
-                                              "outcome is “Appointment booked”.")
+        errors.setdefault("appointment_date", _("Leave the appointment date empty unless the "
+                                                "outcome is “Appointment booked”."))
     if note and len(note) > NOTE_MAX:
-        errors["note"] = f"Keep the note under {NOTE_MAX} characters."
+        errors["note"] = _("Keep the note under %(max)d characters.", max=NOTE_MAX)
     if errors:
         raise ValidationFailed(errors)
     _require_open_visit(visit, visit.patient, "outcome")
@@ -112,17 +112,19 @@ def withdraw_patient(session: Session, patient: Patient, *, withdrawn_on: date, 
     check_version(patient, version)
     errors = problems({"withdrawn_on": withdrawn_on}, today)
     if patient.status == "withdrawn":
-        when = patient.withdrawn_on.isoformat() if patient.withdrawn_on else "an earlier date"
-        errors["withdrawn_on"] = f"The patient was already withdrawn on {when}."
+        errors["withdrawn_on"] = (
+            _("The patient was already withdrawn on %(date)s.", date=day(patient.withdrawn_on))
+            if patient.withdrawn_on else
+            _("The patient was already withdrawn on an earlier date."))
     elif withdrawn_on < patient.consent_date:
-        errors.setdefault("withdrawn_on", f"The withdrawal date cannot be before consent "
-                                          f"({patient.consent_date.isoformat()}).")
+        errors.setdefault("withdrawn_on", _("The withdrawal date cannot be before consent "
+                                            "(%(date)s).", date=day(patient.consent_date)))
     if reason not in WITHDRAWAL_REASONS:
-        errors["reason"] = "Choose the reason for the withdrawal."
+        errors["reason"] = _("Choose the reason for the withdrawal.")
     elif reason == "other" and not (note or "").strip():
-        errors["note"] = "Describe the reason when it is “Other”."
+        errors["note"] = _("Describe the reason when it is “Other”.")
     if note and len(note) > NOTE_MAX:
-        errors["note"] = f"Keep the note under {NOTE_MAX} characters."
+        errors["note"] = _("Keep the note under %(max)d characters.", max=NOTE_MAX)
     if errors:
         raise ValidationFailed(errors)
     label = WITHDRAWAL_REASONS[reason]
@@ -148,9 +150,10 @@ def mark_not_applicable(session: Session, visit: Visit, *, reason: str,
     check_version(visit, version)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed({"reason": "Say why this visit will not be done."})
+        raise ValidationFailed({"reason": _("Say why this visit will not be done.")})
     if len(reason) > NOTE_MAX:
-        raise ValidationFailed({"reason": f"Keep the reason under {NOTE_MAX} characters."})
+        raise ValidationFailed({"reason": _("Keep the reason under %(max)d characters.",
+                                            max=NOTE_MAX)})
     _require_open_visit(visit, visit.patient, "reason")
     with capture.reason(session, f"Visit marked not applicable: {reason}"):
         visit.status = "not_applicable"

@@ -4,9 +4,10 @@ The status comes from the status tables behind :mod:`registry.followup.state` wh
 site shown was refreshed for its today, else it is computed live in SQL with
 :func:`registry.followup.status.status_expression` — the same rule either way.  One
 statement for the counts, one for the page of rows (sorted by urgency), one for the
-last contact attempt of the rows on the page — the same three for 5 rows or 50.  The
-rows carry each visit's self-report link state and mode of collection from the rows'
-statement itself (an outer join), not a query per row.
+last contact attempt of the rows on the page, one for the page's patients whose lot was
+recalled and awaits their review (:func:`registry.lots.flags.recall_flags`) — the same
+four for 5 rows or 50.  The rows carry each visit's self-report link state and mode of
+collection from the rows' statement itself (an outer join), not a query per row.
 
 The page is split into tabs (:data:`TABS`): **Open** (overdue, due, upcoming: what can be
 acted on now) first, missed visits in their own tab, then the other statuses and all.
@@ -47,10 +48,12 @@ from registry.followup.status import (
     status_expression,
     urgency_expression,
 )
+from registry.lots.flags import recall_flags
 from registry.models import (
     ContactAttempt,
     Patient,
     PatientIdentity,
+    ProductLot,
     SelfReport,
     Timepoint,
     Treatment,
@@ -59,7 +62,7 @@ from registry.models import (
 )
 from registry.selfreport.panel import LINK_STATE_LABELS
 from registry.selfreport.service import link_state
-from registry.vocabularies import COLLECTION_MODES
+from registry.vocabularies import COLLECTION_MODES, N_
 
 PER_PAGE = 50
 # What a coordinator can act on now: the default tab (missed visits have their own).
@@ -150,7 +153,7 @@ class WorklistRow:
         """How a done visit's answers were collected ("Not recorded" before modes were)."""
         if self.status != "done":
             return None
-        return COLLECTION_MODES.get(self.collection_mode or "", "Not recorded")
+        return COLLECTION_MODES.get(self.collection_mode or "", N_("Not recorded"))
 
 
 @dataclass
@@ -160,6 +163,9 @@ class WorklistPage:
     page: int = 1
     pages: int = 1
     total: int = 0
+    # Patients of the page whose lot is recalled and not yet reviewed -> that lot
+    # (registry.lots.flags.recall_flags: one statement for the page).
+    recalls: dict[int, ProductLot] = field(default_factory=dict)
 
     @property
     def tabs(self) -> dict[str, int]:
@@ -384,7 +390,8 @@ def _shown(todays: dict[int, date], filters: WorklistFilters) -> dict[int, date]
 
 def load_worklist(session: Session, filters: WorklistFilters, todays: dict[int, date],
                   page: int = 1, per_page: int = PER_PAGE) -> WorklistPage:
-    """Counts plus one page of rows (a page past the end shows the last page)."""
+    """Counts plus one page of rows (a page past the end shows the last page), and the
+    recall flags of the page's patients."""
     stored = is_fresh(session, _shown(todays, filters))
     counts = status_counts(session, filters, todays, stored)
     total = sum(counts[status] for status in filters.statuses)
@@ -392,4 +399,6 @@ def load_worklist(session: Session, filters: WorklistFilters, todays: dict[int, 
     page = min(max(page, 1), pages)
     rows = worklist_rows(session, filters, todays, limit=per_page,
                          offset=(page - 1) * per_page, stored=stored) if total else []
-    return WorklistPage(counts=counts, rows=rows, page=page, pages=pages, total=total)
+    recalls = recall_flags(session, {row.patient_id for row in rows})
+    return WorklistPage(counts=counts, rows=rows, page=page, pages=pages, total=total,
+                        recalls=recalls)

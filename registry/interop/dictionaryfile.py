@@ -31,10 +31,11 @@ from registry.research.options import ExportOptions, resolve_threshold_set
 from registry.research.pseudonyms import Pseudonymiser
 from registry.research.scorestream import ScoreChunk
 from registry.spreadsheet import escape_frame
+from registry.vocabularies import N_
 
-FORMATS = {"redcap": "REDCap data dictionary (CSV, 18 columns)",
-           "csv": "the export's data dictionary (CSV, UTF-8 with BOM)",
-           "json": "the export's data dictionary (JSON)"}
+FORMATS = {"redcap": N_("REDCap data dictionary (CSV, 18 columns)"),
+           "csv": N_("the export's data dictionary (CSV, UTF-8 with BOM)"),
+           "json": N_("the export's data dictionary (JSON)")}
 ITEMS_TABLE = "items"
 
 

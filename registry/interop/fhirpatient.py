@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -64,15 +65,15 @@ def allowed_patient(session: Session, study_id: str, email: str) -> tuple[Patien
     identified clinical data; ``Refused`` naming the reason otherwise."""
     user = find_user(session, email)
     if user is None:
-        raise Refused(f"Unknown user {email!r}.")
+        raise Refused(_("Unknown user %(email)s.", email=repr(email)))
     patient = session.scalar(select(Patient).where(Patient.study_id == study_id.strip()))
     if patient is None:
-        raise Refused(f"Unknown patient {study_id!r}.")
+        raise Refused(_("Unknown patient %(study_id)s.", study_id=repr(study_id)))
     if not all(authz.can(user, permission, patient.site_id) for permission in NEEDED):
-        raise Refused(
-            f"{user.email} may not have patient {patient.study_id}'s identified data: only "
-            "active clinical staff (clinician, coordinator or admin) of the patient's site "
-            "may export it.")
+        raise Refused(_(
+            "%(email)s may not have patient %(study_id)s's identified data: only active "
+            "clinical staff (clinician, coordinator or admin) of the patient's site may "
+            "export it.", email=user.email, study_id=patient.study_id))
     return patient, user
 
 

@@ -8,6 +8,10 @@ column added to the export is described here too, under the same name.  Nothing 
 instruments or fields by hand, and only the catalogue's short item labels are used (never
 licensed KOOS or WOMAC wording).
 
+Labels, sections and notes are written in the language in force
+(``registry.research.language``: ``registry dictionary --language es``); names, codes and
+units of measurement are the same in every language.
+
 Names are valid everywhere they go: lower-case letters, digits and ``_``, a letter first,
 unique over the whole dictionary (REDCap's rule; also fine as ODM item names).
 """
@@ -19,8 +23,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from flask_babel import gettext as _
+
 import scoring
-from registry.research.dictionary import ColumnSpec
+from registry.research.dictionary import ColumnSpec, direction_of, score_label
+from registry.research.language import (
+    anchor_labels,
+    item_label,
+    option_label,
+    section_label,
+    words,
+)
+from registry.vocabularies import N_
 from scoring import Instrument, Item, ScoreDef
 from scoring.model import AnswerOption
 
@@ -29,14 +43,17 @@ FormLevel = Literal["patient", "event", "visit"]
 Choices = tuple[tuple[str, str], ...]
 
 RECORD_ID = "record_id"
-YES_NO: Choices = (("0", "No"), ("1", "Yes"))
-SCORES_SECTION = "Scores (computed by the registry from the answers; not entered)"
+YES_NO: Choices = (("0", N_("No")), ("1", N_("Yes")))  # labels translated where used
+SCORES_SECTION = N_("Scores (computed by the registry from the answers; not entered)")
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
-# Registry forms by the table part of a column's ``source`` ("index_knee.kl_grade");
-# every other patients-table column is on the patient form.
-SOURCE_FORMS = {"index_knee": "index_knee", "treatment": "treatment"}
-FORM_LABELS = {"patient": "Patient", "index_knee": "Index knee", "treatment": "Treatment",
-               "visit": "Visit", "adverse_event": "Adverse event"}
+# Registry forms by the table part of a column's ``source`` ("index_knee.kl_grade"); the
+# treatment's product and lot are on the treatment form, every other patients-table column
+# on the patient form.
+SOURCE_FORMS = {"index_knee": "index_knee", "treatment": "treatment",
+                "cell_product": "treatment", "product_lot": "treatment"}
+FORM_LABELS = {"patient": N_("Patient"), "index_knee": N_("Index knee"),
+               "treatment": N_("Treatment"), "visit": N_("Visit"),
+               "adverse_event": N_("Adverse event")}
 # Prefixes that keep the visit's and the adverse events' column names apart from the
 # patient's ("day", "category", "outcome" …).
 FORM_PREFIX = {"visit": "visit_", "adverse_event": "ae_"}
@@ -104,7 +121,7 @@ def choices_of(spec: ColumnSpec) -> Choices:
         return tuple((str(code), str(label)) for code, label in spec.codes)
     pairs = []
     for part in spec.values.split("; ") if spec.values else ():
-        code, _, label = part.partition(" = ")
+        code, _sep, label = part.partition(" = ")
         pairs.append((code.strip(), label.strip()))
     return tuple(pairs)
 
@@ -120,7 +137,8 @@ def spec_field(spec: ColumnSpec, name: str, section: str = "") -> Field:
                               "unit": spec.unit, "note": note, "section": section,
                               "minimum": spec.minimum, "maximum": spec.maximum}
     if spec.type == "boolean":
-        return Field(kind="yesno", choices=YES_NO, **{**common, "minimum": None,
+        yes_no = tuple((code, words(label)) for code, label in YES_NO)
+        return Field(kind="yesno", choices=yes_no, **{**common, "minimum": None,
                                                       "maximum": None})
     choices = choices_of(spec)
     if choices:
@@ -131,9 +149,9 @@ def spec_field(spec: ColumnSpec, name: str, section: str = "") -> Field:
 
 
 def record_id_field() -> Field:
-    return Field(RECORD_ID, "Record ID: the patient's pseudonym (P- and 12 hex digits)",
-                 "text", "pid", note="Same pseudonym as in the export's other tables",
-                 group="Patient")
+    return Field(RECORD_ID, _("Record ID: the patient's pseudonym (P- and 12 hex digits)"),
+                 "text", "pid", note=_("Same pseudonym as in the export's other tables"),
+                 group=words(FORM_LABELS["patient"]))
 
 
 def registry_forms(specs: Sequence[ColumnSpec]) -> list[Form]:
@@ -160,9 +178,9 @@ def registry_forms(specs: Sequence[ColumnSpec]) -> list[Form]:
         fields = by_form[form]
         prefix = FORM_PREFIX.get(form, "")
         name = safe_name(spec.column if spec.column.startswith(prefix) else prefix + spec.column)
-        fields.append(replace(spec_field(spec, name), group=FORM_LABELS[form]))
+        fields.append(replace(spec_field(spec, name), group=words(FORM_LABELS[form])))
     levels: dict[str, FormLevel] = {"visit": "visit", "adverse_event": "event"}
-    return [Form(name, FORM_LABELS[name], levels.get(name, "patient"), tuple(fields))
+    return [Form(name, words(FORM_LABELS[name]), levels.get(name, "patient"), tuple(fields))
             for name, fields in by_form.items() if fields]
 
 
@@ -170,18 +188,25 @@ def item_field(instrument: Instrument, item: Item, section: str) -> Field:
     """An instrument item: boxes (choice), a 100 mm line (slider) or a whole-number rating."""
     name = safe_name(f"{instrument.code}_{item.code}")
     column = f"{instrument.code}_{item.code}"
-    label = f"{item.code} {item.label}" if item.code != item.label else item.label
+    short = item_label(instrument.code, item.code, item.label)
+    label = f"{item.code} {short}" if item.code != item.label else short
     common: dict[str, Any] = {"name": name, "column": column, "section": section,
                               "group": item.group, "instrument": instrument.code,
                               "item": item.code, "minimum": float(item.minimum),
                               "maximum": float(item.maximum), "unit": item.unit,
                               "anchors": tuple(item.anchors)}
     if item.options:
-        return Field(label=label, kind="choice", choices=option_choices(item.options),
-                     options=item.options, **common)
-    ends = (f"{item.minimum} = {item.anchors[0]}; {item.maximum} = {item.anchors[1]}"
-            if item.anchors else "")
-    whole = f"whole {item.unit}" if item.unit and item.unit != "points" else "whole numbers"
+        choices = tuple((str(option.code),
+                         option_label(instrument.code, item.code, option.code, option.label))
+                        for option in item.options)
+        return Field(label=label, kind="choice", choices=choices, options=item.options,
+                     **common)
+    anchors = anchor_labels(instrument.code, item.code, tuple(item.anchors))
+    common["anchors"] = anchors
+    ends = (f"{item.minimum} = {anchors[0]}; {item.maximum} = {anchors[1]}"
+            if anchors else "")
+    whole = (_("whole %(unit)s", unit=words(item.unit)) if item.unit and item.unit != "points"
+             else _("whole numbers"))
     note = "; ".join(part for part in (ends, whole) if part)
     kind: FieldKind = "slider" if item.kind == "line" and (item.minimum, item.maximum) == (0, 100) \
         else "integer"
@@ -190,12 +215,12 @@ def item_field(instrument: Instrument, item: Item, section: str) -> Field:
 
 def score_field(instrument: Instrument, score: ScoreDef, section: str) -> Field:
     """A score: a number the registry computes (read-only where data are entered)."""
-    direction = "higher is better" if score.higher_is_better else "higher is worse"
-    note = (f"{score.unit}, {number(score.minimum)}–{number(score.maximum)}, {direction}. "
-            f"{score.missing_rule}")
-    return Field(score.code, score.label, "score", score.code, minimum=score.minimum,
-                 maximum=score.maximum, unit=score.unit, note=note, section=section,
-                 group="Scores", instrument=instrument.code, score=score.code)
+    note = (f"{words(score.unit)}, {number(score.minimum)}–{number(score.maximum)}, "
+            f"{direction_of(score.code)}. {score.missing_rule}")
+    return Field(score.code, score_label(score.code), "score", score.code,
+                 minimum=score.minimum, maximum=score.maximum, unit=score.unit, note=note,
+                 section=section, group=_("Scores"), instrument=instrument.code,
+                 score=score.code)
 
 
 def instrument_form(instrument: Instrument) -> Form:
@@ -204,15 +229,15 @@ def instrument_form(instrument: Instrument) -> Form:
     group = None
     if instrument.entry:
         for item in instrument.items:
-            section = item.group if item.group != group else ""
+            section = section_label(instrument.code, item.group) if item.group != group else ""
             group = item.group
             fields.append(item_field(instrument, item, section))
     sources = [scoring.INSTRUMENTS[code].short_name for code in instrument.derived_from]
-    section = SCORES_SECTION
+    section = words(SCORES_SECTION)
     if not instrument.entry and sources:
         codes = ", ".join(instrument.item_codes)
-        section = (f"{SCORES_SECTION}; scored from the {' and '.join(sources)} answers "
-                   f"(items {codes})")
+        section = _("%(section)s; scored from the %(sources)s answers (items %(items)s)",
+                    section=section, sources=", ".join(sources), items=codes)
     for index, score in enumerate(instrument.scores):
         fields.append(score_field(instrument, score, section if index == 0 else ""))
     recall = f"Recall period: {instrument.recall_period}. " if instrument.recall_period else ""

@@ -16,6 +16,7 @@ from decimal import Decimal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from flask_babel import gettext as _
 
 from registry.services import ValidationFailed
 
@@ -79,9 +80,10 @@ def float_strings(values: pa.Array, column: str) -> pa.Array:
     bad = pc.and_kleene(pc.invert(pc.is_finite(values)), pc.is_valid(values))
     if pc.any(bad).as_py():
         found = values.filter(bad)[0].as_py()
-        raise ValidationFailed({"format": (
-            f"ODM: column {column} holds a value that is not a finite number ({found}); "
-            "correct the stored value, or export another format.")})
+        raise ValidationFailed({"format": _(
+            "ODM: column %(column)s holds a value that is not a finite number (%(value)s); "
+            "correct the stored value, or export another format.", column=column,
+            value=found)})
     out = pc.cast(values, pa.string())
     exponent = pc.fill_null(pc.match_substring(out, "e"), False)
     if pc.any(exponent).as_py():  # rare: very large or very small numbers

@@ -4,6 +4,9 @@ Clinicians (clinical staff who do not manage follow-up) get their own panels
 (``registry.main.clinician``): their patients' due and overdue visits and the adverse
 events awaiting review, serious first.  Everyone else with clinical access sees the
 serious events awaiting review at their sites; follow-up managers the follow-up panels.
+All clinical staff (clinicians, coordinators, admins) see their sites' patients flagged
+after a lot recall and the lots that reached the serious adverse event alert
+(``registry.main.lots``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from registry.followup.queries import managed_site_ids
 from registry.followup.services import booked_appointments
 from registry.followup.status import STATUS_LABELS
 from registry.followup.worklist import WorklistFilters, status_counts
+from registry.lots.trace import DEFAULT_SERIOUS_ALERT
 from registry.main.clinician import ClinicianPanels, clinician_panels
+from registry.main.lots import LotPanel, lot_panel
 from registry.models import AdverseEvent, Patient, Site
 from registry.selfreport.queries import recent_self_reports
 
@@ -47,9 +52,15 @@ class HomeSummary:
     self_reports: list[Any] = field(default_factory=list)
     # Clinicians: their patients' due / overdue visits, adverse events awaiting review.
     clinician: ClinicianPanels | None = None
+    # Clinical staff: patients awaiting a review after their lot's recall, and lots that
+    # reached the serious adverse event alert (registry.main.lots).
+    lots: LotPanel = field(default_factory=LotPanel)
 
 
-def home_summary(session: Session, user: Any) -> HomeSummary:
+def home_summary(session: Session, user: Any, *,
+                 lot_alert: int = DEFAULT_SERIOUS_ALERT) -> HomeSummary:
+    """What ``user``'s home page shows; ``lot_alert``: serious adverse events in one lot
+    that raise the lot alert (``registry.lots.trace.alert_threshold`` of the config)."""
     summary = HomeSummary()
     if user.is_authenticated and user.site_ids != user.active_site_ids:
         summary.inactive_sites = sorted((site for site in user.sites if not site.active),
@@ -64,6 +75,7 @@ def home_summary(session: Session, user: Any) -> HomeSummary:
         .group_by(Patient.site_id)
     )
     summary.patients_by_site = {site_id: count for site_id, count in rows}
+    summary.lots = lot_panel(session, site_ids, lot_alert)
     if can(user, Permission.CLINICAL_WRITE) and not can(user, Permission.FOLLOWUP_MANAGE):
         todays = {site.id: today(site.timezone) for site in summary.sites}
         summary.clinician = clinician_panels(session, user, site_ids, todays,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Connection, create_engine, func, inspect, select, table, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
@@ -68,7 +69,7 @@ class Snapshot:
 def backend_of(database_url: str) -> str:
     name = make_url(normalise_url(database_url)).get_backend_name()
     if name not in {"sqlite", "postgresql"}:
-        raise MaintenanceError(f"Backups of {name} databases are not supported.")
+        raise MaintenanceError(_("Backups of %(kind)s databases are not supported.", kind=name))
     return name
 
 
@@ -117,7 +118,8 @@ def table_names(database_url: str) -> list[str]:
 def _sqlite_file(database_url: str) -> Path:
     database = make_url(database_url).database
     if not database or database == ":memory:":
-        raise MaintenanceError("An in-memory SQLite database cannot be backed up or restored.")
+        raise MaintenanceError(_("An in-memory SQLite database cannot be backed up or "
+                                 "restored."))
     return Path(database)
 
 
@@ -134,7 +136,7 @@ def _integrity_problem(connection: sqlite3.Connection) -> str | None:
 def _backup_sqlite(database_url: str, partial: Path) -> Snapshot:
     source_path = _sqlite_file(database_url)
     if not source_path.exists():
-        raise MaintenanceError(f"The database file {source_path} does not exist.")
+        raise MaintenanceError(_("The database file %(path)s does not exist.", path=source_path))
     source = sqlite3.connect(source_path, timeout=SQLITE_BUSY_TIMEOUT_S)
     target = sqlite3.connect(partial)
     try:
@@ -145,7 +147,8 @@ def _backup_sqlite(database_url: str, partial: Path) -> Snapshot:
         target.close()
         source.close()
     if problem:
-        raise MaintenanceError(f"The backup copy failed its integrity check: {problem}")
+        raise MaintenanceError(_("The backup copy failed its integrity check: %(problem)s",
+                                 problem=problem))
     return _describe_sqlite_file(partial)
 
 
@@ -179,7 +182,8 @@ def _libpq(database_url: str) -> tuple[str, dict[str, str]]:
 def _pg_tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        raise MaintenanceError(f"{name} was not found: install the PostgreSQL client tools.")
+        raise MaintenanceError(_("%(tool)s was not found: install the PostgreSQL client tools.",
+                                 tool=name))
     return found
 
 
@@ -190,7 +194,8 @@ def _run(args: list[str], env: Mapping[str, str]) -> None:
         args, env=dict(env), capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         tool = Path(args[0]).name
-        raise MaintenanceError(f"{tool} failed: {completed.stderr.strip()[-2000:]}")
+        raise MaintenanceError(_("%(tool)s failed: %(output)s", tool=tool,
+                                 output=completed.stderr.strip()[-2000:]))
 
 
 def _backup_postgresql(database_url: str, partial: Path) -> Snapshot:
@@ -211,7 +216,7 @@ def backup(database_url: str, path: Path, *, overwrite: bool = False) -> Snapsho
     backend = backend_of(database_url)
     path = Path(path)
     if path.exists() and not overwrite:
-        raise MaintenanceError(f"{path} already exists; choose a new file name.")
+        raise MaintenanceError(_("%(path)s already exists; choose a new file name.", path=path))
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)
@@ -245,7 +250,8 @@ def _backup_backend(path: Path) -> str:
         return "sqlite"
     if magic.startswith(PG_DUMP_MAGIC):
         return "postgresql"
-    raise MaintenanceError(f"{path} is neither an SQLite backup nor a pg_dump custom archive.")
+    raise MaintenanceError(_("%(path)s is neither an SQLite backup nor a pg_dump custom "
+                             "archive.", path=path))
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:
@@ -255,9 +261,10 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
         return None
     manifest: dict[str, Any] = json.loads(where.read_text())
     if manifest.get("sha256") != sha256_file(path):
-        raise MaintenanceError(
-            f"{path} does not match the checksum in {where.name}: the backup is damaged or "
-            "was changed after it was made. Nothing was restored.")
+        raise MaintenanceError(_(
+            "%(path)s does not match the checksum in %(manifest)s: the backup is damaged or "
+            "was changed after it was made. Nothing was restored.", path=path,
+            manifest=where.name))
     return manifest
 
 
@@ -267,7 +274,8 @@ def _restore_sqlite(database_url: str, path: Path) -> Snapshot:
     try:
         problem = _integrity_problem(source)
         if problem:
-            raise MaintenanceError(f"{path} failed its integrity check: {problem}")
+            raise MaintenanceError(_("%(path)s failed its integrity check: %(problem)s",
+                                     path=path, problem=problem))
         target_path.parent.mkdir(parents=True, exist_ok=True)
         target = sqlite3.connect(target_path, timeout=SQLITE_BUSY_TIMEOUT_S)
         try:
@@ -293,23 +301,25 @@ def restore(database_url: str, path: Path) -> Snapshot:
     backend = backend_of(database_url)
     path = Path(path)
     if not path.is_file():
-        raise MaintenanceError(f"{path} does not exist.")
+        raise MaintenanceError(_("%(path)s does not exist.", path=path))
     kind = _backup_backend(path)
     if kind != backend:
-        raise MaintenanceError(
-            f"{path} is a {kind} backup but the target database is {backend}; restore it into "
-            f"a {kind} database.")
+        raise MaintenanceError(_(
+            "%(path)s is a %(kind)s backup but the target database is %(backend)s; restore it "
+            "into a %(kind)s database.", path=path, kind=kind, backend=backend))
     manifest = read_manifest(path)
     existing = table_names(database_url)
     if existing:
         shown = ", ".join(existing[:5]) + (" …" if len(existing) > 5 else "")
-        raise MaintenanceError(
-            f"The target database is not empty ({len(existing)} tables: {shown}). Restore only "
-            "into a new, empty database; nothing was changed.")
+        raise MaintenanceError(_(
+            "The target database is not empty (%(num)d tables: %(tables)s). Restore only "
+            "into a new, empty database; nothing was changed.", num=len(existing),
+            tables=shown))
     restored = (_restore_sqlite if backend == "sqlite" else _restore_postgresql)(
         database_url, path)
     if manifest is not None and manifest.get("row_counts") != restored.row_counts:
-        raise MaintenanceError(
-            "The restored row counts differ from the backup's manifest: "
-            f"expected {manifest.get('row_counts')}, found {restored.row_counts}.")
+        raise MaintenanceError(_(
+            "The restored row counts differ from the backup's manifest: expected "
+            "%(expected)s, found %(found)s.", expected=manifest.get("row_counts"),
+            found=restored.row_counts))
     return replace(restored, path=path, manifest=manifest or {})

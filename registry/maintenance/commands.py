@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 
 from registry.audit_chain import verify_audit_chain
 from registry.db import get_engine
@@ -22,8 +23,9 @@ from registry.maintenance.backup import (
 
 def _summary(snapshot: Snapshot) -> str:
     rows = sum(snapshot.row_counts.values())
-    return (f"{len(snapshot.row_counts)} tables, {rows} rows, {snapshot.audit_rows} audit rows, "
-            f"schema revision {snapshot.revision or 'none'}")
+    return _("%(tables)d tables, %(rows)d rows, %(audit_rows)d audit rows, schema revision "
+             "%(revision)s", tables=len(snapshot.row_counts), rows=rows,
+             audit_rows=snapshot.audit_rows, revision=snapshot.revision or _("none"))
 
 
 @click.command("backup")
@@ -40,8 +42,9 @@ def backup_command(path: Path, overwrite: bool) -> None:
         snapshot = backup(current_app.config["DATABASE_URL"], path, overwrite=overwrite)
     except MaintenanceError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"Backup written to {path} ({_summary(snapshot)}).")
-    click.echo(f"Manifest: {manifest_path(path)}")
+    click.echo(_("Backup written to %(path)s (%(summary)s).", path=path,
+                 summary=_summary(snapshot)))
+    click.echo(_("Manifest: %(path)s", path=manifest_path(path)))
 
 
 @click.command("restore")
@@ -59,7 +62,7 @@ def restore_command(path: Path) -> None:
         snapshot = restore(database_url, path)
     except MaintenanceError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"Restored {path} ({_summary(snapshot)}).")
+    click.echo(_("Restored %(path)s (%(summary)s).", path=path, summary=_summary(snapshot)))
     with connect(database_url) as connection:
         verify_audit_chain(connection,
                            lambda _result: ". Was the backup made with a different audit key?")

@@ -12,6 +12,7 @@ from registry.models.followup import (
 )
 from registry.models.patients import IndexKnee, Patient, PatientIdentity, Treatment
 from registry.models.pending import PendingSubmission
+from registry.models.products import CellProduct, LotRecallReview, ProductLot
 from registry.models.protocol import Protocol, Timepoint
 from registry.models.research import Cohort
 from registry.models.selfreport import RequestThrottle, SelfReport, SelfReportLink, TextPack
@@ -25,6 +26,7 @@ __all__ = [
     "AuditEvent",
     "Audited",
     "Base",
+    "CellProduct",
     "Cohort",
     "ContactAttempt",
     "FollowupCount",
@@ -32,9 +34,11 @@ __all__ = [
     "FollowupState",
     "IndexKnee",
     "InstrumentResponse",
+    "LotRecallReview",
     "Patient",
     "PatientIdentity",
     "PendingSubmission",
+    "ProductLot",
     "Protocol",
     "RegistrySetting",
     "Reminder",

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.models.base import Audited, Base, Versioned, intpk, utc_created
+from registry.vocabularies import N_
 
 
 class Role(enum.StrEnum):
@@ -29,10 +30,10 @@ class Role(enum.StrEnum):
 
 
 ROLE_LABELS = {
-    Role.CLINICIAN: "Clinician",
-    Role.COORDINATOR: "Coordinator",
-    Role.RESEARCHER: "Researcher",
-    Role.ADMIN: "Administrator",
+    Role.CLINICIAN: N_("Clinician"),
+    Role.COORDINATOR: N_("Coordinator"),
+    Role.RESEARCHER: N_("Researcher"),
+    Role.ADMIN: N_("Administrator"),
 }
 
 user_site = Table(
@@ -84,6 +85,7 @@ class User(Audited, Base):
             "password_hash",
             "password_changed_at",
             "totp_last_step",
+            "language",  # a person's own display preference (still audited)
         }
     )
     audit_redacted = frozenset({"password_hash", "session_token", "totp_secret"})
@@ -104,6 +106,9 @@ class User(Audited, Base):
     must_change_password: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # The interface language the person chose (vocabularies.LANGUAGES); None: the
+    # browser's Accept-Language, then their sites' language (registry.i18n).
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[utc_created]
 
     sites: Mapped[list[Site]] = relationship(secondary=user_site, back_populates="users")

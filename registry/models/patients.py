@@ -26,17 +26,22 @@ from registry import textsearch
 from registry.limits import DATES, NUMBERS
 from registry.models.base import Audited, Base, Versioned, intpk, range_check, utc_created
 from registry.vocabularies import (
+    ANAESTHESIA,
     CELL_SOURCES,
     CONTACT_PREFERENCES,
+    DELIVERY_SITES,
+    IMAGE_GUIDANCE,
     LATERALITY,
     PATIENT_STATUS,
     SEX,
+    TREATMENT_TYPES,
     WITHDRAWAL_REASONS,
     sql_in,
 )
 
 if TYPE_CHECKING:
     from registry.models.accounts import Site
+    from registry.models.products import ProductLot
     from registry.models.protocol import Protocol
     from registry.models.visits import AdverseEvent, Visit
 
@@ -165,11 +170,32 @@ class IndexKnee(Audited, Versioned, Base):
 
 
 class Treatment(Audited, Versioned, Base):
-    """The cell-therapy treatment; its date is day 0 of follow-up."""
+    """The treatment; its date is day 0 of follow-up.
+
+    Cell therapy names the product lot it used (``lot_id``; ``product_name`` and
+    ``lot_number`` keep the words as recorded, for treatments recorded before the product
+    catalogue); comparators (hyaluronic acid, PRP, ...) have no lot.  The delivery fields
+    follow the DOSES and MIBO reporting checklists (Murray IR et al., JBJS 2019;101:1086;
+    Murray IR et al., JBJS 2017;99:809).
+    """
 
     __tablename__ = "treatment"
     __table_args__ = (
-        CheckConstraint(sql_in("cell_source", CELL_SOURCES), name="cell_source_known"),
+        CheckConstraint(sql_in("treatment_type", TREATMENT_TYPES), name="treatment_type_known"),
+        CheckConstraint(f"cell_source is null or {sql_in('cell_source', CELL_SOURCES)}",
+                        name="cell_source_known"),
+        CheckConstraint("treatment_type != 'cell_therapy' or (cell_source is not null and "
+                        "product_name is not null and lot_number is not null)",
+                        name="cell_therapy_product"),
+        CheckConstraint(f"delivery_site is null or {sql_in('delivery_site', DELIVERY_SITES)}",
+                        name="delivery_site_known"),
+        CheckConstraint(f"image_guidance is null or {sql_in('image_guidance', IMAGE_GUIDANCE)}",
+                        name="image_guidance_known"),
+        CheckConstraint(f"anaesthesia is null or {sql_in('anaesthesia', ANAESTHESIA)}",
+                        name="anaesthesia_known"),
+        range_check(NUMBERS["volume_ml"].check("volume_ml"), name="volume_range"),
+        range_check(NUMBERS["injection_interval_days"].check("injection_interval_days"),
+                    name="injection_interval_range"),
         CheckConstraint(NUMBERS["injections"].check("injections", nullable=False),
                         name="injections_range"),
         CheckConstraint("cell_dose_million is null or cell_dose_million > 0", name="dose_positive"),
@@ -183,11 +209,22 @@ class Treatment(Audited, Versioned, Base):
         ForeignKey("patient.id", ondelete="CASCADE"), unique=True
     )
     treatment_date: Mapped[date] = mapped_column(Date, index=True)
-    cell_source: Mapped[str] = mapped_column(String(16))
-    product_name: Mapped[str] = mapped_column(String(200))
-    lot_number: Mapped[str] = mapped_column(String(80))
+    treatment_type: Mapped[str] = mapped_column(String(24), default="cell_therapy",
+                                                server_default="cell_therapy", index=True)
+    cell_source: Mapped[str | None] = mapped_column(String(16))
+    product_name: Mapped[str | None] = mapped_column(String(200))
+    lot_number: Mapped[str | None] = mapped_column(String(80))
+    lot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("product_lot.id", ondelete="RESTRICT"), index=True)
+    # Why a lot that is not released, expired or another site's was used anyway.
+    lot_justification: Mapped[str | None] = mapped_column(Text)
     cell_dose_million: Mapped[float | None] = mapped_column(Float)
     injections: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    injection_interval_days: Mapped[int | None] = mapped_column(Integer)
+    delivery_site: Mapped[str | None] = mapped_column(String(32))
+    image_guidance: Mapped[str | None] = mapped_column(String(16))
+    volume_ml: Mapped[float | None] = mapped_column(Float)
+    anaesthesia: Mapped[str | None] = mapped_column(String(16))
     co_interventions: Mapped[list[str]] = mapped_column(JSON, default=list)
     operator: Mapped[str] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)
@@ -195,6 +232,7 @@ class Treatment(Audited, Versioned, Base):
     recorded_at: Mapped[utc_created]
 
     patient: Mapped[Patient] = relationship(back_populates="treatment")
+    lot: Mapped[ProductLot | None] = relationship()
 
 
 @event.listens_for(PatientIdentity, "before_insert")

@@ -190,7 +190,9 @@ class AdverseEvent(Audited, Versioned, Base):
     audit_reason_exempt = frozenset({"version", "updated_at", "reviewed_at", "reviewed_by_id"})
 
     id: Mapped[intpk]
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    # Indexed: a lot's trace and the patient page read a patient's events.
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"),
+                                            index=True)
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="SET NULL"))
     onset_date: Mapped[date] = mapped_column(Date)
     description: Mapped[str] = mapped_column(Text)

@@ -43,6 +43,7 @@ from matplotlib.patches import Patch  # noqa: E402
 
 import scoring  # noqa: E402
 from registry.research.estimates import Estimate, ScoreRow, Small, Summary  # noqa: E402
+from registry.research.language import words  # noqa: E402
 from registry.research.options import CHART_FORMATS, CHART_KINDS, GROUPS  # noqa: E402
 
 SIZE = (9.0, 4.2)  # inches at 100 dpi: the summary page shows it 900 × 420
@@ -77,7 +78,7 @@ def group_label(summary: Summary, group: str) -> str:
 
 def _legend(figure: Figure, summary: Summary, handles: list[object]) -> None:
     """The legend to the right of the axes, never over the data."""
-    title = GROUPS[summary.group_by][0] if summary.group_by in GROUPS else None
+    title = _(GROUPS[summary.group_by][0]) if summary.group_by in GROUPS else None
     figure.legend(handles=handles, loc="outside right upper", title=title, fontsize=8,
                   title_fontsize=8, frameon=False)
 
@@ -138,9 +139,9 @@ def change_chart(summary: Summary) -> Figure:
             handles.append(Line2D([], [], linestyle="none", marker=CLIP_MARKERS[side],
                                   color="#57606a", markeredgecolor="black", label=text))
     direction = _("higher is better") if score.higher_is_better else _("lower is better")
-    axes.set_title(_("%(score)s: mean change from baseline (95%% CI)", score=score.label))
+    axes.set_title(_("%(score)s: mean change from baseline (95%% CI)", score=words(score.label)))
     axes.set_xlabel(_("Days since treatment (timepoint target)"))
-    axes.set_ylabel(_("Change (%(unit)s; %(direction)s)", unit=score.unit,
+    axes.set_ylabel(_("Change (%(unit)s; %(direction)s)", unit=words(score.unit),
                       direction=direction))
     figure.text(0.01, 0.012, _("Dashed lines: largest possible change (±%(span)s). "
                                "n: patients behind each point.",
@@ -196,7 +197,7 @@ def responder_chart(summary: Summary) -> Figure:
 
 def title(summary: Summary, kind: str) -> str:
     """The chart's name, for the SVG's <title> (what a screen reader announces)."""
-    label = scoring.SCORES[summary.score].label
+    label = words(scoring.SCORES[summary.score].label)
     return (_("%(score)s: mean change from baseline by timepoint", score=label)
             if kind == "change" else _("OMERACT-OARSI responder rate by timepoint"))
 

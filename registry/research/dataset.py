@@ -1,10 +1,13 @@
 """Reading a cohort's data in a bounded number of queries, already de-identified in SQL.
 
-Queries: timepoints (1), protocols (2), patients (1), visits with their status (1,
-``visitrows``), scores of the done visits (1, in patient order, streamed into numpy arrays:
-see ``scorestream``), adverse events (1), item answers (1, optional).  Birth dates, names,
-record numbers, contact details and study IDs are never selected; dates are turned into
-days since treatment by the database; age at treatment is computed and capped there.
+Queries: timepoints (1), protocols (2), patients with their treatment, product and lot
+(1), the lots' release tests (1), visits with their status (1, ``visitrows``), scores of the
+done visits (1, in patient order, streamed into numpy arrays: see ``scorestream``), adverse
+events (1), item answers (1, optional).  Birth dates, names, record numbers, contact
+details and study IDs are never selected, nor a lot's donor code or the patient an
+autologous lot was prepared for; dates are turned into days since treatment by the
+database; age at treatment is computed and capped there.  The lot number is read only to
+be replaced by a pseudonym (``Dataset.lot_pids``, set by the export).
 """
 
 from __future__ import annotations
@@ -16,15 +19,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, String, case, cast, select
+from sqlalchemy import Select, String, case, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
 import scoring
 from registry.models import (
     AdverseEvent,
+    CellProduct,
     IndexKnee,
     InstrumentResponse,
     Patient,
+    ProductLot,
     Protocol,
     Site,
     Timepoint,
@@ -32,10 +37,11 @@ from registry.models import (
     Visit,
 )
 from registry.research import scorestream, visitrows
-from registry.research.cohorts import AGE_CAP, age_at_treatment
+from registry.research.cohorts import AGE_CAP, age_at_treatment, treatment_product, with_product
 from registry.research.scorestream import AnySelect, ScoreChunk
 from registry.research.sqldates import days_between
 from registry.research.visitrows import Visits
+from registry.vocabularies import ISCT_MARKERS
 
 Progress = Callable[[int], None]
 
@@ -89,6 +95,9 @@ class Dataset:
     timepoint_of: dict[int, int] = field(default_factory=dict)  # timepoint id -> index
     visits: Visits | None = None  # every visit of the cohort, with its status
     protocols: list[dict[str, Any]] = field(default_factory=list)  # see ``load_protocols``
+    # Per patient, the pseudonym of the lot its treatment used (None: no lot), set by the
+    # export from ``patients["lot_key"]`` (``Pseudonymiser.lots``).
+    lot_pids: list[str | None] | None = None
 
     @property
     def baseline_index(self) -> list[int]:
@@ -122,8 +131,21 @@ def load_patients(session: Session, cohort: Select[int],
         (age >= AGE_CAP).label("age_90_plus"),
         Patient.height_cm, Patient.weight_kg, Patient.bmi,
         IndexKnee.kl_grade, IndexKnee.laterality,
-        Treatment.cell_source, Treatment.product_name.label("product"),
-        Treatment.cell_dose_million, Treatment.injections,
+        Treatment.treatment_type, Treatment.cell_source,
+        treatment_product().label("product"),
+        CellProduct.origin.label("product_origin"), CellProduct.tissue_source,
+        CellProduct.preparation, CellProduct.minimally_manipulated,
+        Treatment.lot_id,  # internal, never exported (see ``lot_isct``)
+        # Internal, never exported: the lot's identity, replaced by a pseudonym.
+        func.coalesce(ProductLot.lot_number, Treatment.lot_number).label("lot_number"),
+        ProductLot.release_status.label("lot_release_status"),
+        days_between(session, ProductLot.expiry_date, Treatment.treatment_date)
+        .label("lot_expiry_day"),
+        ProductLot.viability_percent.label("lot_viability_percent"),
+        ProductLot.cell_count_million.label("lot_cell_count_million"),
+        Treatment.cell_dose_million, Treatment.injections, Treatment.injection_interval_days,
+        Treatment.delivery_site, Treatment.image_guidance, Treatment.volume_ml,
+        Treatment.anaesthesia,
         cast(Treatment.co_interventions, String).label("co_interventions"),  # JSON text
         Patient.outside_indication_justification.is_not(None).label("outside_indication"),
         Patient.status, Patient.withdrawal_reason, Patient.protocol_id,
@@ -133,13 +155,35 @@ def load_patients(session: Session, cohort: Select[int],
     if free_text:
         columns += [Patient.outside_indication_justification.label("justification"),
                     Patient.withdrawal_note, Treatment.notes.label("treatment_notes")]
-    query = (select(*columns).join(Site, Site.id == Patient.site_id)
-             .join(Treatment, Treatment.patient_id == Patient.id)
-             .outerjoin(IndexKnee, IndexKnee.patient_id == Patient.id)
-             .where(Patient.id.in_(cohort)).order_by(Patient.id))
-    frame = raw_frame(session, query)
+    query = with_product(select(*columns).join(Site, Site.id == Patient.site_id)
+                         .join(Treatment, Treatment.patient_id == Patient.id)
+                         .outerjoin(IndexKnee, IndexKnee.patient_id == Patient.id))
+    frame = raw_frame(session, query.where(Patient.id.in_(cohort)).order_by(Patient.id))
     frame["co_interventions"] = json_lists(frame["co_interventions"])
-    return frame
+    isct = lot_isct(session, cohort)
+    frame["lot_isct_criteria_met"] = [None if lot != lot or lot is None else isct.get(int(lot))
+                                      for lot in frame["lot_id"]]
+    frame["lot_key"] = lot_keys(frame["product"], frame["lot_number"])
+    return frame.drop(columns=["lot_number"])
+
+
+def lot_isct(session: Session, cohort: Select[int]) -> dict[int, bool | None]:
+    """Whether each lot the cohort was treated with meets the ISCT minimal criteria
+    (``ProductLot.isct_criteria_met``; None: not every marker tested): one query of the
+    lots' marker percentages."""
+    markers = [getattr(ProductLot, column) for column in ISCT_MARKERS]
+    rows = session.execute(select(ProductLot.id, *markers).where(ProductLot.id.in_(
+        select(Treatment.lot_id).where(Treatment.patient_id.in_(cohort))))).all()
+    return {int(lot_id): ProductLot(**dict(zip(ISCT_MARKERS, values, strict=True)))
+            .isct_criteria_met for lot_id, *values in rows}
+
+
+def lot_keys(products: pd.Series, lot_numbers: pd.Series) -> list[str | None]:
+    """What a lot pseudonym is made from: the product and the lot number (a lot number is
+    unique within its product); None without a lot number."""
+    return [None if number is None or number != number
+            else f"{'' if product is None or product != product else product}\x00{number}"
+            for product, number in zip(products, lot_numbers, strict=True)]
 
 
 def raw_frame(session: Session, query: AnySelect) -> pd.DataFrame:

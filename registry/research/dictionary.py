@@ -7,6 +7,11 @@ coded columns from ``registry.vocabularies``; nothing here lists scores or instr
 hand, and nothing is cached, so an instrument added to the catalogue is described at once.
 Variable names valid in Stata, SPSS and SAS (at most 32 characters) and Stata's labels (at
 most 80 characters) are derived here too.
+
+Labels and descriptions are written in the language in force (``registry.research.language``:
+an export in Spanish builds its specs inside ``in_language("es")``); names, codes, types,
+ranges and ``source`` (where a value comes from: tables, functions, citations) stay as
+they are.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import pandas as pd
+from flask_babel import gettext as _
 
 import scoring
+from registry.research.language import anchor_labels, item_label, option_label, words
 from registry.research.missing import SCORE_REASONS
-from registry.vocabularies import COLLECTION_MODES
+from registry.vocabularies import COLLECTION_MODES, N_
 from scoring import FLAG_KINDS, Threshold, ThresholdKind
 from scoring.change import find_threshold
 
@@ -29,12 +36,12 @@ STATA_NAME_MAX = 32
 # variable plus a running number, and that name must fit Stata's 32 characters too.
 NAME_MAX = STATA_NAME_MAX - 4
 STATA_LABEL_MAX = 80
-FLAG_NAMES: dict[str, str] = {
-    "mcii": "minimal clinically important improvement reached",
-    "mic": "minimal important change reached",
-    "pass": "patient acceptable symptom state reached",
+FLAG_NAMES: dict[str, str] = {  # translated where used (``words``)
+    "mcii": N_("minimal clinically important improvement reached"),
+    "mic": N_("minimal important change reached"),
+    "pass": N_("patient acceptable symptom state reached"),
 }
-ITEM_MISSING = "empty when the item was not answered"
+ITEM_MISSING = N_("empty when the item was not answered")
 
 
 @dataclass(frozen=True)
@@ -69,14 +76,19 @@ class ColumnSpec:
     def __post_init__(self) -> None:
         """Booleans are coded 0 = No, 1 = Yes; ``values`` is ``codes`` as text."""
         if self.type == "boolean" and not self.codes:
-            object.__setattr__(self, "codes", BOOLEAN_CODES)
+            object.__setattr__(self, "codes", boolean_codes())
         if self.codes and not self.values:
             object.__setattr__(self, "values", coded(dict(self.codes)))
 
 
 # A boolean column's codes: 0/1 in CSV, Stata, SPSS and SAS; false/true in Parquet and
 # Excel (see ``ENCODINGS``).
-BOOLEAN_CODES: tuple[tuple[Any, str], ...] = ((0, "No"), (1, "Yes"))
+BOOLEAN_CODES: tuple[tuple[Any, str], ...] = ((0, N_("No")), (1, N_("Yes")))
+
+
+def boolean_codes() -> tuple[tuple[Any, str], ...]:
+    """``BOOLEAN_CODES`` with their labels in the language in force."""
+    return tuple((code, words(label)) for code, label in BOOLEAN_CODES)
 
 
 def coded(vocabulary: Mapping[Any, str]) -> str:
@@ -84,13 +96,36 @@ def coded(vocabulary: Mapping[Any, str]) -> str:
 
 
 def vocab(vocabulary: Mapping[Any, str]) -> dict[str, Any]:
-    """A coded column's ``values`` (text) and ``codes`` (pairs), to pass to ColumnSpec."""
-    return {"values": coded(vocabulary), "codes": tuple(vocabulary.items())}
+    """A coded column's ``values`` (text) and ``codes`` (pairs), to pass to ColumnSpec;
+    the labels (``N_``-marked vocabulary labels) in the language in force."""
+    translated = {code: words(str(label)) for code, label in vocabulary.items()}
+    return {"values": coded(translated), "codes": tuple(translated.items())}
+
+
+def at_timepoint(label: str, timepoint: str | None) -> str:
+    """``label`` of a value at ``timepoint`` ("KOOS Pain at 3 months"); ``label`` alone
+    without one."""
+    if not timepoint:
+        return label
+    return _("%(label)s at %(timepoint)s", label=label, timepoint=timepoint)
+
+
+def timepoint_mark() -> str:
+    """What ``at_timepoint`` puts between a label and its timepoint (" at " in English):
+    ``stata_label`` keeps what follows it when it shortens a label."""
+    sample = _("%(label)s at %(timepoint)s", label="\0", timepoint="\1")
+    start, end = sample.find("\0"), sample.find("\1")
+    return sample[start + 1:end] if 0 <= start < end else " at "
+
+
+def score_label(score_code: str) -> str:
+    """A score's label in the language in force."""
+    return words(scoring.SCORES[score_code].label)
 
 
 def direction_of(score_code: str) -> str:
-    return "higher is better" if scoring.SCORES[score_code].higher_is_better \
-        else "higher is worse"
+    return _("higher is better") if scoring.SCORES[score_code].higher_is_better \
+        else _("higher is worse")
 
 
 def score_spec(table: str, column: str, score_code: str, timepoint: str | None,
@@ -107,47 +142,51 @@ def _score_spec(table: str, column: str, score_code: str, timepoint: str | None,
                 kind: str, thresholds: scoring.ThresholdSet | None) -> ColumnSpec:
     score = scoring.SCORES[score_code]
     instrument = scoring.INSTRUMENTS[score.instrument]
-    at = f" at {timepoint}" if timepoint else ""
-    derived_missing = (f"empty when the score or its baseline is missing; score: "
-                       f"{score.missing_rule}")
+    label = at_timepoint(score_label(score_code), timepoint)
+    unit = words(score.unit)
+    derived_missing = _("empty when the score or its baseline is missing; score: %(rule)s",
+                        rule=score.missing_rule)
     if kind == "value":
-        return ColumnSpec(table, column, f"{score.label}{at}", "number", unit=score.unit,
+        return ColumnSpec(table, column, label, "number", unit=unit,
                           minimum=score.minimum, maximum=score.maximum,
                           direction=direction_of(score_code), kind="score",
                           missing_rule=score.missing_rule, instrument=instrument.name,
                           source=f"score_value {score_code} ({instrument.version}); "
                                  f"{score.citation}")
     if kind == "baseline":
-        return ColumnSpec(table, column, f"{score.label} at baseline", "number",
-                          unit=score.unit, minimum=score.minimum, maximum=score.maximum,
+        return ColumnSpec(table, column, at_timepoint(score_label(score_code), _("baseline")),
+                          "number", unit=unit, minimum=score.minimum, maximum=score.maximum,
                           direction=direction_of(score_code), kind="score at baseline",
                           missing_rule=score.missing_rule, instrument=instrument.name,
                           source=f"score_value {score_code} at the baseline visit")
     span = score.maximum - score.minimum
     if kind == "change":
-        return ColumnSpec(table, column, f"{score.label}{at}: change from baseline", "number",
-                          unit=score.unit, minimum=-span, maximum=span,
-                          direction=f"follow-up minus baseline; {direction_of(score_code)}",
+        return ColumnSpec(table, column, _("%(label)s: change from baseline", label=label),
+                          "number", unit=unit, minimum=-span, maximum=span,
+                          direction=_("follow-up minus baseline; %(direction)s",
+                                      direction=direction_of(score_code)),
                           kind="change from baseline", missing_rule=derived_missing,
                           instrument=instrument.name, source="scoring.change_frame: absolute")
     if kind == "relative":
-        return ColumnSpec(table, column, f"{score.label}{at}: relative change", "number",
-                          unit="fraction of baseline",
-                          direction="change / baseline; empty when baseline is 0",
+        return ColumnSpec(table, column, _("%(label)s: relative change", label=label),
+                          "number", unit=_("fraction of baseline"),
+                          direction=_("change / baseline; empty when baseline is 0"),
                           kind="relative change", missing_rule=derived_missing,
                           instrument=instrument.name, source="scoring.change_frame: relative")
     if kind == "improvement":
-        return ColumnSpec(table, column, f"{score.label}{at}: improvement", "number",
-                          unit=score.unit, minimum=-span, maximum=span,
-                          direction="positive = better (direction-aware change)",
+        return ColumnSpec(table, column, _("%(label)s: improvement", label=label), "number",
+                          unit=unit, minimum=-span, maximum=span,
+                          direction=_("positive = better (direction-aware change)"),
                           kind="improvement", missing_rule=derived_missing,
                           instrument=instrument.name,
                           source="scoring.change_frame: improvement")
     flag = flag_kind(kind)
     chosen = thresholds or scoring.threshold_set(scoring.DEFAULT_THRESHOLD_SET)
-    return ColumnSpec(table, column, f"{score.label}{at}: {FLAG_NAMES[flag]}", "boolean",
-                      kind=f"{flag} flag", missing_rule=f"{derived_missing}; empty without "
-                      "a threshold", instrument=instrument.name,
+    return ColumnSpec(table, column, _("%(label)s: %(flag)s", label=label,
+                                       flag=words(FLAG_NAMES[flag])), "boolean",
+                      kind=f"{flag} flag",
+                      missing_rule=_("%(rule)s; empty without a threshold", rule=derived_missing),
+                      instrument=instrument.name,
                       source=f"scoring.change_frame: {flag}; "
                              f"{threshold_text(chosen, score_code, flag)}")
 
@@ -186,44 +225,52 @@ def flag_kinds(score_code: str, thresholds: Sequence[Threshold]) -> list[str]:
 
 def item_spec(table: str, column: str, instrument_code: str, item_code: str,
               timepoint: str | None = None) -> ColumnSpec:
-    """An item's answer column, from ``scoring.INSTRUMENTS`` (codes, range, kind, anchors)."""
+    """An item's answer column, from ``scoring.INSTRUMENTS`` (codes, range, kind, anchors);
+    short labels and answer labels in the language in force (``language``)."""
     instrument = scoring.INSTRUMENTS[instrument_code]
     item = instrument.item(item_code)
-    at = f" at {timepoint}" if timepoint else ""
+    label = item_label(instrument.code, item.code, item.label)
     source = f"instrument_response.answers {item.code} ({instrument.version})"
     common: dict[str, Any] = {"instrument": instrument.name, "kind": item.kind,
-                              "missing_rule": ITEM_MISSING, "source": source}
+                              "missing_rule": words(ITEM_MISSING), "source": source}
     if item.options:
-        return ColumnSpec(table, column, f"{instrument.short_name} {item.code} {item.label}{at}",
+        return ColumnSpec(table, column,
+                          at_timepoint(f"{instrument.short_name} {item.code} {label}",
+                                       timepoint),
                           "integer", minimum=item.minimum, maximum=item.maximum,
-                          **vocab({option.code: option.label for option in item.options}),
+                          **vocab({option.code: option_label(instrument.code, item.code,
+                                                             option.code, option.label)
+                                   for option in item.options}),
                           **common)
-    direction = (f"{item.minimum} = {item.anchors[0]}; {item.maximum} = {item.anchors[1]}"
-                 if item.anchors else "")
-    return ColumnSpec(table, column, f"{instrument.short_name} {item.label}{at}", "integer",
-                      unit=item.unit, minimum=item.minimum, maximum=item.maximum,
-                      direction=direction, **common)
+    anchors = anchor_labels(instrument.code, item.code, tuple(item.anchors))
+    direction = (f"{item.minimum} = {anchors[0]}; {item.maximum} = {anchors[1]}"
+                 if anchors else "")
+    return ColumnSpec(table, column, at_timepoint(f"{instrument.short_name} {label}", timepoint),
+                      "integer", unit=words(item.unit), minimum=item.minimum,
+                      maximum=item.maximum, direction=direction, **common)
 
 
 def mode_spec(table: str, column: str, timepoint: str | None = None) -> ColumnSpec:
     """The visit's mode of collection (who answered, how), coded by
     ``registry.vocabularies.COLLECTION_MODES``."""
-    at = f" at {timepoint}" if timepoint else ""
-    return ColumnSpec(table, column, f"Mode of collection of the answers{at}", "category",
-                      kind="mode of administration",
-                      missing_rule="empty when not recorded (visits recorded before modes "
-                                   "were recorded)" + ("" if not timepoint else
-                                                      ", or without a visit"),
+    return ColumnSpec(table, column,
+                      at_timepoint(_("Mode of collection of the answers"), timepoint),
+                      "category", kind="mode of administration",
+                      missing_rule=_("empty when not recorded (visits recorded before modes "
+                                     "were recorded)") if not timepoint else
+                      _("empty when not recorded (visits recorded before modes were "
+                        "recorded), or without a visit"),
                       source="visit.collection_mode", **vocab(COLLECTION_MODES))
 
 
 def reason_spec(table: str, column: str, of: str, change: bool = False) -> ColumnSpec:
     """A reason column: why ``of`` (and, with ``change``, its change from baseline) is
     empty, coded by ``missing.SCORE_REASONS``."""
-    what = f"{of} or its change from baseline" if change else of
-    return ColumnSpec(table, column, f"Why {what} is missing", "category",
+    label = (_("Why %(column)s or its change from baseline is missing", column=of) if change
+             else _("Why %(column)s is missing", column=of))
+    return ColumnSpec(table, column, label, "category",
                       kind="missing-value reason",
-                      missing_rule="empty where no change is computed (baseline rows)"
+                      missing_rule=_("empty where no change is computed (baseline rows)")
                       if of == "change" else "",
                       source="registry.research.missing: score stored, visit status at "
                              "export (registry.followup.status)",
@@ -303,7 +350,7 @@ def stata_label(label: str, limit: int = STATA_LABEL_MAX) -> str:
     text = " ".join(label.split())
     if len(text) <= limit:
         return text
-    cut = text.rfind(" at ")
+    cut = text.rfind(timepoint_mark())
     tail = text[cut:] if cut > 0 and len(text) - cut <= limit // 2 else ""
     head = text[:len(text) - len(tail)]
     room = limit - len(tail) - 1  # one character for the ellipsis

@@ -44,6 +44,7 @@ from registry.research import (
     writers,
 )
 from registry.research.dictionary import dictionary_frame
+from registry.research.language import DEFAULT_LANGUAGE, in_language
 from registry.research.longtable import LongTable
 from registry.research.options import ExportOptions, resolve_threshold_set
 from registry.research.pseudonyms import Pseudonymiser
@@ -52,8 +53,10 @@ from registry.research.tables import Table, derive, patients_table
 from registry.research.visitstable import visits_table
 from registry.research.wide import adverse_events_table, items_table, wide_table
 from registry.spreadsheet import escape_frame
+from registry.vocabularies import N_
 
-EMPTY_MESSAGE = "The cohort has no patients: the tables hold their headers only."
+# English in the manifest and the response's header; translated where shown (N_).
+EMPTY_MESSAGE = N_("The cohort has no patients: the tables hold their headers only.")
 Progress = Callable[[int], None]
 
 
@@ -84,6 +87,7 @@ def build_tables(data: dataset.Dataset, pseudonyms: Pseudonymiser, options: Expo
     ids = data.patients["patient_id"].tolist()
     pids = pseudonyms.many(ids)
     pid_of = dict(zip(ids, pids, strict=True))
+    data.lot_pids = pseudonyms.lots(data.patients["lot_key"])
     tables: list[Table]
     if options.shape == "long":
         tables = [patients_table(data, pids),
@@ -144,6 +148,8 @@ def manifest_for(*, actor: tuple[int | None, str | None], cohort_name: str,
                    "description": cohorts.describe(definition)},
         "format": options.format,
         "shape": options.shape,
+        # The language of the dictionary, the labels and the syntax files (data: codes).
+        "language": options.language,
         "options": {"items": options.items, "adverse_events": options.adverse_events,
                     "free_text": options.free_text},
         "pseudonyms": {"mode": pseudonyms.mode, "project": pseudonyms.project,
@@ -151,6 +157,9 @@ def manifest_for(*, actor: tuple[int | None, str | None], cohort_name: str,
         "deidentification": [
             "no names, record numbers, contact details, birth dates or study IDs",
             "dates replaced by days since treatment (day 0)",
+            "lot numbers replaced by lot pseudonyms (L- + 12 hex digits of "
+            "HMAC-SHA256(key, project, product, lot number), the patients' key); "
+            "donor codes and the patient an autologous lot was made for left out",
             f"age at treatment in whole years, {cohorts.AGE_CAP} and older shown as "
             f"{cohorts.AGE_CAP} with age_90_plus = true",
             "free text " + ("included (allowed by an administrator)" if options.free_text
@@ -232,8 +241,20 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
                   free_text_allowed: bool, target: Path,
                   progress: Progress | None = None) -> ExportResult:
     """Write the cohort's de-identified export to ``target``; audit it with
-    ``record_export`` once it is delivered."""
+    ``record_export`` once it is delivered.  Its words (dictionary, labels, syntax files)
+    are in ``options.language``; its data are the same in every language."""
     options.check(free_text_allowed=free_text_allowed)
+    if options.format == "odm":  # ODM declares its texts English (xml:lang="en")
+        options = replace(options, language=DEFAULT_LANGUAGE)
+    with in_language(options.language):
+        return _export(session, cohort_name=cohort_name, definition=definition,
+                       options=options, pseudonym_key=pseudonym_key, target=target,
+                       progress=progress)
+
+
+def _export(session: Session, *, cohort_name: str, definition: Mapping[str, Any],
+            options: ExportOptions, pseudonym_key: str | bytes | None, target: Path,
+            progress: Progress | None) -> ExportResult:
     if options.format == "odm":  # ODM holds one event per visit: the long tables
         options = replace(options, shape="long")
     thresholds = resolve_threshold_set(session, options.thresholds)
@@ -287,7 +308,8 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
                f"{stamp}.{extension}"
     audit = {"cohort": cohort_name, "definition": dict(definition),
              "format": options.format, "shape": options.shape,
-             "options": manifest["options"], "pseudonyms": manifest["pseudonyms"],
+             "language": options.language, "options": manifest["options"],
+             "pseudonyms": manifest["pseudonyms"],
              "threshold_set": {"code": thresholds.code, "version": thresholds.version},
              "row_counts": row_counts, "tables": manifest["tables"], "file": filename,
              "sha256": checksum, "exported_at": manifest["exported_at"]}

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from flask_babel import gettext as _
 
 import scoring
 from registry.research.dataset import TimepointInfo
@@ -36,6 +37,7 @@ from registry.research.dictionary import (
     score_spec,
     vocab,
 )
+from registry.research.language import words
 from registry.research.scorestream import (
     MODE_CODES,
     NO_DAY,
@@ -51,12 +53,13 @@ from registry.research.visitrows import (
     SCORED,
     UNSCHEDULED,
 )
+from registry.vocabularies import N_
 from scoring import FLAG_KINDS
 
 
 def timepoint_codes(timepoints: list[TimepointInfo]) -> dict[str, str]:
     """Code -> name of the timepoints, and of unscheduled visits (listed last)."""
-    return {**{tp.code: tp.name for tp in timepoints}, UNSCHEDULED: "Unscheduled visit"}
+    return {**{tp.code: tp.name for tp in timepoints}, UNSCHEDULED: N_("Unscheduled visit")}
 
 
 def select_derived(derived: Derived, keep: np.ndarray) -> Derived:
@@ -85,45 +88,46 @@ def long_specs(name: str, timepoints: list[TimepointInfo], score_codes: list[str
     with a threshold in the chosen set (``mcii[score=…]`` …) citing its source."""
     named = f"threshold set {thresholds.code} ({thresholds.label}, version {thresholds.version})"
     specs = [
-        _spec(name, "pid", "Patient pseudonym", "string", source="HMAC-SHA256 pseudonym"),
-        _spec(name, "timepoint", "Timepoint (unscheduled: a visit outside the protocol)",
+        _spec(name, "pid", _("Patient pseudonym"), "string", source="HMAC-SHA256 pseudonym"),
+        _spec(name, "timepoint", _("Timepoint (unscheduled: a visit outside the protocol)"),
               "category", source="timepoint.code", **vocab(timepoint_codes(timepoints))),
-        _spec(name, "day", "Visit, days since treatment (day 0)", "integer", unit="days",
-              missing_rule="empty when the visit was not done",
+        _spec(name, "day", _("Visit, days since treatment (day 0)"), "integer", unit=_("days"),
+              missing_rule=_("empty when the visit was not done"),
               source="visit.visit_date minus treatment date"),
         mode_spec(name, "collection_mode"),
-        _spec(name, "score", "Score code (see the score rows of this dictionary)", "category",
+        _spec(name, "score", _("Score code (see the score rows of this dictionary)"), "category",
               source="scoring.SCORES",
               **vocab({code: score.label for code, score in scoring.SCORES.items()})),
-        _spec(name, "instrument", "Instrument", "category", source="scoring.INSTRUMENTS",
+        _spec(name, "instrument", _("Instrument"), "category", source="scoring.INSTRUMENTS",
               **vocab({code: inst.name for code, inst in scoring.INSTRUMENTS.items()})),
-        _spec(name, "value", "Score value (unit, range and direction by score below)",
+        _spec(name, "value", _("Score value (unit, range and direction by score below)"),
               "number", source="score_value.value (computed by scoring/)",
-              missing_rule="empty when the score is missing; why: see value_reason",
+              missing_rule=_("empty when the score is missing; why: see value_reason"),
               reason_column="value_reason"),
         reason_spec(name, "value_reason", "value"),
-        _spec(name, "baseline", "Same score at the baseline visit", "number",
+        _spec(name, "baseline", _("Same score at the baseline visit"), "number",
               source="score_value at the baseline timepoint"),
-        _spec(name, "change", "Change from baseline (follow-up minus baseline); empty on "
-              "baseline rows", "number", source="scoring.change_frame: absolute",
+        _spec(name, "change", _("Change from baseline (follow-up minus baseline); empty on "
+              "baseline rows"), "number", source="scoring.change_frame: absolute",
               reason_column="change_reason"),
-        _spec(name, "relative_change", "Relative change (change / baseline); empty when "
-              "baseline is 0", "number", unit="fraction of baseline",
+        _spec(name, "relative_change", _("Relative change (change / baseline); empty when "
+              "baseline is 0"), "number", unit=_("fraction of baseline"),
               source="scoring.change_frame: relative", reason_column="change_reason"),
-        _spec(name, "improvement", "Improvement (positive = better, direction-aware)",
+        _spec(name, "improvement", _("Improvement (positive = better, direction-aware)"),
               "number", source="scoring.change_frame: improvement",
               reason_column="change_reason"),
         reason_spec(name, "change_reason", "change"),
-        *(_spec(name, kind, f"{FLAG_NAMES[kind].capitalize()} (threshold by score below)",
+        *(_spec(name, kind, _("%(flag)s (threshold by score below)",
+                              flag=words(FLAG_NAMES[kind]).capitalize()),
                 "boolean", kind=f"{kind} flag",
-                missing_rule="empty on baseline rows, without a baseline or follow-up value, "
-                             "or without a threshold for the score",
+                missing_rule=_("empty on baseline rows, without a baseline or follow-up value, "
+                             "or without a threshold for the score"),
                 source=f"scoring.change_frame: {kind}; {named}", reason_column="change_reason")
           for kind in FLAG_KINDS),
-        _spec(name, "oarsi_responder", "OMERACT-OARSI responder at this visit (Pham "
-              "2004); same for every score row of the visit", "boolean",
+        _spec(name, "oarsi_responder", _("OMERACT-OARSI responder at this visit (Pham "
+              "2004); same for every score row of the visit"), "boolean",
               source="scoring.omeract_oarsi_frame; criterion and sources in the manifest"),
-        _spec(name, "unscheduled", "Unscheduled visit (outside the protocol's timepoints)",
+        _spec(name, "unscheduled", _("Unscheduled visit (outside the protocol's timepoints)"),
               "boolean", source="visit without a timepoint"),
     ]
     specs += [score_spec(name, f"value[score={code}]", code, None) for code in score_codes]

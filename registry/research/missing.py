@@ -19,41 +19,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from registry.vocabularies import N_
+
 
 @dataclass(frozen=True)
 class MissingReason:
     code: str  # stored in the reason columns
-    label: str  # the value label (English; the dictionary translates it)
+    label: str  # the value label (English, N_-marked; translated where written)
     stata: str | None  # extended missing letter, None for a value that is present
     spss: int | None  # SPSS user-missing code
     sas: str | None  # SAS special missing letter
 
 
 SCORE_REASONS: tuple[MissingReason, ...] = (
-    MissingReason("scored", "Scored", None, None, None),
-    MissingReason("not_scorable", "Not scorable: too many items unanswered", "a", -901, "A"),
-    MissingReason("not_answered", "Instrument not answered at a done visit", "b", -902, "B"),
-    MissingReason("visit_missed", "Visit missed: its window closed", "c", -903, "C"),
-    MissingReason("visit_pending", "Visit not done yet (not yet due, upcoming, due or overdue)",
+    MissingReason("scored", N_("Scored"), None, None, None),
+    MissingReason("not_scorable", N_("Not scorable: too many items unanswered"), "a", -901, "A"),
+    MissingReason("not_answered", N_("Instrument not answered at a done visit"), "b", -902, "B"),
+    MissingReason("visit_missed", N_("Visit missed: its window closed"), "c", -903, "C"),
+    MissingReason("visit_pending", N_("Visit not done yet (not yet due, upcoming, due or overdue)"),
                   "d", -904, "D"),
-    MissingReason("visit_not_applicable", "Visit not applicable", "e", -905, "E"),
-    MissingReason("withdrawn", "Patient withdrawn before the visit", "f", -906, "F"),
-    MissingReason("no_baseline", "No baseline score: change not computable", "g", -907, "G"),
+    MissingReason("visit_not_applicable", N_("Visit not applicable"), "e", -905, "E"),
+    MissingReason("withdrawn", N_("Patient withdrawn before the visit"), "f", -906, "F"),
+    MissingReason("no_baseline", N_("No baseline score: change not computable"), "g", -907, "G"),
 )
 REASONS_BY_CODE = {reason.code: reason for reason in SCORE_REASONS}
 SPSS_MISSING_RANGE = (-999, -901)  # every SPSS user-missing code lies in this range
 
 # The ``visits`` table's status codes -> labels (follow-up statuses at export time).
 VISIT_STATUSES: dict[str, str] = {
-    "done": "Done",
-    "done_out_of_window": "Done out of window",
-    "due": "Due",
-    "overdue": "Overdue",
-    "missed": "Missed",
-    "upcoming": "Upcoming",
-    "scheduled": "Not yet due",
-    "not_applicable": "Not applicable",
-    "withdrawn": "Withdrawn",
+    "done": N_("Done"),
+    "done_out_of_window": N_("Done out of window"),
+    "due": N_("Due"),
+    "overdue": N_("Overdue"),
+    "missed": N_("Missed"),
+    "upcoming": N_("Upcoming"),
+    "scheduled": N_("Not yet due"),
+    "not_applicable": N_("Not applicable"),
+    "withdrawn": N_("Withdrawn"),
 }
 
 # Visit status -> the reason a score of that visit is missing.

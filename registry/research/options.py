@@ -13,29 +13,38 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import scoring
 from registry.models import Protocol
+from registry.research.language import DEFAULT_LANGUAGE, language_error
 from registry.services import ValidationFailed
-from registry.vocabularies import CELL_SOURCES, KL_GRADES, SEX
+from registry.vocabularies import CELL_SOURCES, KL_GRADES, N_, SEX, TREATMENT_TYPES
 
 # Every zip format also holds syntax files (R, Stata, SPSS, SAS) that read its tables.
-FORMATS = {"csv": "CSV files in a .zip", "xlsx": "Excel workbook (.xlsx)",
-           "parquet": "Parquet files in a .zip", "dta": "Stata 14+ files (.dta) in a .zip",
-           "sav": "SPSS files (.sav) in a .zip",
-           "xpt": "SAS transport files (XPORT version 8, .xpt) in a .zip",
+# Labels are N_-marked: translated where shown (the ``label`` filter, ``gettext``).
+FORMATS = {"csv": N_("CSV files in a .zip"), "xlsx": N_("Excel workbook (.xlsx)"),
+           "parquet": N_("Parquet files in a .zip"),
+           "dta": N_("Stata 14+ files (.dta) in a .zip"),
+           "sav": N_("SPSS files (.sav) in a .zip"),
+           "xpt": N_("SAS transport files (XPORT version 8, .xpt) in a .zip"),
            # One XML file, always long (one event per visit): registry.interop.odmexport.
-           "odm": "CDISC ODM 1.3.2 (.xml)"}
-SHAPES = {"long": "Long: one row per patient × timepoint × score",
-          "wide": "Wide: one row per patient"}
+           "odm": N_("CDISC ODM 1.3.2 (.xml)")}
+SHAPES = {"long": N_("Long: one row per patient × timepoint × score"),
+          "wide": N_("Wide: one row per patient")}
+# Grouping -> (label, the labels of its codes).  Products are data, not a vocabulary: a
+# product group is named after the product (``summary.group_labels``), a comparator
+# without one after its treatment type.
 GROUPS: dict[str, tuple[str, Mapping[Any, str]]] = {
-    "cell_source": ("Cell source", CELL_SOURCES),
-    "kl_grade": ("KL grade", KL_GRADES),
-    "sex": ("Sex", SEX),
+    "treatment_type": (N_("Treatment type"), TREATMENT_TYPES),
+    "product": (N_("Product"), {}),
+    "cell_source": (N_("Cell source"), CELL_SOURCES),
+    "kl_grade": (N_("KL grade"), KL_GRADES),
+    "sex": (N_("Sex"), SEX),
 }
-CHART_KINDS = {"change": "Mean change from baseline", "responders": "Responder rate"}
+CHART_KINDS = {"change": N_("Mean change from baseline"), "responders": N_("Responder rate")}
 CHART_FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
 # The summary page opens on pain (the score every protocol records); any score of the
 # catalogue can be chosen.
@@ -50,7 +59,8 @@ def default_score() -> str:
 def threshold_set_choices() -> dict[str, str]:
     """Code -> label of every threshold set scoring knows (read at each call: never cached,
     so a set added to the catalogue shows at once)."""
-    return {code: f"{entry.label} (version {entry.version})"
+    return {code: _("%(label)s (version %(version)s)", label=entry.label,
+                    version=entry.version)
             for code, entry in scoring.THRESHOLD_SETS.items()}
 
 
@@ -64,8 +74,8 @@ def threshold_set_error(code: str) -> str | None:
     """Why ``code`` is not a threshold set (naming the known ones), or None."""
     if code in scoring.THRESHOLD_SETS:
         return None
-    return (f"Thresholds: unknown threshold set {code!r}; use one of "
-            f"{', '.join(scoring.THRESHOLD_SETS)}.")
+    return _("Thresholds: unknown threshold set %(code)s; use one of %(known)s.",
+             code=repr(code), known=", ".join(scoring.THRESHOLD_SETS))
 
 
 def resolve_threshold_set(session: Session, code: str | None,
@@ -81,7 +91,8 @@ def resolve_threshold_set(session: Session, code: str | None,
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """An export's choices; ``thresholds`` empty means the study's default set."""
+    """An export's choices; ``thresholds`` empty means the study's default set;
+    ``language``: the language of its labels, dictionary and syntax files."""
 
     format: str = "csv"
     shape: str = "long"
@@ -90,23 +101,28 @@ class ExportOptions:
     free_text: bool = False
     project: str | None = None
     thresholds: str | None = None
+    language: str = DEFAULT_LANGUAGE
 
     def check(self, *, free_text_allowed: bool) -> None:
         """Every bad choice at once, each under its field's name."""
         errors: dict[str, str] = {}
         if self.format not in FORMATS:
-            errors["format"] = (f"Format: unknown format {self.format!r}; use one of "
-                                f"{', '.join(FORMATS)}.")
+            errors["format"] = _("Format: unknown format %(code)s; use one of %(known)s.",
+                                 code=repr(self.format), known=", ".join(FORMATS))
         if self.shape not in SHAPES:
-            errors["shape"] = f"Shape: unknown shape {self.shape!r}; use long or wide."
+            errors["shape"] = _("Shape: unknown shape %(code)s; use long or wide.",
+                                code=repr(self.shape))
         if self.free_text and not free_text_allowed:
-            errors["free_text"] = ("Free text: only an administrator may include free text, "
-                                   "and only when EXPORT_ALLOW_FREE_TEXT is on.")
+            errors["free_text"] = _("Free text: only an administrator may include free text, "
+                                    "and only when EXPORT_ALLOW_FREE_TEXT is on.")
         if self.project is not None and not self.project.strip():
-            errors["project"] = "Project: give the project's name for project-stable pseudonyms."
+            errors["project"] = _("Project: give the project's name for project-stable "
+                                  "pseudonyms.")
         elif self.project is not None and len(self.project) > 120:
-            errors["project"] = "Project: at most 120 characters."
+            errors["project"] = _("Project: at most 120 characters.")
         if self.thresholds and (error := threshold_set_error(self.thresholds)):
             errors["thresholds"] = error
+        if error := language_error(self.language):
+            errors["language"] = error
         if errors:
             raise ValidationFailed(errors)

@@ -31,6 +31,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
@@ -40,14 +41,16 @@ from registry.authz import Permission, can, requires
 from registry.db import get_session
 from registry.downloads import as_download
 from registry.followup.completeness import MODE_LABELS
+from registry.i18n import current_language
 from registry.models import Cohort
 from registry.request_guard import MAX_ID
 from registry.research import bp, cohorts, disclosure, options
+from registry.research.language import EXPORT_LANGUAGES
 from registry.research.options import ExportOptions
 from registry.services import ValidationFailed
 
 ALL_KEY = "all"
-ALL_NAME = "All treated patients"
+ALL_NAME = cohorts.ALL_PATIENTS  # English in exports and the audit trail; pages translate it
 
 
 def _free_text_allowed() -> bool:
@@ -127,7 +130,7 @@ def save_cohort() -> BaseResponse | tuple[str, int]:
                                      definition=definition, user_id=current_user.id)
     except ValidationFailed as failed:
         return _builder(definition, {}, _count(definition), 422, save_errors=failed.errors)
-    flash(f"Cohort {cohort.name!r} saved.", "success")
+    flash(_("Cohort %(name)s saved.", name=repr(cohort.name)), "success")
     return redirect(url_for("research.cohort", key=cohort.id))
 
 
@@ -145,6 +148,17 @@ def _resolve(key: str) -> tuple[str, dict[str, Any], Cohort | None]:
     return cohort.name, definition, cohort
 
 
+def _shown_name(key: str, name: str) -> str:
+    """The cohort's name as a page shows it (the all-patients cohort's, translated)."""
+    return _(ALL_NAME) if key == ALL_KEY else name
+
+
+def _export_choices() -> dict[str, Any]:
+    """The export form's choices; the language defaults to the page's."""
+    return {"formats": options.FORMATS, "shapes": options.SHAPES,
+            "languages": EXPORT_LANGUAGES, "language_default": current_language()}
+
+
 def _cohort_page(key: str, errors: dict[str, str] | None = None,
                  status: int = 200) -> tuple[str, int]:
     try:
@@ -152,14 +166,13 @@ def _cohort_page(key: str, errors: dict[str, str] | None = None,
     except ValidationFailed as failed:
         return render_template("research/cohort.html", key=key, name=key, cohort=None,
                                definition={}, count=None, errors=failed.errors,
-                               formats=options.FORMATS, shapes=options.SHAPES,
                                free_text_allowed=False, form=request.form,
-                               **_threshold_choices()), 422
+                               **_export_choices(), **_threshold_choices()), 422
     return render_template(
-        "research/cohort.html", key=key, name=name, cohort=cohort, definition=definition,
-        lines=cohorts.describe(definition), count=_count(definition),
-        errors=errors or {}, formats=options.FORMATS, shapes=options.SHAPES,
-        free_text_allowed=_free_text_allowed(), form=request.form, **_threshold_choices(),
+        "research/cohort.html", key=key, name=_shown_name(key, name), cohort=cohort,
+        definition=definition, lines=cohorts.describe(definition), count=_count(definition),
+        errors=errors or {}, free_text_allowed=_free_text_allowed(), form=request.form,
+        **_export_choices(), **_threshold_choices(),
         builder_url=url_for("research.cohorts") + "?" + urlencode(
             [*cohorts.as_query_pairs(definition), ("count", "1")])), status
 
@@ -189,7 +202,8 @@ def export(key: str) -> BaseResponse | tuple[str, int]:
                            items=bool(form.get("items")),
                            adverse_events=bool(form.get("adverse_events")),
                            free_text=bool(form.get("free_text")), project=project,
-                           thresholds=form.get("thresholds") or None)
+                           thresholds=form.get("thresholds") or None,
+                           language=form.get("language") or current_language())
     with tempfile.TemporaryDirectory(prefix="registry-download-") as folder:
         target = Path(folder) / "export"
         try:
@@ -219,10 +233,11 @@ def _summary_args() -> tuple[str, str | None, str, dict[str, str]]:
     thresholds = request.args.get("thresholds") or options.default_threshold_set(get_session())
     errors = {}
     if score not in scoring.SCORES:
-        errors["score"] = f"Score: unknown score {score!r}; choose one from the list."
+        errors["score"] = _("Score: unknown score %(code)s; choose one from the list.",
+                            code=repr(score))
     if group is not None and group not in options.GROUPS:
-        errors["group"] = (f"Compare groups: unknown grouping {group!r}; use one of "
-                           f"{', '.join(options.GROUPS)}.")
+        errors["group"] = _("Compare groups: unknown grouping %(code)s; use one of %(known)s.",
+                            code=repr(group), known=", ".join(options.GROUPS))
     if error := options.threshold_set_error(thresholds):
         errors["thresholds"] = error
     return score, group, thresholds, errors
@@ -244,7 +259,8 @@ def summary_page(key: str) -> tuple[str, int]:
     result = None if errors else disclosure.suppress_summary(
         summarise(get_session(), definition, score=score, group_by=group,
                   thresholds=scoring.threshold_set(thresholds)), k)
-    return render_template("research/summary.html", key=key, name=name, cohort=cohort_row,
+    return render_template("research/summary.html", key=key, name=_shown_name(key, name),
+                           cohort=cohort_row,
                            result=result, errors=errors, score=score, group=group or "",
                            thresholds=thresholds,
                            threshold_sets=options.threshold_set_choices(),

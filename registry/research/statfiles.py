@@ -28,9 +28,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyreadstat
+from flask_babel import gettext as _
 
 from registry.research import statrows, writers
 from registry.research.dictionary import stata_label
+from registry.research.language import words
 from registry.research.missing import SCORE_REASONS, SPSS_MISSING_RANGE
 from registry.research.statplan import (
     INT32_MAX,
@@ -46,8 +48,10 @@ from registry.research.statplan import (
 )
 from registry.research.tables import Table
 from registry.research.writers import ExportTooLarge, Progress
+from registry.vocabularies import N_
 
-STAT_FORMATS = {"dta": "a Stata file", "sav": "an SPSS file", "xpt": "a SAS XPORT file"}
+STAT_FORMATS = {"dta": N_("a Stata file"), "sav": N_("an SPSS file"),
+                "xpt": N_("a SAS XPORT file")}
 XPORT_MAX = 7.2e75  # IBM floating point, XPORT's number format
 STATA_MAX = 8.988e307  # Stata's largest double (the values above mean missing)
 STRING_MAX = {"dta": 2_000_000_000, "sav": 32_767, "xpt": 32_767}  # bytes
@@ -69,16 +73,17 @@ class CannotStore(ExportTooLarge):
 # -- checks ---------------------------------------------------------------------------------
 def check_values(plan: TablePlan, frame: pd.DataFrame, fmt: str) -> None:
     """``CannotStore`` naming the table and column of the first value ``fmt`` cannot hold."""
-    where = STAT_FORMATS[fmt]
+    where = _(STAT_FORMATS[fmt])
     for column in plan.columns:
         series = frame[column.column]
         if column.kind == "string":
             longest = width_of(series)
             if longest > STRING_MAX[fmt]:
-                raise CannotStore(
-                    f"The {plan.table} table's column {column.column} holds a text of "
-                    f"{longest:,} bytes; {where} holds at most {STRING_MAX[fmt]:,}. Choose "
-                    "CSV or Parquet.")
+                raise CannotStore(_(
+                    "The %(table)s table's column %(column)s holds a text of %(size)s "
+                    "bytes; %(where)s holds at most %(limit)s. Choose CSV or Parquet.",
+                    table=plan.table, column=column.column, size=format(longest, ","),
+                    where=where, limit=format(STRING_MAX[fmt], ",")))
             continue
         if column.kind == "coded":  # numbers from the codes' table (or missing)
             continue
@@ -86,27 +91,31 @@ def check_values(plan: TablePlan, frame: pd.DataFrame, fmt: str) -> None:
         finite = np.isfinite(values) | np.isnan(values)
         if not finite.all():
             bad = values[~finite][0]
-            raise CannotStore(
-                f"The {plan.table} table's column {column.column} holds {bad} (not a finite "
-                f"number), which {where} cannot store. Correct the value, or choose CSV or "
-                "Parquet.")
+            raise CannotStore(_(
+                "The %(table)s table's column %(column)s holds %(value)s (not a finite "
+                "number), which %(where)s cannot store. Correct the value, or choose CSV or "
+                "Parquet.", table=plan.table, column=column.column, value=bad, where=where))
         limit = {"dta": STATA_MAX, "xpt": XPORT_MAX}.get(fmt)
         if limit is not None and len(values) and np.nanmax(np.abs(values), initial=0) > limit:
-            raise CannotStore(
-                f"The {plan.table} table's column {column.column} holds a number larger "
-                f"than {limit:.3g}, which {where} cannot store. Correct the value, or choose "
-                "CSV or Parquet.")
+            raise CannotStore(_(
+                "The %(table)s table's column %(column)s holds a number larger than "
+                "%(limit)s, which %(where)s cannot store. Correct the value, or choose CSV "
+                "or Parquet.", table=plan.table, column=column.column,
+                limit=format(limit, ".3g"), where=where))
         if column.integer and np.nanmax(np.abs(values), initial=0) > INT32_MAX:
-            raise CannotStore(f"The {plan.table} table's column {column.column} holds a "
-                              f"code above {INT32_MAX:,}, which {where} cannot store.")
+            raise CannotStore(_("The %(table)s table's column %(column)s holds a code "
+                                "above %(limit)s, which %(where)s cannot store.",
+                                table=plan.table, column=column.column,
+                                limit=format(INT32_MAX, ","), where=where))
         if fmt == "sav" and column.reason:
             low, high = SPSS_MISSING_RANGE
             clash = (values >= low) & (values <= high)
             if clash.any():
-                raise CannotStore(
-                    f"The {plan.table} table's column {column.column} holds "
-                    f"{values[clash][0]:g}, inside the range SPSS reads as a missing-value "
-                    f"code ({low} to {high}). Choose another format.")
+                raise CannotStore(_(
+                    "The %(table)s table's column %(column)s holds %(value)s, inside the "
+                    "range SPSS reads as a missing-value code (%(low)s to %(high)s). Choose "
+                    "another format.", table=plan.table, column=column.column,
+                    value=format(values[clash][0], "g"), low=low, high=high))
 
 
 # -- pyreadstat -----------------------------------------------------------------------------
@@ -140,9 +149,9 @@ def missing_labels(fmt: str, integer: bool = False) -> dict[Any, str]:
     """Value labels of the reason-coded missing values: Stata letters or SPSS codes (whole
     numbers for a variable stored as one)."""
     if fmt == "dta":
-        return {reason.stata: reason.label for reason in SCORE_REASONS if reason.stata}
+        return {reason.stata: words(reason.label) for reason in SCORE_REASONS if reason.stata}
     return {(reason.spss if integer else float(reason.spss)):
-            fit_bytes(reason.label, SPSS_VALUE_LABEL_MAX)
+            fit_bytes(words(reason.label), SPSS_VALUE_LABEL_MAX)
             for reason in SCORE_REASONS if reason.spss is not None}
 
 
@@ -227,8 +236,9 @@ def write_table(table: Table, path: Path, fmt: str, progress: Progress | None = 
         if bulk and streamed(table):
             return _write_streamed(table, path, fmt, progress)
     except (pyreadstat.PyreadstatError, pyreadstat.ReadstatError) as error:
-        raise CannotStore(f"The {table.name} table could not be written as "
-                          f"{STAT_FORMATS[fmt]}: {error}") from error
+        raise CannotStore(_("The %(table)s table could not be written as %(what)s: "
+                            "%(error)s", table=table.name, what=_(STAT_FORMATS[fmt]),
+                            error=error)) from error
     frame = table.frame
     plan = plan_table(table, frame)
     check_values(plan, frame, fmt)
@@ -242,8 +252,9 @@ def write_table(table: Table, path: Path, fmt: str, progress: Progress | None = 
             WRITERS[fmt](pyreadstat_frame(plan, frame, fmt), str(path),
                          **write_options(plan, fmt))
     except (pyreadstat.PyreadstatError, pyreadstat.ReadstatError) as error:
-        raise CannotStore(f"The {table.name} table could not be written as "
-                          f"{STAT_FORMATS[fmt]}: {error}") from error
+        raise CannotStore(_("The %(table)s table could not be written as %(what)s: "
+                            "%(error)s", table=table.name, what=_(STAT_FORMATS[fmt]),
+                            error=error)) from error
     if progress:
         progress(len(frame))
     return plan

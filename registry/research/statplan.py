@@ -25,14 +25,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from flask_babel import gettext as _
 
-from registry.research.dictionary import ColumnSpec, stata_names
+from registry.research.dictionary import ColumnSpec, boolean_codes, stata_names
 from registry.research.missing import SCORE_REASONS
 from registry.research.tables import Table
 
-BOOLEAN_CODES: tuple[tuple[Any, str], ...] = ((0, "No"), (1, "Yes"))
 INT32_MAX = 2_147_483_620  # Stata's largest "long" (the values above mean missing)
-FILE_LABEL = "KOA registry export: {table}"
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ def _coded_spec(spec: ColumnSpec | None,
     if spec is not None and spec.codes:
         return tuple(spec.codes)
     if series is not None and pd.api.types.is_bool_dtype(series.dtype):
-        return BOOLEAN_CODES
+        return boolean_codes()
     return ()
 
 
@@ -101,7 +100,7 @@ def plan_table(table: Table, frame: pd.DataFrame | None = None) -> TablePlan:
         label = spec.label if spec is not None else column
         codes = _coded_spec(spec, series)
         if not codes and schema is not None and pa.types.is_boolean(schema.field(column).type):
-            codes = BOOLEAN_CODES
+            codes = boolean_codes()
         reason = specs[column].reason_column if column in specs else ""
         if codes:  # a coded flag may have a reason column too (MCII … of a missing score)
             planned.append(replace(_coded_column(column, names[column], label, codes, series),
@@ -126,7 +125,8 @@ def plan_table(table: Table, frame: pd.DataFrame | None = None) -> TablePlan:
         else:
             planned.append(StatColumn(column, names[column], label, "string",
                                       width=width_of(series)))
-    return TablePlan(table.name, tuple(planned), FILE_LABEL.format(table=table.name))
+    return TablePlan(table.name, tuple(planned),
+                     _("KOA registry export: %(table)s", table=table.name))
 
 
 def width_of(series: pd.Series | None) -> int:

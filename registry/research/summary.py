@@ -18,21 +18,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 import scoring
 from registry.followup.completeness import DUE_STATUSES, MODES, percent, visit_statuses
 from registry.followup.status import site_todays
+from registry.i18n import timepoint_name
 from registry.models import AdverseEvent, Patient, Visit
 from registry.research import cohorts, dataset
 from registry.research.dictionary import flag_kinds
 from registry.research.estimates import Estimate, Proportion, ScoreRow, Share, Summary
 from registry.research.options import GROUPS, default_score
 from registry.research.tables import Derived, derive
-from registry.vocabularies import AE_GRADES
+from registry.vocabularies import AE_GRADES, N_, TREATMENT_TYPES
 
-ALL = "All patients"
+ALL = N_("All patients")  # group names are N_-marked labels, translated when summarised
+NOT_RECORDED = N_("Not recorded")
 
 # Two-sided 95 % critical values of Student's t for 1–30 degrees of freedom (standard
 # tables); beyond 30 the Cornish–Fisher expansion below is accurate to about 1e-4.
@@ -68,11 +71,28 @@ def mean_ci(values: np.ndarray) -> Estimate:
 
 def _group_labels(patients: pd.DataFrame, group_by: str | None) -> np.ndarray:
     if not group_by:
-        return np.full(len(patients), ALL, dtype=object)
+        return np.full(len(patients), _(ALL), dtype=object)
+    if group_by == "product":
+        return _product_groups(patients)
     _label, vocabulary = GROUPS[group_by]
-    return np.array([str(vocabulary.get(value, "Not recorded")) if value is not None
-                     and value == value else "Not recorded" for value in patients[group_by]],
+    return np.array([_(str(vocabulary.get(value, NOT_RECORDED))) if value is not None
+                     and value == value else _(NOT_RECORDED) for value in patients[group_by]],
                     dtype=object)
+
+
+def _product_groups(patients: pd.DataFrame) -> np.ndarray:
+    """Each patient's product (the catalogue's name; ``dataset.load_patients``); a
+    comparator without a product is grouped by its treatment type ("Hyaluronic acid
+    injection"), so products can be compared with the comparators too."""
+    labels = []
+    for product, kind in zip(patients["product"], patients["treatment_type"], strict=True):
+        if isinstance(product, str) and product:
+            labels.append(product)
+        elif kind != "cell_therapy" and kind in TREATMENT_TYPES:
+            labels.append(_(TREATMENT_TYPES[kind]))
+        else:
+            labels.append(_(NOT_RECORDED))
+    return np.array(labels, dtype=object)
 
 
 def _due_counts(session: Session, cohort: Select[int],
@@ -111,18 +131,19 @@ def summarise(session: Session, definition: Mapping[str, Any], *, score: str | N
     kinds = flag_kinds(score, chosen.thresholds)
     due = _due_counts(session, cohort, data.timepoint_of)
     patient_group = dict(zip(data.patients["patient_id"], labels, strict=True))
-    due["group"] = [patient_group.get(p, ALL) for p in due["patient_id"]]
+    due["group"] = [patient_group.get(p, _(ALL)) for p in due["patient_id"]]
     follow_up: list[dict[str, Any]] = []
     score_rows: list[ScoreRow] = []
     responders: list[dict[str, Any]] = []
     for tp_index, tp in enumerate(data.timepoints):
+        tp_name = timepoint_name(tp.name)
         for group in groups:
             in_group = row_group == group
             here = in_group & (rows.timepoint == tp_index) & (rows.score == score_index)
             due_here = due[(due["timepoint"] == tp_index) & (due["group"] == group)]
             done_here = due_here[due_here["status"] == "done"]
             by_mode = {mode: int((done_here["mode"] == mode).sum()) for mode in MODES}
-            follow_up.append({"timepoint": tp.name, "group": group, "due": len(due_here),
+            follow_up.append({"timepoint": tp_name, "group": group, "due": len(due_here),
                               "done": len(done_here),
                               "percent": percent(len(done_here), len(due_here)),
                               "by_mode": by_mode,
@@ -133,7 +154,7 @@ def summarise(session: Session, definition: Mapping[str, Any], *, score: str | N
                 value, known = derived.flags[kind]
                 flags[kind] = Proportion(int(known[here].sum()),
                                          int((value & known)[here].sum()))
-            score_rows.append(ScoreRow(group, tp.code, tp.name, tp.target_day, tp.is_baseline,
+            score_rows.append(ScoreRow(group, tp.code, tp_name, tp.target_day, tp.is_baseline,
                                        mean_ci(rows.value[here]),
                                        mean_ci(derived.change["change"][here])
                                        if not tp.is_baseline else Estimate(0, 0.0, None, None),
@@ -141,7 +162,7 @@ def summarise(session: Session, definition: Mapping[str, Any], *, score: str | N
             if not tp.is_baseline:
                 status = derived.responder[labels == group, tp_index]
                 evaluable = int((status >= 0).sum())
-                responders.append({"timepoint": tp.name, "code": tp.code, "group": group,
+                responders.append({"timepoint": tp_name, "code": tp.code, "group": group,
                                    "target_day": tp.target_day,
                                    "rate": Proportion(evaluable, int((status == 1).sum()))})
     return Summary(score, group_by, groups, data.timepoints, len(data.patients), follow_up,
@@ -161,12 +182,12 @@ def _adverse_event_rates(session: Session, cohort: Select[int], labels: np.ndarr
     counts = pd.DataFrame(session.execute(query).all(),
                           columns=["patient_id", "grade", "events"])
     group_of = dict(zip(patients["patient_id"], labels, strict=True))
-    counts["group"] = [group_of.get(p, ALL) for p in counts["patient_id"]]
+    counts["group"] = [group_of.get(p, _(ALL)) for p in counts["patient_id"]]
     out = []
     for group in groups:
         size = int((labels == group).sum())
         for grade, label in AE_GRADES.items():
             part = counts[(counts["group"] == group) & (counts["grade"] == grade)]
-            out.append({"group": group, "grade": label, "events": int(part["events"].sum()),
+            out.append({"group": group, "grade": _(label), "events": int(part["events"].sum()),
                         "patients": Proportion(size, int(part["patient_id"].nunique()))})
     return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from flask_babel import gettext as _
 
 from registry.research.dataset import Dataset
 from registry.research.dictionary import ColumnSpec, mode_spec, vocab
@@ -32,34 +33,34 @@ def visit_specs(data: Dataset, name: str = NAME) -> list[ColumnSpec]:
     """The visits table's columns, described."""
 
     def days(column: str, label: str, source: str, missing: str) -> ColumnSpec:
-        return _spec(name, column, label, "integer", unit="days", missing_rule=missing,
+        return _spec(name, column, label, "integer", unit=_("days"), missing_rule=missing,
                      source=f"{source} minus treatment date")
 
-    unscheduled = "empty for unscheduled visits (no window)"
+    unscheduled = _("empty for unscheduled visits (no window)")
     return [
-        _spec(name, "pid", "Patient pseudonym", "string", source="HMAC-SHA256 pseudonym"),
-        _spec(name, "timepoint", "Timepoint (unscheduled: a visit outside the protocol)",
+        _spec(name, "pid", _("Patient pseudonym"), "string", source="HMAC-SHA256 pseudonym"),
+        _spec(name, "timepoint", _("Timepoint (unscheduled: a visit outside the protocol)"),
               "category", source="timepoint.code",
               **vocab(timepoint_codes(data.timepoints))),
-        _spec(name, "unscheduled", "Unscheduled visit (outside the protocol's timepoints)",
+        _spec(name, "unscheduled", _("Unscheduled visit (outside the protocol's timepoints)"),
               "boolean", source="visit without a timepoint"),
-        _spec(name, "status", "Follow-up status at export (each site's today)", "category",
+        _spec(name, "status", _("Follow-up status at export (each site's today)"), "category",
               source="registry.followup.status (status_expression, display_status); "
                      "withdrawn patients: withdrawn, or missed when the window had closed "
                      "before the withdrawal",
               **vocab(VISIT_STATUSES)),
-        days("target_day", "Target, days since treatment", "visit.target_date", unscheduled),
-        days("window_start_day", "Window opens, days since treatment", "visit.window_start",
+        days("target_day", _("Target, days since treatment"), "visit.target_date", unscheduled),
+        days("window_start_day", _("Window opens, days since treatment"), "visit.window_start",
              unscheduled),
-        days("window_end_day", "Window closes, days since treatment", "visit.window_end",
+        days("window_end_day", _("Window closes, days since treatment"), "visit.window_end",
              unscheduled),
-        days("grace_end_day", "Grace period ends (overdue after it), days since treatment",
+        days("grace_end_day", _("Grace period ends (overdue after it), days since treatment"),
              "visit.grace_end", unscheduled),
-        days("visit_day", "Visit, days since treatment", "visit.visit_date",
-             "empty when the visit was not done"),
-        _spec(name, "out_of_window", "Done outside its window", "boolean",
+        days("visit_day", _("Visit, days since treatment"), "visit.visit_date",
+             _("empty when the visit was not done")),
+        _spec(name, "out_of_window", _("Done outside its window"), "boolean",
               source="visit.out_of_window",
-              missing_rule="empty when the visit was not done, or is unscheduled"),
+              missing_rule=_("empty when the visit was not done, or is unscheduled")),
         mode_spec(name, "collection_mode"),
     ]
 

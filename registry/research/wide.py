@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from flask_babel import gettext as _
 
 import scoring
 from registry.research.dataset import Dataset
@@ -24,6 +25,7 @@ from registry.research.dictionary import (
     score_spec,
     vocab,
 )
+from registry.research.language import words
 from registry.research.scorestream import MODE_CODES
 from registry.research.tables import Derived, Table, _spec, patients_table, safe_code
 from registry.research.visitrows import (
@@ -66,12 +68,13 @@ def wide_table(data: Dataset, derived: Derived, pids: list[str],
     for index, tp, code in tps:
         columns[f"day_{code}"] = pd.arrays.IntegerArray(day[:, index].copy(),
                                                          day[:, index] == NO_DAY)
-        specs.append(_spec(name, f"day_{code}", f"{tp.name} visit, days since treatment",
-                           "integer", unit="days", missing_rule="empty when the visit was "
-                           "not done", source="visit.visit_date minus treatment date"))
+        specs.append(_spec(name, f"day_{code}", _("%(timepoint)s visit, days since treatment",
+                                                  timepoint=words(tp.name)),
+                           "integer", unit=_("days"), missing_rule=_("empty when the visit was "
+                           "not done"), source="visit.visit_date minus treatment date"))
         columns[f"collection_mode_{code}"] = pd.Categorical.from_codes(
             mode[:, index], categories=pd.Index(MODE_CODES))
-        specs.append(mode_spec(name, f"collection_mode_{code}", tp.name))
+        specs.append(mode_spec(name, f"collection_mode_{code}", words(tp.name)))
     for score_index, score_code in enumerate(data.score_codes):
         kinds = flag_kinds(score_code, thresholds.thresholds)
         for index, tp, code in tps:
@@ -87,7 +90,8 @@ def wide_table(data: Dataset, derived: Derived, pids: list[str],
                 return out
 
             columns[column] = put(rows.value)
-            specs.append(score_spec(name, column, score_code, tp.name, reason_column=why))
+            specs.append(score_spec(name, column, score_code, words(tp.name),
+                                    reason_column=why))
             reason = absent[:, index].copy()
             reason[where] = rows.reason[here]
             if not tp.is_baseline:
@@ -98,10 +102,11 @@ def wide_table(data: Dataset, derived: Derived, pids: list[str],
             if tp.is_baseline:
                 continue
             columns[f"{column}_chg"] = put(derived.change["change"])
-            specs.append(score_spec(name, f"{column}_chg", score_code, tp.name, "change",
+            specs.append(score_spec(name, f"{column}_chg", score_code, words(tp.name), "change",
                                     reason_column=why))
             columns[f"{column}_rel"] = put(derived.change["relative"])
-            specs.append(score_spec(name, f"{column}_rel", score_code, tp.name, "relative",
+            specs.append(score_spec(name, f"{column}_rel", score_code, words(tp.name),
+                                    "relative",
                                     reason_column=why))
             for kind in kinds:
                 value, known = derived.flags[kind]
@@ -111,7 +116,8 @@ def wide_table(data: Dataset, derived: Derived, pids: list[str],
                 flag_known[where] = known[here]
                 columns[f"{column}_{kind}"] = pd.arrays.BooleanArray(flag_value & flag_known,
                                                                      ~flag_known)
-                specs.append(score_spec(name, f"{column}_{kind}", score_code, tp.name, kind,
+                specs.append(score_spec(name, f"{column}_{kind}", score_code, words(tp.name),
+                                        kind,
                                         thresholds, reason_column=why))
     for index, tp, code in tps:
         if tp.is_baseline:
@@ -119,7 +125,8 @@ def wide_table(data: Dataset, derived: Derived, pids: list[str],
         status = derived.responder[:, index] if n_patients else np.empty(0, np.int8)
         columns[f"oarsi_responder_{code}"] = pd.arrays.BooleanArray(status == 1, status < 0)
         specs.append(_spec(name, f"oarsi_responder_{code}",
-                           f"OMERACT-OARSI responder at {tp.name} (Pham 2004)", "boolean",
+                           _("OMERACT-OARSI responder at %(timepoint)s (Pham 2004)",
+                             timepoint=words(tp.name)), "boolean",
                            source="scoring.omeract_oarsi_frame"))
     extra = pd.DataFrame(columns, index=base.frame.index)
     frame = pd.concat([base.frame, extra], axis=1)
@@ -150,29 +157,30 @@ def adverse_events_table(data: Dataset, pid_of: dict[int, str],
                          name: str = "adverse_events") -> Table:
     raw = data.adverse_events if data.adverse_events is not None else pd.DataFrame()
     specs = [
-        _spec(name, "pid", "Patient pseudonym", "string", source="HMAC-SHA256 pseudonym"),
-        _spec(name, "event", "Event number within the patient (by onset)", "integer"),
-        _spec(name, "onset_day", "Onset, days since treatment", "integer", unit="days",
+        _spec(name, "pid", _("Patient pseudonym"), "string", source="HMAC-SHA256 pseudonym"),
+        _spec(name, "event", _("Event number within the patient (by onset)"), "integer"),
+        _spec(name, "onset_day", _("Onset, days since treatment"), "integer", unit=_("days"),
               source="adverse_event.onset_date minus treatment date"),
-        _spec(name, "category", "Category", "category", source="adverse_event.category",
+        _spec(name, "category", _("Category"), "category", source="adverse_event.category",
               **vocab(AE_CATEGORIES)),
-        _spec(name, "severity_grade", "Severity grade (CTCAE v5.0 style)", "integer",
+        _spec(name, "severity_grade", _("Severity grade (CTCAE v5.0 style)"), "integer",
               minimum=1, maximum=5, source="adverse_event.severity_grade",
               **vocab(AE_GRADES)),
-        _spec(name, "serious", "Serious adverse event", "boolean", source="adverse_event.serious"),
-        _spec(name, "serious_criterion", "Seriousness criterion", "category",
+        _spec(name, "serious", _("Serious adverse event"), "boolean",
+              source="adverse_event.serious"),
+        _spec(name, "serious_criterion", _("Seriousness criterion"), "category",
               source="adverse_event.serious_criterion", **vocab(AE_SERIOUS_CRITERIA)),
-        _spec(name, "relatedness", "Relatedness to treatment", "category",
+        _spec(name, "relatedness", _("Relatedness to treatment"), "category",
               source="adverse_event.relatedness", **vocab(AE_RELATEDNESS)),
-        _spec(name, "action_taken", "Action taken", "category",
+        _spec(name, "action_taken", _("Action taken"), "category",
               source="adverse_event.action_taken", **vocab(AE_ACTIONS)),
-        _spec(name, "outcome", "Outcome", "category", source="adverse_event.outcome",
+        _spec(name, "outcome", _("Outcome"), "category", source="adverse_event.outcome",
               **vocab(AE_OUTCOMES)),
-        _spec(name, "resolution_day", "Resolution, days since treatment", "integer",
-              unit="days", source="adverse_event.resolution_date minus treatment date"),
+        _spec(name, "resolution_day", _("Resolution, days since treatment"), "integer",
+              unit=_("days"), source="adverse_event.resolution_date minus treatment date"),
     ]
     if data.free_text:
-        specs.append(_spec(name, "description", "Description", "string",
+        specs.append(_spec(name, "description", _("Description"), "string",
                            source="free text entered by staff (included because an admin "
                                   "allowed it)"))
     if raw.empty:
@@ -226,11 +234,11 @@ def items_table(data: Dataset, pid_of: dict[int, str], wide: bool, pids: list[st
         values = raw[column] if column in raw else pd.Series([None] * len(frame), dtype=object)
         frame[column] = pd.to_numeric(values.astype(object)).astype("Int16").array \
             if len(frame) else pd.array([], dtype="Int16")
-    pid_spec = _spec(name, "pid", "Patient pseudonym", "string",
+    pid_spec = _spec(name, "pid", _("Patient pseudonym"), "string",
                      source="HMAC-SHA256 pseudonym")
     if not wide:
         specs = [pid_spec,
-                 _spec(name, "timepoint", "Timepoint", "category", source="timepoint.code",
+                 _spec(name, "timepoint", _("Timepoint"), "category", source="timepoint.code",
                        **vocab({tp.code: tp.name for tp in data.timepoints})),
                  *(item_spec(name, f"{i}_{c}", i, c) for i, c in columns)]
         return Table(name, frame, specs)
@@ -242,7 +250,7 @@ def items_table(data: Dataset, pid_of: dict[int, str], wide: bool, pids: list[st
             column = f"{instrument}_{item}_{safe_code(tp.code)}"
             pieces[column] = part[f"{instrument}_{item}"].reindex(pids).array \
                 if len(part) else pd.array([pd.NA] * len(pids), dtype="Int16")
-            specs.append(item_spec(name, column, instrument, item, tp.name))
+            specs.append(item_spec(name, column, instrument, item, words(tp.name)))
     out = pd.concat([pd.DataFrame({"pid": pd.array(pids, dtype="string")}),
                      pd.DataFrame(pieces, index=range(len(pids)))], axis=1)
     return Table(name, out, specs)

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from flask_babel import gettext as _
 
 from registry.research.tables import Table
 from registry.spreadsheet import escape_arrow, escape_frame
@@ -340,9 +341,11 @@ def write_excel(tables: list[Table], dictionary: pd.DataFrame, manifest: dict[st
 
     for table in tables:
         if len(table.frame) > EXCEL_MAX_ROWS:
-            raise ExportTooLarge(
-                f"The {table.name} table has {len(table.frame):,} rows; an Excel sheet holds "
-                f"at most {EXCEL_MAX_ROWS:,}. Choose CSV, Parquet or Stata, or the wide shape.")
+            raise ExportTooLarge(_(
+                "The %(table)s table has %(rows)s rows; an Excel sheet holds at most "
+                "%(limit)s. Choose CSV, Parquet or Stata, or the wide shape.",
+                table=table.name, rows=format(len(table.frame), ","),
+                limit=format(EXCEL_MAX_ROWS, ",")))
     book = Workbook(write_only=True)
     book.properties.creator = "KOA outcomes registry"
     manifest_rows = [(key, json.dumps(value, ensure_ascii=False)

@@ -7,6 +7,7 @@ import getpass
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 
 from registry import audit_capture as capture
 from registry.db import get_session, writing
@@ -38,17 +39,17 @@ def link_command(visit_id: int, channel: str) -> None:
         capture.set_actor(session, None, f"cli:{getpass.getuser()}")
         visit = session.get(Visit, visit_id)
         if visit is None:
-            raise click.ClickException(f"There is no visit {visit_id}.")
+            raise click.ClickException(_("There is no visit %(visit)s.", visit=visit_id))
         try:
             link, token = service.issue_link(session, visit, channel=channel,
                                              created_by_id=None)
         except ValidationFailed as error:
-            raise click.ClickException(f"Visit {visit_id}: "
-                                       + "; ".join(error.errors.values())) from error
+            raise click.ClickException(_("Visit %(visit)s: %(problems)s", visit=visit_id,
+                                         problems="; ".join(error.errors.values()))) from error
         expires_on = link.expires_on
         session.commit()
     click.echo(service.link_url(token, current_app.config["BASE_URL"]))
-    click.echo(f"(works until {expires_on.isoformat()})", err=True)
+    click.echo(_("(works until %(date)s)", date=expires_on.isoformat()), err=True)
 
 
 COMMANDS: list[click.Command] = [self_report_group]

@@ -12,6 +12,7 @@ another device: the tablet is then released at its next request.
 from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -45,8 +46,8 @@ def kiosk_start(visit_id: int) -> Response | tuple[str, int]:
     check_version(visit, request.form.get("version"))
     language = request.form.get("language") or None
     if language is not None and language not in LANGUAGES:
-        return _refused(visit, f"Unknown language {language!r}: choose one of "
-                               f"{', '.join(sorted(LANGUAGES))}.")
+        return _refused(visit, _("Unknown language %(language)s: choose one of %(choices)s.",
+                                 language=repr(language), choices=", ".join(sorted(LANGUAGES))))
     user: User = current_user._get_current_object()
     try:
         link, token = service.issue_link(db, visit, channel="kiosk", created_by_id=user.id)

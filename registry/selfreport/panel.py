@@ -11,29 +11,33 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask import current_app, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from registry.authz import Permission, can
 from registry.clock import today
 from registry.db import get_session
+from registry.i18n import moment as format_moment
 from registry.models import Patient, SelfReport, Visit
 from registry.selfreport.service import link_state, report_for_visit, why_not_open
-from registry.vocabularies import COLLECTION_MODES, LINK_CHANNELS
+from registry.vocabularies import COLLECTION_MODES, LINK_CHANNELS, N_
 
 # Where the panel's buttons return to: the page that showed the panel.
 BACK_PAGES = ("clinical", "followup")
+# Marked for the catalogue; the pages translate them where shown (``|label``).
 LINK_STATE_LABELS: dict[str, str] = {
-    "sent": "Link sent, not yet opened",
-    "opened": "Opened by the patient",
-    "started": "Started by the patient",
-    "submitted": "Submitted by the patient",
-    "pending_review": "Submitted by the patient, awaiting review",
+    "sent": N_("Link sent, not yet opened"),
+    "opened": N_("Opened by the patient"),
+    "started": N_("Started by the patient"),
+    "submitted": N_("Submitted by the patient"),
+    "pending_review": N_("Submitted by the patient, awaiting review"),
 }
+NO_LINK_YET = N_("No self-report link yet")
 
 
 def stamp(moment: datetime | None) -> str:
-    """A UTC time as the panel shows it."""
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+    """A UTC time as the panel shows it, in the language in force."""
+    return _("%(time)s UTC", time=format_moment(moment)) if moment else ""
 
 
 @dataclass
@@ -77,8 +81,9 @@ def _rows(report: SelfReport | None, site_today: date) -> list[LinkRow]:
             created=stamp(link.created_at),
             created_by=link.created_by.full_name if link.created_by else "",
             expires_on=link.expires_on,
-            opened=(f"{stamp(link.first_opened_at)} (last {stamp(link.last_opened_at)})"
-                    if link.first_opened_at else "not yet"),
+            opened=(_("%(first)s (last %(last)s)", first=stamp(link.first_opened_at),
+                      last=stamp(link.last_opened_at))
+                    if link.first_opened_at else _("not yet")),
             revoked=stamp(link.revoked_at),
             active=link.revoked_at is None and link.expires_on >= site_today))
     return rows
@@ -95,7 +100,7 @@ def build_panel(visit: Visit, back: str) -> Panel | None:
     identity = patient.identity
     return Panel(
         visit=visit, back=back if back in BACK_PAGES else "clinical", state=state,
-        state_label=LINK_STATE_LABELS.get(state or "", "No self-report link yet"),
+        state_label=LINK_STATE_LABELS.get(state or "", NO_LINK_YET),
         mode_label=COLLECTION_MODES.get(visit.collection_mode or ""),
         blocked=why_not_open(visit, site_today),
         has_email=bool(identity is not None and identity.email),

@@ -12,6 +12,7 @@ from datetime import UTC, date
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from registry import audit_capture as capture
@@ -27,12 +28,12 @@ def _review_checks(report: SelfReport, reason: str | None,
     if version is not None:
         check_version(report, version)
     if report.state != "pending_review":
-        raise ValidationFailed({"decision": "This self-report is not awaiting review "
-                                            "(someone may have reviewed it already)."})
+        raise ValidationFailed({"decision": _("This self-report is not awaiting review "
+                                              "(someone may have reviewed it already).")})
     text = (reason or "").strip()
     if not text:
-        raise ValidationFailed({"reason": "Give a reason for the decision (it is kept in "
-                                          "the audit trail)."})
+        raise ValidationFailed({"reason": _("Give a reason for the decision (it is kept in "
+                                            "the audit trail).")})
     return text
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, joinedload
 import scoring
 from registry import audit_capture as capture
 from registry.clock import today
+from registry.i18n import day
 from registry.models import Patient, SelfReport, SelfReportLink, Visit, utcnow
 from registry.selfreport import tokens
 from registry.services import ValidationFailed
@@ -74,23 +75,25 @@ def last_day(visit: Visit) -> date | None:
 
 
 def why_not_open(visit: Visit, site_today: date) -> str | None:
-    """Why the visit cannot take a self-report now, or None when it can."""
+    """Why the visit cannot take a self-report now (in the reader's language), or None
+    when it can."""
     patient = visit.patient
     if patient.status == "withdrawn":
-        return "The patient has withdrawn from follow-up: no self-report can be sent."
+        return _("The patient has withdrawn from follow-up: no self-report can be sent.")
     if visit.status == "done":
-        return "This visit is already recorded: a self-report can no longer be sent for it."
+        return _("This visit is already recorded: a self-report can no longer be sent for "
+                 "it.")
     if visit.status == "not_applicable":
-        return "This visit is marked not applicable: no self-report can be sent for it."
+        return _("This visit is marked not applicable: no self-report can be sent for it.")
     if patient.treatment is None:
-        return "Record the treatment before sending a self-report."
+        return _("Record the treatment before sending a self-report.")
     end = last_day(visit)
     if visit.timepoint is not None and end is not None and site_today > end:
-        return (f"The visit's window closed on {end.isoformat()}: a self-report can no "
-                "longer be sent for it.")
+        return _("The visit's window closed on %(date)s: a self-report can no longer be "
+                 "sent for it.", date=day(end))
     report = _report_of(visit)
     if report is not None and report.state != "open":
-        return "The patient has already sent this visit's self-report."
+        return _("The patient has already sent this visit's self-report.")
     return None
 
 
@@ -133,7 +136,8 @@ def issue_link(session: Session, visit: Visit, *, channel: str,
     window closed, already submitted) or an unknown channel.
     """
     if channel not in LINK_CHANNELS:
-        raise ValidationFailed({"channel": f"Unknown link channel {channel!r}."})
+        raise ValidationFailed({"channel": _("Unknown link channel %(channel)s.",
+                                             channel=repr(channel))})
     site_today = today(visit.patient.site.timezone)
     problem = why_not_open(visit, site_today)
     if problem is not None:

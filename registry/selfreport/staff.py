@@ -13,6 +13,8 @@ import smtplib
 
 import segno
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -32,7 +34,7 @@ from registry.selfreport.messages import patient_message
 from registry.selfreport.panel import BACK_PAGES, back_url, build_panel
 from registry.services import ConflictError, ValidationFailed, check_version
 from registry.transactions import conflict_response
-from registry.vocabularies import COLLECTION_MODES
+from registry.vocabularies import COLLECTION_MODES, N_
 
 bp = Blueprint("selfreport_staff", __name__, url_prefix="/self-report")
 log = logging.getLogger(__name__)
@@ -48,12 +50,12 @@ def _register_panel(state: object) -> None:
 
 
 class ReviewForm(FlaskForm):
-    decision = RadioField("Decision", choices=choices({
-        "accept": "Accept: replace the visit's answers with the patient's",
-        "dismiss": "Dismiss: keep the answers staff recorded"}),
-        validators=[InputRequired(message="Choose accept or dismiss.")])
-    reason = TextAreaField("Reason (kept in the audit trail)", validators=[
-        InputRequired(message="Give a reason for the decision."), Length(max=500)])
+    decision = RadioField(_l("Decision"), choices=choices({
+        "accept": N_("Accept: replace the visit's answers with the patient's"),
+        "dismiss": N_("Dismiss: keep the answers staff recorded")}),
+        validators=[InputRequired(message=_l("Choose accept or dismiss."))])
+    reason = TextAreaField(_l("Reason (kept in the audit trail)"), validators=[
+        InputRequired(message=_l("Give a reason for the decision.")), Length(max=500)])
     version = HiddenField()
 
 
@@ -65,8 +67,8 @@ def _visit(visit_id: int) -> tuple[Visit, Patient]:
 def _checked_form(visit: Visit) -> str:
     """CSRF, then the visit version the page showed (409 when stale); the back page."""
     if not ButtonForm().validate_on_submit():
-        abort(400, description="The form's security token is missing or expired: reload "
-                               "the page and try again.")
+        abort(400, description=_("The form's security token is missing or expired: reload "
+                                 "the page and try again."))
     check_version(visit, request.form.get("version"))
     back = request.form.get("back", "clinical")
     return back if back in BACK_PAGES else "clinical"
@@ -80,7 +82,7 @@ def _refused(visit: Visit, patient: Patient, back: str, message: str) -> tuple[s
 def _qr_svg(url: str) -> str:
     qr = segno.make(url, error="m")
     return str(qr.svg_inline(scale=QR_SCALE, light="#fff",
-                             title="QR code of the patient's self-report link"))
+                             title=_("QR code of the patient's self-report link")))
 
 
 @bp.route("/visits/<int:visit_id>/link", methods=["POST"])
@@ -114,8 +116,8 @@ def email_link(visit_id: int) -> Page:
     session = get_session()
     recipient = patient.identity.email if patient.identity else None
     if not recipient:
-        return _refused(visit, patient, back, "The patient has no e-mail address: record "
-                                              "one on the patient's details first.")
+        return _refused(visit, patient, back, _("The patient has no e-mail address: record "
+                                                "one on the patient's details first."))
     savepoint = session.begin_nested()
     try:
         link, token = service.issue_link(session, visit, channel="email",
@@ -136,12 +138,12 @@ def email_link(visit_id: int) -> Page:
         savepoint.rollback()  # no link that nobody received
         log.warning("self-report e-mail for visit %s not sent: %s", visit.id,
                     type(error).__name__)
-        flash("The e-mail could not be sent (the mail server did not accept it), so no "
-              "link was made. Try again later, or create a link and hand it over.", "error")
+        flash(_("The e-mail could not be sent (the mail server did not accept it), so no "
+                "link was made. Try again later, or create a link and hand it over."), "error")
         return redirect(back_url(back, visit))
     savepoint.commit()
     log.info("self-report link %s e-mailed for visit %s", link.id, visit.id)
-    flash("A self-report link was e-mailed to the patient.", "success")
+    flash(_("A self-report link was e-mailed to the patient."), "success")
     return redirect(back_url(back, visit))
 
 
@@ -156,12 +158,12 @@ def revoke_link(visit_id: int) -> Page:
     link = get_session().get(SelfReportLink, int(raw)) if raw.isdigit() and len(raw) < 10 \
         else None
     if link is None or link.self_report.visit_id != visit.id:
-        abort(404, description="No such link for this visit.")
+        abort(404, description=_("No such link for this visit."))
     back = request.form.get("back", "clinical")
     if service.revoke(get_session(), link, user_id=current_user.id):
-        flash("The link was revoked: it no longer opens the questionnaire.", "success")
+        flash(_("The link was revoked: it no longer opens the questionnaire."), "success")
     else:
-        flash("This link had already been revoked.", "info")
+        flash(_("This link had already been revoked."), "info")
     return redirect(back_url(back if back in BACK_PAGES else "clinical", visit))
 
 
@@ -183,7 +185,7 @@ def review(visit_id: int) -> Page:
     if report is None or report.state != "pending_review":
         if request.method == "POST" and report is not None:
             return conflict_response(), 409  # decided by someone else meanwhile
-        flash("There is no self-report awaiting review for this visit.", "info")
+        flash(_("There is no self-report awaiting review for this visit."), "info")
         return redirect(back_url("clinical", visit))
     form = ReviewForm(version=report.version)
     if not form.validate_on_submit():
@@ -202,7 +204,7 @@ def review(visit_id: int) -> Page:
     except ValidationFailed as error:
         flash_unplaced(form, error.errors)
         return _render_review(visit, patient, report, form, 422)
-    flash("The patient's answers replaced the visit's answers." if form.decision.data
-          == "accept" else "The self-report was dismissed; the staff's answers are kept.",
+    flash(_("The patient's answers replaced the visit's answers.") if form.decision.data
+          == "accept" else _("The self-report was dismissed; the staff's answers are kept."),
           "success")
     return redirect(back_url("clinical", visit))

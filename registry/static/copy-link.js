@@ -7,13 +7,15 @@
     var input = document.getElementById(button.getAttribute("data-copy-target"));
     if (!input) { return; }
     var status = document.getElementById(input.getAttribute("aria-describedby"));
+    // The words come from the page (data-text-* on the button), in the reader's language.
+    var text = function (name) { return button.getAttribute("data-text-" + name) || ""; };
     button.hidden = false;
     button.addEventListener("click", function () {
-      var done = function () { if (status) { status.textContent = "Link copied."; } };
+      var done = function () { if (status) { status.textContent = text("copied"); } };
       input.select();
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(input.value).then(done, function () {
-          if (status) { status.textContent = "Select the link and copy it (Ctrl+C)."; }
+          if (status) { status.textContent = text("by-hand"); }
         });
       } else if (document.execCommand("copy")) {
         done();

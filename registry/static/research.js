@@ -5,6 +5,8 @@
   var output = document.getElementById("cohort-count");
   var saveFilters = document.getElementById("cohort-save-filters");
   if (!form || !output || !window.fetch) { return; }
+  // The words come from the page (data-text-* on the form), in the reader's language.
+  function text(name) { return form.getAttribute("data-text-" + name) || ""; }
   var timer = null;
   var latest = 0;
 
@@ -40,11 +42,14 @@
       if (ticket !== latest) { return; }
       output.textContent = "";
       if (result.ok) {
+        // "{count} matching patients.": the count (in bold) where the sentence puts it.
+        var parts = text(result.body.count === 1 ? "one" : "many").split("{count}");
         var strong = document.createElement("strong");
         strong.textContent = String(result.body.count);
+        if (parts[0]) { output.appendChild(document.createTextNode(parts[0])); }
         output.appendChild(strong);
-        output.appendChild(document.createTextNode(
-          " matching patient" + (result.body.count === 1 ? "" : "s") + "."));
+        var rest = parts.slice(1).join("{count}");
+        if (rest) { output.appendChild(document.createTextNode(rest)); }
         syncSaveForm(query);
       } else {
         var messages = Object.keys(result.body.errors || {}).map(function (key) {
@@ -53,7 +58,7 @@
         output.textContent = messages.join(" ");
       }
     }).catch(function () {
-      output.textContent = "The count could not be updated; press Count.";
+      output.textContent = text("failed");
     });
   }
 

@@ -15,12 +15,14 @@
   if (!box || !message || !button || !window.fetch) { return; }
   var warnSeconds = parseInt(box.getAttribute("data-warn-seconds"), 10) || 120;
   var url = box.getAttribute("data-keepalive-url");
+  // The words come from the page (data-text-*), in the reader's language.
+  function text(name) { return box.getAttribute("data-text-" + name) || ""; }
   var deadline = 0;
   var timer = null;
 
   function minutesText(seconds) {
     var minutes = Math.max(1, Math.round(seconds / 60));
-    return minutes === 1 ? "1 minute" : minutes + " minutes";
+    return minutes === 1 ? text("minute") : text("minutes").replace("{n}", minutes);
   }
 
   function say(text, warning) {
@@ -31,16 +33,14 @@
 
   function ended() {
     button.hidden = true;
-    say("Your session has ended because it was idle. Sign in again to go on: a form you " +
-        "save now is kept, and given back to you to check and save after you sign in.", true);
+    say(text("ended"), true);
   }
 
   function warn() {
     var left = Math.round((deadline - Date.now()) / 1000);
     if (left <= 0) { ended(); return; }
     button.hidden = false;
-    say("Your session will end in about " + minutesText(left) + " because it has been " +
-        "idle. Choose \u201cStay signed in\u201d to continue.", true);
+    say(text("warning").replace("{minutes}", minutesText(left)), true);
     var active = document.activeElement;
     if (!active || active === document.body || active.tagName === "A") {
       button.focus();  // not while someone is typing into a form
@@ -66,14 +66,14 @@
         var left = parseInt(data.seconds_left, 10) || 0;
         button.hidden = true;
         if (left <= warnSeconds) {  // the absolute lifetime is reached
-          say("Your session cannot be extended any further: save your work now.", true);
+          say(text("limit"), true);
           window.clearTimeout(timer);
           timer = window.setTimeout(ended, left * 1000);
           return;
         }
-        say("You are still signed in.", false);
+        say(text("still"), false);
         window.setTimeout(function () {
-          if (message.textContent === "You are still signed in.") { say("", false); }
+          if (message.textContent === text("still")) { say("", false); }
         }, 5000);
         schedule(left);
       })

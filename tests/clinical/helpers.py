@@ -26,9 +26,10 @@ def enrol_data(site_id: int, **overrides: Any) -> dict[str, Any]:
 
 
 def treatment_data(**overrides: Any) -> dict[str, Any]:
+    """The treatment form's values; a cell therapy also needs ``lot_id``."""
     data: dict[str, Any] = {
-        "treatment_date": "2026-01-20", "cell_source": "bmac", "product_name": "BMAC kit",
-        "lot_number": "LOT-2026-001", "cell_dose_million": "25", "injections": "1",
+        "treatment_date": "2026-01-20", "treatment_type": "cell_therapy",
+        "cell_dose_million": "25", "injections": "1",
         "co_interventions": ["physiotherapy"], "operator": "Dr Hansen", "notes": "",
     }
     data.update(overrides)

@@ -124,7 +124,7 @@ def test_upgrade_stops_at_rows_already_out_of_range_and_names_them(fresh_databas
 
     from registry import migrate
     from registry.db import make_engine
-    from registry.models import IndexKnee, Treatment
+    from registry.models import IndexKnee
 
     migrate.upgrade(fresh_database_url, "0005")
     engine = make_engine(fresh_database_url)
@@ -146,13 +146,14 @@ def test_upgrade_stops_at_rows_already_out_of_range_and_names_them(fresh_databas
                 {"site": site_id, "protocol": protocol_id}).scalar_one()
             session.add(IndexKnee(patient_id=patient_id, laterality="left", kl_grade=2,
                                   eligibility={}))
-            treatment = Treatment(patient_id=patient_id, treatment_date=date(2026, 1, 2),
-                                  cell_source="bmac", product_name="x", lot_number="L1",
-                                  operator="Dr", cell_dose_million=math.inf,
-                                  co_interventions=[])
-            session.add(treatment)
+            # The treatment as of 0005 too (the model has the columns of 0011).
+            treatment_id = session.execute(text(
+                "INSERT INTO treatment (patient_id, treatment_date, cell_source, product_name, "
+                "lot_number, operator, cell_dose_million, injections, co_interventions, "
+                "recorded_at, version) VALUES (:patient, '2026-01-02', 'bmac', 'x', 'L1', "
+                "'Dr', :dose, 1, '[]', CURRENT_TIMESTAMP, 1) RETURNING id"),
+                {"patient": patient_id, "dose": math.inf}).scalar_one()
             session.commit()
-            treatment_id = treatment.id
         with pytest.raises(RuntimeError, match=rf"treatment dose_range .*ids \[{treatment_id}\]"):
             migrate.upgrade(fresh_database_url)
         assert migrate.current_revision(engine) == "0005"

@@ -1,5 +1,6 @@
 """Treatment through the rendered form: traceability fields, plausible ranges, schedule
-creation, corrections with a reason, day 0 against recorded visits, stale forms."""
+creation, corrections with a reason, day 0 against recorded visits, stale forms.
+(Lots, comparators and delivery details: test_treatment_lots.py.)"""
 
 from __future__ import annotations
 
@@ -21,16 +22,18 @@ def visits_by_code(db, patient_id: int) -> dict[str, Visit]:
 
 
 def treatment_form(browser, patient):
-    return open_form(browser, f"/patients/{patient.id}/treatment", field="lot_number")
+    return open_form(browser, f"/patients/{patient.id}/treatment", field="lot_id")
 
 
-def test_saving_treatment_creates_the_schedule(browser, db, site_a, make_patient, clinician):
+def test_saving_treatment_creates_the_schedule(browser, db, site_a, make_patient, clinician,
+                                                lot):
     patient = make_patient(site_a, treated=False)
-    response = submit(fill(treatment_form(browser, patient), treatment_data()))
+    response = submit(fill(treatment_form(browser, patient), treatment_data(lot_id=lot.id)))
     assert response.status_int == 302, unescape(response.text)[:3000]
     db.expire_all()
     treatment = db.scalar(select(Treatment).where(Treatment.patient_id == patient.id))
     assert treatment.lot_number == "LOT-2026-001"
+    assert (treatment.lot_id, treatment.product_name) == (lot.id, "BMAC kit")
     assert treatment.cell_dose_million == 25
     assert treatment.co_interventions == ["physiotherapy"]
     visits = visits_by_code(db, patient.id)
@@ -49,15 +52,15 @@ DAY0 = "Treatment date must be between 2000-01-01 and today (2026-06-01)."
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
-        ({"lot_number": ""}, "lot_number",
-         "Enter the lot number: it is required for traceability."),
-        ({"lot_number": "   "}, "lot_number", "Enter the lot number"),
+        ({"lot_id": ""}, "lot_id",
+         "Choose the product lot: it is required for traceability."),
+        ({"lot_id": "999999"}, "lot_id", "Choose a lot from the list."),
+        ({"lot_id": "LOT-2026-001"}, "lot_id", "Choose a lot from the list."),
         ({"treatment_date": "2026-06-02"}, "treatment_date", DAY0),
         ({"treatment_date": "0001-01-01"}, "treatment_date", DAY0),
         ({"treatment_date": "1999-12-31"}, "treatment_date", DAY0),
         ({"treatment_date": "2025-01-01"}, "treatment_date", "before the consent date"),
         ({"treatment_date": ""}, "treatment_date", "Enter the treatment date"),
-        ({"product_name": ""}, "product_name", "Enter the product name"),
         ({"operator": ""}, "operator", "Enter who performed the treatment."),
         ({"injections": "0"}, "injections", "Number of injections must be between 1 and 10."),
         ({"injections": "11"}, "injections", "Number of injections must be between 1 and 10."),
@@ -69,21 +72,23 @@ DAY0 = "Treatment date must be between 2000-01-01 and today (2026-06-01)."
         ({"cell_dose_million": "1e400"}, "cell_dose_million", DOSE),
         ({"cell_dose_million": "nan"}, "cell_dose_million", DOSE),
         ({"cell_dose_million": "10000.5"}, "cell_dose_million", DOSE),
-        ({"cell_source": "plasma"}, "cell_source", "Not a valid choice"),
+        ({"treatment_type": "plasma"}, "treatment_type", "Not a valid choice"),
     ],
 )
-def test_bad_treatment_is_refused(browser, db, site_a, make_patient, clinician, overrides,
-                                  field, message):
+def test_bad_treatment_is_refused(browser, db, site_a, make_patient, clinician, lot,
+                                  overrides, field, message):
     patient = make_patient(site_a, treated=False)
-    data = treatment_data(**{"product_name": "Typed product", **overrides})
+    data = treatment_data(**{"lot_id": lot.id, "operator": "Dr Typed", **overrides})
     response = submit(fill(treatment_form(browser, patient), data))
     html = unescape(response.text)
     assert response.status_int == 422
     assert message in html
     assert f'id="{field}-error"' in html
-    again = form_for(response, field="lot_number")
-    if overrides.get("product_name") != "":
-        assert again["product_name"].value == "Typed product"
+    again = form_for(response, field="lot_id")
+    if "operator" not in overrides:
+        assert again["operator"].value == "Dr Typed"
+    if "lot_id" not in overrides:
+        assert again["lot_id"].value == str(lot.id)
     assert again["cell_dose_million"].value == data["cell_dose_million"]
     db.expire_all()
     assert db.scalar(select(Treatment).where(Treatment.patient_id == patient.id)) is None
@@ -99,7 +104,10 @@ def test_changing_treatment_date_needs_reason_and_moves_open_visits(
     treatment = patient.treatment
     form = treatment_form(browser, patient)
     assert form["treatment_date"].value == "2026-01-01"  # the saved values, as rendered
-    assert form["lot_number"].value == treatment.lot_number
+    # Recorded before the catalogue (no lot): the words are shown and kept.
+    assert form["lot_id"].value == ""
+    assert f"Recorded before the product catalogue: Demo BMAC, lot {treatment.lot_number}" \
+        in unescape(browser.get(f"/patients/{patient.id}/treatment").text)
     form["treatment_date"] = "2026-01-08"
     refused = submit(form)
     assert refused.status_int == 422
@@ -107,7 +115,7 @@ def test_changing_treatment_date_needs_reason_and_moves_open_visits(
     db.expire_all()
     assert db.get(Treatment, treatment.id).treatment_date == date(2026, 1, 1)
 
-    again = form_for(refused, field="lot_number")
+    again = form_for(refused, field="lot_id")
     assert again["treatment_date"].value == "2026-01-08"
     again["reason"] = "Date typed wrongly at first entry"
     assert submit(again).status_int == 302
@@ -119,6 +127,8 @@ def test_changing_treatment_date_needs_reason_and_moves_open_visits(
                                                AuditEvent.field == "treatment_date"))
     assert audit.reason == "Date typed wrongly at first entry"
     assert audit.old_value == '"2026-01-01"'
+    kept = db.get(Treatment, treatment.id)
+    assert (kept.lot_id, kept.product_name, kept.cell_source) == (None, "Demo BMAC", "bmac")
 
 
 def test_treatment_date_after_a_recorded_followup_is_refused(browser, db, site_a, make_patient,
@@ -151,7 +161,7 @@ def test_treatment_date_before_a_recorded_baseline_is_refused(browser, db, site_
     db.expire_all()
     assert db.get(Treatment, patient.treatment.id).treatment_date == date(2026, 1, 1)
     # On day 0 itself the baseline still counts: allowed.
-    again = fill(form_for(response, field="lot_number"), {"treatment_date": "2025-12-20"})
+    again = fill(form_for(response, field="lot_id"), {"treatment_date": "2025-12-20"})
     assert submit(again).status_int == 302
     db.expire_all()
     assert db.get(Treatment, patient.treatment.id).treatment_date == date(2025, 12, 20)
@@ -168,6 +178,6 @@ def test_stale_treatment_form_is_refused_with_409(app, browser, db, site_a, make
     response = submit(mine)
     assert response.status_int == 409
     assert "changed by someone else" in response.text
-    assert form_for(response, field="lot_number")["operator"].value == "Dr Theirs"
+    assert form_for(response, field="lot_id")["operator"].value == "Dr Theirs"
     db.expire_all()
     assert db.get(Treatment, patient.treatment.id).operator == "Dr Theirs"

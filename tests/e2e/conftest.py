@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.browser import CHROMIUM_ENV, chromium_available, chromium_path, launch
-from tests.e2e.journeys import JOURNEY_PASSWORD, T0, USERS, Journey, JourneyState
+from tests.e2e.journeys import JOURNEY_PASSWORD, T0, USERS, Journey, JourneyState, seed_lots
 from tests.e2e.server import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +74,7 @@ def live_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
         sites = [] if role == "researcher" else ["--site", "E2E"]
         server.cli("create-user", "--email", user.email, "--name", user.name, "--role", role,
                    *sites, "--password-stdin", stdin=JOURNEY_PASSWORD + "\n")
+    seed_lots(server)
     server.start()
     yield server
     server.stop()

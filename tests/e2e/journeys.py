@@ -29,6 +29,7 @@ M3_DATE = TREATMENT_DATE + timedelta(days=91)
 T1 = TREATMENT_DATE + timedelta(days=250)
 APPOINTMENT_DATE = T1 + timedelta(days=9)
 PROJECT = "E2E outcomes project"
+LOT_NUMBERS = ("L2512-E2E", "L2512-E2E-B")  # the module registry's product lots
 JOURNEY_PASSWORD = "journey password for e2e tests"
 
 
@@ -185,14 +186,44 @@ def fill_enrolment(page: Any, details: PatientDetails) -> None:
         group.get_by_label(usual.capitalize(), exact=True).check()
 
 
+def seed_lots(server: LiveServer) -> None:
+    """The module registry's product catalogue: a released product lot for every site
+    (and a second one, for corrections), written in-process on the server's database."""
+    import tempfile
+
+    from registry import audit_capture as capture
+    from registry import create_app
+    from registry.db import get_session, writing
+    from registry.lots.services import register_lot, save_product
+    from tests.e2e.server import AUDIT_KEY, PSEUDONYM_KEY, SECRET_KEY
+
+    app = create_app({"DATABASE_URL": server.database_url,
+                      "INSTANCE_PATH": tempfile.mkdtemp(prefix="e2e-lots-"),
+                      "SECRET_KEY": SECRET_KEY, "AUDIT_KEY": AUDIT_KEY,
+                      "PSEUDONYM_KEY": PSEUDONYM_KEY, "TODAY": server.today.isoformat()})
+    try:
+        with app.app_context(), writing():
+            session = get_session()
+            capture.set_actor(session, None, "e2e-setup")
+            product = save_product(session, {
+                "name": "BMAC kit", "origin": "autologous", "tissue_source": "bone_marrow",
+                "preparation": "bmac", "minimally_manipulated": True})
+            for number in LOT_NUMBERS:
+                register_lot(session, {"product_id": product.id, "lot_number": number,
+                                       "status": "released"}, server.today)
+            session.commit()
+    finally:
+        app.extensions["registry.engine"].dispose()
+
+
 def record_treatment(trip: Journey, *, check: bool = True) -> None:
     page = trip.page
     if check:
         trip.check_page()
     page.get_by_label("Treatment date (day 0)").fill(TREATMENT_DATE.isoformat())
-    page.get_by_label("Cell source").select_option("bmac")
-    page.get_by_label("Product name").fill("BMAC kit")
-    page.get_by_label("Lot / batch number").fill("L2512-E2E")
+    page.get_by_label("Treatment", exact=True).select_option("cell_therapy")
+    page.get_by_label("Product lot").select_option(
+        label=page.locator("#lot_id option", has_text=LOT_NUMBERS[0] + " ").first.inner_text())
     page.get_by_label("Cell dose (million cells)").fill("40")
     page.get_by_label("Number of injections").fill("1")
     page.get_by_label("Physiotherapy / rehabilitation programme").check()

@@ -30,7 +30,11 @@ WIDE = {"width": 1920, "height": 1080}  # the pages meant for a clinic's wide sc
 DEMO_LOGINS = {"clinician": ("clinician@demo.koa-registry.test", "demo clinician password"),
                "coordinator": ("coordinator@demo.koa-registry.test",
                                "demo coordinator password"),
-               "researcher": ("researcher@demo.koa-registry.test", "demo researcher password")}
+               "researcher": ("researcher@demo.koa-registry.test", "demo researcher password"),
+               "admin": ("admin@demo.koa-registry.test", "demo administrator password"),
+               # The Madrid clinic's coordinator: the Spanish interface.
+               "coordinator.madrid": ("coordinacion.madrid@demo.koa-registry.test",
+                                      "contraseña de demostración de coordinación")}
 
 
 def showcase_patient(database: Path) -> tuple[int, int]:
@@ -51,6 +55,15 @@ def showcase_patient(database: Path) -> tuple[int, int]:
             "SELECT v.id FROM visit v JOIN timepoint t ON t.id = v.timepoint_id "
             "WHERE v.patient_id = ? AND t.is_baseline", (row[0],)).fetchone()
     return int(row[0]), int(baseline[0])
+
+
+def recalled_lot(database: Path) -> int:
+    """The id of the demo's recalled lot (its page lists the flagged patients)."""
+    with sqlite3.connect(database) as connection:
+        row = connection.execute(
+            "SELECT id FROM product_lot WHERE release_status = 'recalled' ORDER BY id "
+            "LIMIT 1").fetchone()
+    return int(row[0])
 
 
 def sign_in(page: Any, role: str) -> None:
@@ -121,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
                      [("worklist.png", "/followup/", None)], args.output, viewport=WIDE)
                 take(browser, server, "coordinator",
                      [("grid.png", "/followup/grid", None)], args.output, viewport=WIDE)
+                take(browser, server, "coordinator.madrid",
+                     [("worklist-es.png", "/followup/", None)], args.output, viewport=WIDE)
+                take(browser, server, "admin",
+                     [("lot-recalled.png", f"/lots/{recalled_lot(database)}", None)],
+                     args.output)
                 take(browser, server, "clinician", [
                     ("visit-entry.png", f"/patients/{patient_id}/visits/{baseline_id}",
                      "section[data-instrument=womac]"),

@@ -29,7 +29,8 @@ def test_clinician_reads_a_patients_history(journey: Journey) -> None:
 
     page.get_by_role("link", name="Correct the treatment").click()
     page.wait_for_url(re.compile(r"/treatment$"))
-    page.get_by_label("Lot / batch number").fill("L2512-E2E-B")
+    page.get_by_label("Product lot").select_option(
+        label=page.locator("#lot_id option", has_text="L2512-E2E-B").first.inner_text())
     page.get_by_label(re.compile(r"^Reason for the change")).fill("lot label misread")
     page.get_by_role("button", name="Save treatment").click()
     page.wait_for_url(re.compile(rf"/patients/{state.patient_id}$"))
@@ -38,7 +39,10 @@ def test_clinician_reads_a_patients_history(journey: Journey) -> None:
     page.wait_for_url(re.compile(rf"/audit/patients/{state.patient_id}/history$"))
     journey.check_page()
     assert page.locator("h1").inner_text() == f"History of {state.study_id}"
-    row = page.locator("table.history tbody tr", has_text="lot label misread")
+    # The lot changed: its catalogue link and the lot number it gives the treatment.
+    changed = page.locator("table.history tbody tr", has_text="lot label misread")
+    assert changed.count() == 2
+    row = changed.filter(has_text="Lot number")
     assert row.count() == 1
     cells = [cell.strip() for cell in row.locator("td").all_inner_texts()]
     when, who, what, record, field, change, reason = cells

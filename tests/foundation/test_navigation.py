@@ -7,11 +7,12 @@ import re
 import pytest
 
 EXPECTED = {
-    "clinician": ["Home", "Patients", "Enrol patient", "Status grid"],
-    "coordinator": ["Home", "Patients", "Enrol patient", "Worklist", "Status grid"],
+    "clinician": ["Home", "Patients", "Enrol patient", "Status grid", "Products and lots"],
+    "coordinator": ["Home", "Patients", "Enrol patient", "Worklist", "Status grid",
+                    "Products and lots"],
     "researcher": ["Home", "Cohorts"],
-    "admin": ["Home", "Patients", "Enrol patient", "Worklist", "Status grid", "Cohorts", "Users",
-              "Sites", "Protocols", "Instrument texts", "Audit trail"],
+    "admin": ["Home", "Patients", "Enrol patient", "Worklist", "Status grid", "Products and lots",
+              "Cohorts", "Users", "Sites", "Protocols", "Instrument texts", "Audit trail"],
 }
 
 

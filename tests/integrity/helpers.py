@@ -25,6 +25,7 @@ import scoring
 from registry import audit_capture as capture
 from registry import audit_chain as chain
 from registry.db import make_engine
+from registry.lots.services import register_lot, save_product
 from registry.models import (
     AdverseEvent,
     Audited,
@@ -202,9 +203,16 @@ def seed_edit_targets(database_url: str, user_ids: list[int]) -> dict[str, int]:
                              serious=True, serious_criterion="hospitalisation",
                              relatedness="possibly", outcome="ongoing")
         session.add(event)
+        capture.set_actor(session, None, "race-setup")
+        product = save_product(session, {
+            "name": f"Race product {site.code}", "origin": "autologous",
+            "tissue_source": "bone_marrow", "preparation": "bmac"})
+        lot = register_lot(session, {"product_id": product.id, "lot_number": "RACE-1",
+                                     "status": "released"}, date(2026, 1, 1))
         session.commit()
         ids = {"site": site.id, "patient": patient.id, "visit": patient.visits[1].id,
-               "treatment": patient.treatment.id, "event": event.id}
+               "treatment": patient.treatment.id, "event": event.id,
+               "product": product.id, "lot": lot.id}
     app.extensions["registry.engine"].dispose()
     return ids
 

@@ -38,7 +38,9 @@ from registry.models import (
     AdverseEvent,
     AuditEvent,
     Base,
+    CellProduct,
     Patient,
+    ProductLot,
     Site,
     Treatment,
     Versioned,
@@ -90,8 +92,17 @@ EDITS = {
         lambda ids: "moved abroad"),
     "treatment correction": Edit(
         lambda ids: f"/patients/{ids['patient']}/treatment", "", Treatment, "treatment",
-        "product_name", {"product_name": "Product A", "reason": "typo A"},
-        {"product_name": "Product B", "reason": "typo B"}, lambda ids: "Product A"),
+        "operator", {"operator": "Dr A", "reason": "typo A"},
+        {"operator": "Dr B", "reason": "typo B"}, lambda ids: "Dr A"),
+    "product edit": Edit(
+        lambda ids: f"/lots/products/{ids['product']}", "", CellProduct, "product",
+        "manufacturer", {"manufacturer": "Lab A", "reason": "was missing"},
+        {"manufacturer": "Lab B", "reason": "was missing too"}, lambda ids: "Lab A"),
+    "lot status": Edit(
+        lambda ids: f"/lots/{ids['lot']}", "/status", ProductLot, "lot", "status_reason",
+        {"status": "quarantined", "reason": "first: sterility pending"},
+        {"status": "recalled", "reason": "second: manufacturer's notice"},
+        lambda ids: "first: sterility pending"),
     "adverse event edit": Edit(
         lambda ids: f"/patients/{ids['patient']}/adverse-events/{ids['event']}", "",
         AdverseEvent, "event", "description", {"description": "effusion, aspirated",

@@ -14,7 +14,17 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from registry.models import AdverseEvent, Base, Cohort, SelfReport, SelfReportLink, Site
+from registry.models import (
+    AdverseEvent,
+    Base,
+    CellProduct,
+    Cohort,
+    ProductLot,
+    SelfReport,
+    SelfReportLink,
+    Site,
+    utcnow,
+)
 from registry.selfreport import tokens
 from tests.clinical.helpers import enrol_data
 from tests.fixtures import accounts, clinical
@@ -42,6 +52,8 @@ AUDITED_REFUSALS.update({endpoint: {"request_throttle"} for endpoint in SELF_REP
 AUDITED_REFUSALS["selfreport.step"] = {"request_throttle", "audit_event"}
 WRITING_GETS = {endpoint: {"request_throttle"} for endpoint in SELF_REPORT_PAGES}
 WRITING_GETS["selfreport.start"] = {"request_throttle", "audit_event"}
+# Opening a lot's trace and downloading it are audited (registry.lots.routes).
+WRITING_GETS.update({"lots.lot_page": {"audit_event"}, "lots.trace_csv": {"audit_event"}})
 SIGNING_OUT = frozenset({"auth.logout", "auth.change_password_page"})  # end the session
 URL_VALUES = {"kind": "change", "fmt": "svg", "score_code": "vas_pain"}
 CHOICES_PER_GROUP = 2  # of many radio groups alike (questionnaire items), try the first two
@@ -52,8 +64,9 @@ _SOURCES: dict[tuple[str | None, str], str | None] = {}  # (role, endpoint) -> p
 
 def build_world(db: Session) -> tuple[dict[str, Any], dict[str, str]]:
     """The route matrix's ``world`` (its own site's half), built once per module: a treated
-    patient with visits and a serious adverse event awaiting review, a locked clinician, a
-    cohort; and an admin of the site and a researcher (role -> e-mail)."""
+    patient with visits and a serious adverse event awaiting review, treated with a recalled
+    lot of the site (a review due), a locked clinician, a cohort; and an admin of the site
+    and a researcher (role -> e-mail)."""
     site = Site(code="HST", name="Hostile input clinic")
     db.add(site)
     db.flush()
@@ -69,9 +82,18 @@ def build_world(db: Session) -> tuple[dict[str, Any], dict[str, str]]:
     clinician.failed_logins = 9
     clinician.locked_until = datetime(2999, 1, 1, tzinfo=UTC)
     cohort = Cohort(name="hostile input cohort", definition={})
-    db.add_all([event, cohort])
+    product = CellProduct(name="Hostile BMAC", origin="autologous",
+                          tissue_source="bone_marrow", preparation="bmac")
+    db.add_all([event, cohort, product])
     db.flush()
-    world = {"patient_id": patient.id, "visit_id": patient.visits[1].id, "event_id": event.id,
+    lot = ProductLot(product_id=product.id, lot_number="HOSTILE-1", site_id=site.id,
+                     release_status="recalled", recalled_at=utcnow())
+    db.add(lot)
+    db.flush()
+    patient.treatment.lot_id = lot.id
+    db.flush()
+    world = {"lot_id": lot.id, "product_id": product.id, "patient_id": patient.id,
+             "visit_id": patient.visits[1].id, "event_id": event.id,
              "site_id": site.id, "user_id": clinician.id, "cohort_id": cohort.id,
              "protocol_id": patient.protocol_id}
     users = {"admin": make_user("admin", sites=[site]).email,

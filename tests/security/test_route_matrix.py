@@ -46,6 +46,7 @@ EXPECTED: dict[str, Rule] = {
     "main.home": SIGNED_IN,
     "auth.change_password_page": SIGNED_IN,
     "auth.keepalive": SIGNED_IN,
+    "auth.language_page": SIGNED_IN,
     "admin.sites": anywhere(P.ADMIN),
     "admin.edit_site": anywhere(P.ADMIN),
     "admin.users": anywhere(P.ADMIN),
@@ -69,6 +70,17 @@ EXPECTED: dict[str, Rule] = {
     "clinical.adverse_event_new": at_site(P.CLINICAL_WRITE),
     "clinical.adverse_event_edit": at_site(P.CLINICAL_WRITE),
     "clinical.adverse_event_review": at_site(P.CLINICAL_WRITE),
+    # Products and lots: the catalogue and each lot's trace for clinical staff (a lot's
+    # trace shows their own sites' patients; admins see every site), kept by admins; the
+    # recall review of a patient by the staff of the patient's site.
+    "lots.index": anywhere(P.CLINICAL_READ),
+    "lots.lot_page": anywhere(P.CLINICAL_READ),
+    "lots.trace_csv": anywhere(P.CLINICAL_READ),
+    "lots.new_product": anywhere(P.ADMIN),
+    "lots.edit_product": anywhere(P.ADMIN),
+    "lots.new_lot": anywhere(P.ADMIN),
+    "lots.lot_status": anywhere(P.ADMIN),
+    "lots.recall_review": at_site(P.CLINICAL_WRITE),
     "followup.worklist": anywhere(P.FOLLOWUP_MANAGE),
     # The record status grid: clinicians too (their own sites' patients only).
     "followup.grid": anywhere(P.CLINICAL_READ),

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import date
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from registry import audit_capture as capture
 from registry.clock import today
+from registry.i18n import day
 from registry.limits import problems
 from registry.models import AdverseEvent, Patient, utcnow
 from registry.services import ValidationFailed, check_version
@@ -37,19 +39,19 @@ def _validate(patient: Patient, data: AdverseEventData) -> None:
     errors = problems({"onset_date": data.onset_date, "resolution_date": data.resolution_date},
                       today(patient.site.timezone))
     if data.severity_grade not in AE_GRADES:
-        errors["severity_grade"] = "The severity grade must be 1 to 5 (CTCAE)."
+        errors["severity_grade"] = _("The severity grade must be 1 to 5 (CTCAE).")
     treatment = patient.treatment
     if treatment is not None and data.onset_date < treatment.treatment_date:
-        errors.setdefault("onset_date", f"The onset cannot be before the treatment date "
-                                        f"({treatment.treatment_date}).")
+        errors.setdefault("onset_date", _("The onset cannot be before the treatment date "
+                                          "(%(date)s).", date=day(treatment.treatment_date)))
     elif treatment is None and data.onset_date < patient.consent_date:
-        errors.setdefault("onset_date",
-                          f"The onset cannot be before consent ({patient.consent_date}).")
+        errors.setdefault("onset_date", _("The onset cannot be before consent (%(date)s).",
+                                          date=day(patient.consent_date)))
     if data.serious != (data.serious_criterion is not None):
-        errors["serious_criterion"] = "A serious event needs its criterion (and only then)."
+        errors["serious_criterion"] = _("A serious event needs its criterion (and only then).")
     if data.resolution_date is not None and data.resolution_date < data.onset_date:
         errors.setdefault("resolution_date",
-                          "The resolution date cannot be before the onset date.")
+                          _("The resolution date cannot be before the onset date."))
     if errors:
         raise ValidationFailed(errors)
 
@@ -80,8 +82,8 @@ def update_adverse_event(session: Session, event: AdverseEvent, data: AdverseEve
         return event
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed({"reason": "Give a reason for correcting the recorded event "
-                                          "(it is kept in the audit trail)."})
+        raise ValidationFailed({"reason": _("Give a reason for correcting the recorded "
+                                            "event (it is kept in the audit trail).")})
     with capture.reason(session, reason):
         for name in changed:
             setattr(event, name, values[name])

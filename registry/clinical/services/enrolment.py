@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ from registry.clinical.services.duplicates import (
     lock_person,
 )
 from registry.clock import today
+from registry.i18n import number
 from registry.limits import NUMBERS, problems
 from registry.models import IndexKnee, Patient, PatientIdentity, Site
 from registry.scheduling import default_protocol
@@ -85,16 +87,21 @@ def compute_bmi(height_cm: float | None, weight_kg: float | None) -> float | Non
 
 
 def indication_warnings(kl_grade: int | None, eligibility: dict[str, Any]) -> list[str]:
-    """Why a patient lies outside the usual indication (empty = typical candidate)."""
+    """Why a patient lies outside the usual indication (empty = typical candidate), in
+    the reader's language."""
     warnings = []
     if kl_grade is not None and kl_grade not in KL_USUAL_INDICATION:
-        warnings.append(f"Kellgren–Lawrence grade {kl_grade} is outside the usual indication "
-                        "(grade II–III).")
+        warnings.append(_("Kellgren–Lawrence grade %(grade)s is outside the usual indication "
+                          "(grade II–III).", grade=kl_grade))
     for code, (label, expected) in ELIGIBILITY_CRITERIA.items():
         answer = eligibility.get(code)
         if answer is not None and bool(answer) != expected:
-            warnings.append(f"{label}: answered {'yes' if answer else 'no'} "
-                            f"(usual candidates: {'yes' if expected else 'no'}).")
+            # Only an answer other than the usual one is listed: yes where no is usual, or
+            # no where yes is.
+            warnings.append(
+                _("%(question)s: answered yes (usual candidates: no).", question=_(label))
+                if answer else
+                _("%(question)s: answered no (usual candidates: yes).", question=_(label)))
     return warnings
 
 
@@ -115,28 +122,32 @@ def validate_enrolment(session: Session, data: EnrolmentData, site_today: date) 
                        "height_cm": data.height_cm, "weight_kg": data.weight_kg}, site_today)
     if "consent_date" not in errors and "birth_date" not in errors \
             and data.consent_date < data.birth_date:
-        errors["consent_date"] = "The consent date cannot be before the date of birth."
+        errors["consent_date"] = _("The consent date cannot be before the date of birth.")
     if data.language is not None and data.language not in LANGUAGES:
-        errors["language"] = (f"The language must be one of {', '.join(LANGUAGES)} (or the "
-                              f"site's language), not {data.language!r}.")
+        errors["language"] = _("The language must be one of %(languages)s (or the site's "
+                               "language), not %(value)s.", languages=", ".join(LANGUAGES),
+                               value=repr(data.language))
     if data.kl_grade not in KL_GRADES:
-        errors["kl_grade"] = f"The Kellgren–Lawrence grade must be 0 to 4, not {data.kl_grade}."
+        errors["kl_grade"] = _("The Kellgren–Lawrence grade must be 0 to 4, not %(grade)s.",
+                               grade=data.kl_grade)
     bmi = None if errors.keys() & {"height_cm", "weight_kg"} else compute_bmi(
         data.height_cm, data.weight_kg)
     bmi_limit = NUMBERS["bmi"]
     if bmi is not None and bmi_limit.problem(bmi):
-        errors["weight_kg"] = (f"Height and weight give a BMI of {bmi}, outside "
-                               f"{bmi_limit.minimum:g}–{bmi_limit.maximum:g}: check both values.")
+        errors["weight_kg"] = _("Height and weight give a BMI of %(bmi)s, outside "
+                                "%(minimum)s–%(maximum)s: check both values.",
+                                bmi=number(str(bmi)), minimum=number(f"{bmi_limit.minimum:g}"),
+                                maximum=number(f"{bmi_limit.maximum:g}"))
     warnings = indication_warnings(data.kl_grade, data.eligibility)
     if warnings and not (data.outside_indication_justification or "").strip():
-        errors["outside_indication_justification"] = (
+        errors["outside_indication_justification"] = _(
             "This patient is outside the usual indication: give a justification.")
     taken = session.scalar(select(PatientIdentity.patient_id).where(
         PatientIdentity.site_id == data.site_id,
         PatientIdentity.medical_record_number == data.medical_record_number.strip()))
     if taken is not None:
-        errors["medical_record_number"] = ("A patient with this record number is already "
-                                           "enrolled at this site.")
+        errors["medical_record_number"] = _("A patient with this record number is already "
+                                            "enrolled at this site.")
     if errors:
         raise ValidationFailed(errors)
     return bmi
@@ -150,7 +161,7 @@ def enrol_patient(session: Session, data: EnrolmentData) -> Patient:
     """
     site = session.get(Site, data.site_id)
     if site is None or not site.active:
-        raise ValidationFailed({"site_id": "Choose one of your sites (an active one)."})
+        raise ValidationFailed({"site_id": _("Choose one of your sites (an active one).")})
     # Before the record-number and duplicate checks: a simultaneous enrolment of the same
     # person waits here until this transaction ends (see ``duplicates``).
     lock_person(session, data.person)
@@ -191,5 +202,5 @@ def enrol_patient(session: Session, data: EnrolmentData) -> Patient:
             continue
         savepoint.commit()
         return patient
-    raise ValidationFailed({"site_id": "Could not allocate a study ID (many enrolments at "
-                                       "once); please submit again."})
+    raise ValidationFailed({"site_id": _("Could not allocate a study ID (many enrolments at "
+                                         "once); please submit again.")})

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -43,6 +44,7 @@ from registry.followup.status import (
     status_expression,
     urgency_expression,
 )
+from registry.i18n import timepoint_name
 from registry.models import IndexKnee, Patient, PatientIdentity, Site, Timepoint, Treatment, Visit
 from registry.vocabularies import N_
 
@@ -232,7 +234,10 @@ def _page_visits(session: Session, patient_ids: list[int]) -> dict[int, list[Any
 
 
 def _visit_name(visit: Any) -> str:
-    return visit.name if visit.timepoint_id is not None and visit.name else "Unscheduled"
+    """The visit's name as the list shows it, in the reader's language."""
+    if visit.timepoint_id is not None and visit.name:
+        return timepoint_name(visit.name)
+    return _("Unscheduled")
 
 
 def describe_visits(row: PatientRow, visits: list[Any], patient_status: str,

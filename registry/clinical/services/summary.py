@@ -18,6 +18,7 @@ from functools import cache, cached_property, lru_cache
 from typing import Any, cast
 
 import numpy as np
+from flask_babel import gettext as _
 from sqlalchemy import Integer, Row, Select, bindparam, exists, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -30,7 +31,18 @@ from registry.followup.status import (
     display_status,
     followup_status,
 )
-from registry.models import AdverseEvent, Patient, ScoreValue, SelfReport, Timepoint, Visit
+from registry.i18n import label, number, timepoint_name
+from registry.models import (
+    AdverseEvent,
+    Patient,
+    ProductLot,
+    ScoreValue,
+    SelfReport,
+    Timepoint,
+    Treatment,
+    Visit,
+)
+from registry.vocabularies import N_
 from scoring import citations
 from scoring.change import ChangeArrays, change_arrays_for_codes
 from scoring.core import FloatArray
@@ -67,9 +79,12 @@ class Flag:
     name: str
     met: bool
 
-    @cached_property
+    @property
     def text(self) -> str:
-        return f"{self.name}: {'yes' if self.met else 'no'}"
+        """"MCII: yes" in the reader's language (not cached: ``FLAG_SETS`` are shared by
+        every request, whatever its language)."""
+        return _("%(flag)s: yes", flag=self.name) if self.met \
+            else _("%(flag)s: no", flag=self.name)
 
     @cached_property
     def badge(self) -> str:
@@ -119,10 +134,16 @@ class ScoreCell:
 
     @property
     def change_text(self) -> str:
-        """The change as shown: '-40.0 (-66.7 %) better' (one text, for a cheaper template)."""
-        text = f"{self.change} ({self.relative})" if self.relative else f"{self.change}"
+        """The change as shown: '-40.0 (-66.7 %) better' (one text, for a cheaper template),
+        numbers with the reader's decimal sign."""
+        change = shown_number(self.change)
+        text = f"{change} ({shown_number(self.relative)})" if self.relative else change
         direction = self.direction
-        return f"{text} {direction}" if direction else text
+        if direction == "better":
+            return _("%(change)s better", change=text)
+        if direction == "worse":
+            return _("%(change)s worse", change=text)
+        return text
 
 
 @dataclass
@@ -140,9 +161,7 @@ class ScoreRow:
     @property
     def scale(self) -> str:
         """The score's range, unit and direction as shown next to its name."""
-        unit = f" {self.unit}" if self.unit else ""
-        direction = "higher = better" if self.higher_is_better else "higher = worse"
-        return f"{self.minimum:g}–{self.maximum:g}{unit}, {direction}"
+        return scale_text(self.minimum, self.maximum, self.unit, self.higher_is_better)
 
 
 @dataclass
@@ -152,8 +171,8 @@ class ResponderCell:
 
 
 # Visits whose answers the patient gave themselves are marked so on the page.
-SELF_REPORT_MARKS = {"self_link": "self-reported by link",
-                     "self_kiosk": "self-reported on clinic tablet"}
+SELF_REPORT_MARKS = {"self_link": N_("self-reported by link"),
+                     "self_kiosk": N_("self-reported on clinic tablet")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,14 +198,16 @@ class VisitRecord:
     @property
     def self_reported(self) -> str | None:
         """How the patient self-reported the visit's answers, for the page; else None."""
-        return SELF_REPORT_MARKS.get(self.collection_mode or "")
+        mark = SELF_REPORT_MARKS.get(self.collection_mode or "")
+        return _(mark) if mark else None
 
     @property
     def name(self) -> str:
-        """As ``visit_name``: the timepoint's name, or "Unscheduled"."""
+        """As ``shown_visit_name``: the timepoint's name, or "Unscheduled", in the reader's
+        language."""
         if self.timepoint_id is None or self.timepoint_name is None:
-            return "Unscheduled"
-        return self.timepoint_name
+            return _(UNSCHEDULED)
+        return timepoint_name(self.timepoint_name)
 
 
 @dataclass
@@ -232,8 +253,38 @@ class PatientSummary:
     help: HelpText | None = None
 
 
+UNSCHEDULED = N_("Unscheduled")
+
+
 def visit_name(visit: Visit) -> str:
-    return visit.timepoint.name if visit.timepoint is not None else "Unscheduled"
+    """The visit's timepoint name as stored, or "Unscheduled" (untranslated: see
+    ``shown_visit_name`` for a page)."""
+    return visit.timepoint.name if visit.timepoint is not None else UNSCHEDULED
+
+
+def shown_visit_name(visit: Visit) -> str:
+    """The visit's name as a page shows it, in the reader's language."""
+    return timepoint_name(visit.timepoint.name) if visit.timepoint is not None \
+        else _(UNSCHEDULED)
+
+
+def scale_text(minimum: float, maximum: float, unit: str, higher_is_better: bool) -> str:
+    """A score's range, unit and direction ("0–100, higher = better"), in the reader's
+    language (a unit the catalogue holds is translated)."""
+    shown = f"{number(f'{minimum:g}')}–{number(f'{maximum:g}')}{f' {label(unit)}' if unit else ''}"
+    if higher_is_better:
+        return _("%(range)s, higher = better", range=shown)
+    return _("%(range)s, higher = worse", range=shown)
+
+
+def shown_number(text: str | None) -> str:
+    """A formatted value or change ("+12.5", "-66.7 %", "—") with the reader's decimal
+    sign; English text is returned unchanged."""
+    if not text:
+        return text or ""
+    body, percent, _rest = text.partition(" %")
+    sign = "+" if body.startswith("+") else ""
+    return f"{sign}{number(body[len(sign):])}{percent}"
 
 
 def _sort_key(visit: VisitRecord) -> tuple[date, int]:
@@ -258,7 +309,8 @@ def page_queries() -> PageQueries:
         patient=select(Patient, exists().where(AdverseEvent.patient_id == Patient.id)
                        .label("has_adverse_events")).where(Patient.id == patient_id)
         .options(joinedload(Patient.site), joinedload(Patient.index_knee),
-                 joinedload(Patient.treatment), joinedload(Patient.identity),
+                 joinedload(Patient.treatment).joinedload(Treatment.lot)
+                 .joinedload(ProductLot.product), joinedload(Patient.identity),
                  joinedload(Patient.protocol))
         .execution_options(populate_existing=True),
         visits=select(Visit.id, Visit.timepoint_id, Timepoint.name, Timepoint.is_baseline,
@@ -371,7 +423,7 @@ def score_table(codes: Sequence[str], grid: list[list[ScoreEntry | None]], value
                     relative=None if percent is None else signed(percent, " %"),
                     improved=improved_row[index], flags=FLAG_SETS[flags_row[index]]))
         definition = scoring.SCORES[code]
-        rows.append(ScoreRow(code, definition.label, definition.higher_is_better, cells,
+        rows.append(ScoreRow(code, label(definition.label), definition.higher_is_better, cells,
                              definition.minimum, definition.maximum, definition.unit,
                              tuple(raw[row])))
     return rows

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, joinedload
 import scoring
 from registry import audit_capture as capture
 from registry.clock import today
+from registry.i18n import day, label
 from registry.limits import problems
 from registry.models import InstrumentResponse, Patient, Visit, utcnow
 from registry.scheduling import is_in_window, timepoint_instruments
@@ -82,12 +83,28 @@ def parse_answers(form: Mapping[str, str],
                 continue
             value = int(raw) if WHOLE_NUMBER.fullmatch(raw) else None
             if value is None or item.error_for(value) is not None:
-                errors[name] = (f"{instrument.name} {item.label}: {raw!r} is not "
-                                f"{item.allowed_text()}.")
+                errors[name] = not_allowed(instrument.name, item, raw)
                 answers[code][item.code] = None
                 continue
             answers[code][item.code] = value
     return answers, errors
+
+
+def not_allowed(instrument: str, item: Any, raw: str) -> str:
+    """Why ``raw`` is no answer to ``item``, naming the allowed answers (the wording of
+    ``Item.allowed_text``, in the reader's language)."""
+    if item.options:
+        return _("%(instrument)s %(item)s: %(value)s is not one of %(codes)s.",
+                 instrument=instrument, item=item.label, value=repr(raw),
+                 codes=", ".join(str(option.code) for option in item.options))
+    if item.unit:
+        return _("%(instrument)s %(item)s: %(value)s is not a whole number from %(minimum)s "
+                 "to %(maximum)s %(unit)s.", instrument=instrument, item=item.label,
+                 value=repr(raw), minimum=item.minimum, maximum=item.maximum,
+                 unit=label(item.unit))
+    return _("%(instrument)s %(item)s: %(value)s is not a whole number from %(minimum)s "
+             "to %(maximum)s.", instrument=instrument, item=item.label, value=repr(raw),
+             minimum=item.minimum, maximum=item.maximum)
 
 
 def stored_answers(visit: Visit) -> Answers:
@@ -114,7 +131,9 @@ def changes_recorded_values(visit: Visit, visit_date: date, answers: Answers) ->
 def either(instruments: Iterable[str]) -> str:
     """The instruments' short names as "A, B or C"."""
     names = [scoring.INSTRUMENTS[code].short_name for code in instruments]
-    return " or ".join(filter(None, [", ".join(names[:-1]), *names[-1:]]))
+    if len(names) < 2:
+        return "".join(names)
+    return _("%(first)s or %(last)s", first=", ".join(names[:-1]), last=names[-1])
 
 
 def _validate_date(visit: Visit, patient: Patient, visit_date: date) -> dict[str, str]:
@@ -129,12 +148,13 @@ def _validate_date(visit: Visit, patient: Patient, visit_date: date) -> dict[str
         return errors
     day0 = treatment.treatment_date
     if is_followup(visit) and visit_date < day0:
-        return {"visit_date": (f"A follow-up visit cannot be before the treatment date "
-                               f"({day0}).")}
+        return {"visit_date": _("A follow-up visit cannot be before the treatment date "
+                                "(%(date)s).", date=day(day0))}
     if not is_followup(visit) and visit_date > day0:
-        return {"visit_date": (f"A baseline visit must be on or before the treatment date "
-                               f"(day 0, {day0}); {visit_date} is after it. Record a later "
-                               "visit as a follow-up or unscheduled visit.")}
+        return {"visit_date": _("A baseline visit must be on or before the treatment date "
+                                "(day 0, %(day0)s); %(date)s is after it. Record a later "
+                                "visit as a follow-up or unscheduled visit.",
+                                day0=day(day0), date=day(visit_date))}
     return {}
 
 
@@ -200,13 +220,14 @@ def save_visit(session: Session, visit: Visit, *, visit_date: date, answers: Ans
     to_save = {code: items for code, items in answers.items()
                if code in answered or code in existing}
     if not answered:
-        errors.setdefault("answers", f"Record at least one answer ({either(answers)}).")
+        errors.setdefault("answers", _("Record at least one answer (%(instruments)s).",
+                                       instruments=either(answers)))
     editing = changes_recorded_values(visit, visit_date, answers)
     if editing and not (reason or "").strip():
-        errors["reason"] = ("You are changing answers or a date already saved: give a reason "
-                            "(it is kept in the audit trail).")
+        errors["reason"] = _("You are changing answers or a date already saved: give a "
+                             "reason (it is kept in the audit trail).")
     if collection_mode is not None and collection_mode not in COLLECTION_MODES:
-        errors["collection_mode"] = "Choose how the answers were collected."
+        errors["collection_mode"] = _("Choose how the answers were collected.")
     incomplete = [] if incomplete_confirmed or not answered else \
         _needs_confirmation(visit, answers)
     if incomplete:
@@ -344,7 +365,7 @@ def instrument_sections(instruments: Iterable[str], visit: Visit) -> list[Instru
                 if score is None:
                     continue
                 section.scores.append(ScoreLine(
-                    label=definition.label, value=scoring.format_score(score.value),
+                    label=label(definition.label), value=scoring.format_score(score.value),
                     scorable=score.value is not None, reason=score.reason))
         sections.append(section)
     return sections

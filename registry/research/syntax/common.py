@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from registry.research.missing import SCORE_REASONS, SPSS_MISSING_RANGE, MissingReason
 from registry.research.statplan import StatColumn, TablePlan
 
 SCRIPT_STEM = "read_export"
-HEADER = ("Reads the tables of a KOA outcomes registry export ({fmt}) and applies variable "
-          "labels, value labels and why-missing codes. Generated with the export: run it in "
-          "the folder the zip was unpacked into. Variables and codes: data_dictionary.csv.")
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,12 @@ class Source:
 
 
 def header(source: Source) -> str:
-    return HEADER.format(fmt=source.fmt)
+    """The first comment of every syntax file, in the export's language (as are every
+    comment and label the files write; names and code stay as they are)."""
+    return _("Reads the tables of a KOA outcomes registry export (%(fmt)s) and applies "
+             "variable labels, value labels and why-missing codes. Generated with the "
+             "export: run it in the folder the zip was unpacked into. Variables and codes: "
+             "data_dictionary.csv.", fmt=source.fmt)
 
 
 def missing_reasons() -> list[MissingReason]:

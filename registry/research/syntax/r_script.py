@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flask_babel import gettext as _
+
 from registry.research.statplan import StatColumn, TablePlan
 from registry.research.syntax.common import Source, coded_columns, header, reason_assignments
 
@@ -60,8 +62,9 @@ def _table(plan: TablePlan, file: str, source: Source) -> list[str]:
     lines = [f"# {plan.table}: {file}",
              f"{frame} <- {READERS[source.fmt].format(file=text(file), types=types)}"]
     if source.labelled:
-        lines.append(f"# Labels and why-missing codes are stored in {file} "
-                     "(haven::as_factor() shows labels; haven::na_tag() the reason letter).")
+        lines.append("# " + _("Labels and why-missing codes are stored in %(file)s "
+                              "(haven::as_factor() shows labels; haven::na_tag() the reason "
+                              "letter).", file=file))
         return lines
     for column in coded_columns(plan):
         codes: list[str | int]
@@ -91,10 +94,11 @@ def _table(plan: TablePlan, file: str, source: Source) -> list[str]:
 def generate(plans: Sequence[TablePlan], files: dict[str, str], source: Source) -> str:
     """The R script for an export in ``source.fmt``."""
     lines = [f"# {header(source)}",
-             f"# Needs the {PACKAGES[source.fmt]} package"
-             + (" (and haven for the value labels)." if source.fmt == "xpt" else "."),
-             "# Tables share the patient pseudonym pid (text): "
-             "merge(patients, visits, by = \"pid\").", ""]
+             "# " + (_("Needs the %(package)s package (and haven for the value labels).",
+                       package=PACKAGES[source.fmt]) if source.fmt == "xpt" else
+                     _("Needs the %(package)s package.", package=PACKAGES[source.fmt])),
+             "# " + _("Tables share the patient pseudonym pid (text): "
+                      "merge(patients, visits, by = \"pid\")."), ""]
     for plan in plans:
         lines += _table(plan, files[plan.table], source)
         lines.append("")

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flask_babel import gettext as _
+
+from registry.research.language import words
 from registry.research.statfiles import fit_bytes
 from registry.research.statplan import StatColumn, TablePlan
 from registry.research.syntax.common import (
@@ -77,7 +80,8 @@ def _read(plan: TablePlan, file: str, source: Source) -> list[str]:
 def _formats(plans: Sequence[TablePlan]) -> list[str]:
     """A value format per coding (and its ``…m`` twin with the why-missing letters for
     coded columns that have a reason), and one for reason-coded numbers."""
-    reasons = " ".join(f".{reason.sas} = {text(reason.label)}" for reason in missing_reasons())
+    reasons = " ".join(f".{reason.sas} = {text(words(reason.label))}"
+                       for reason in missing_reasons())
     with_reasons = {column.values for plan in plans for column in coded_columns(plan)
                     if column.reason}
     lines = ["proc format;"]
@@ -114,7 +118,8 @@ def generate(plans: Sequence[TablePlan], files: dict[str, str], source: Source) 
     """The SAS program for an export in ``source.fmt``."""
     sets = value_sets(plans)
     lines = [f"/* {header(source)} */",
-             "/* Tables share the patient pseudonym pid (text): merge by pid. */",
+             "/* " + _("Tables share the patient pseudonym pid (text): merge by pid.")
+             + " */",
              "options validvarname=v7;", ""]
     lines += [*_formats(plans), ""]
     for plan in plans:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flask_babel import gettext as _
+
+from registry.research.language import words
 from registry.research.missing import SCORE_REASONS
 from registry.research.statfiles import fit_bytes
 from registry.research.statplan import StatColumn, TablePlan
@@ -71,7 +74,8 @@ def _numbered(column: StatColumn) -> list[str]:
 def generate(plans: Sequence[TablePlan], files: dict[str, str], source: Source) -> str:
     """The SPSS syntax for an export in ``source.fmt``."""
     lines = [f"* {header(source)}",
-             "* Tables share the patient pseudonym pid (text): MATCH FILES ... /BY pid.",
+             "* " + _("Tables share the patient pseudonym pid (text): MATCH FILES ... /BY "
+                      "pid."),
              "SET UNICODE=ON.", ""]
     for plan in plans:
         file = files[plan.table]
@@ -79,7 +83,8 @@ def generate(plans: Sequence[TablePlan], files: dict[str, str], source: Source) 
         lines += _get(plan, file, source)
         lines.append(f"DATASET NAME {plan.table}.")
         if source.fmt == "sav":
-            lines += ["* Labels and user-missing reason codes are stored in the file.", ""]
+            lines += ["* " + _("Labels and user-missing reason codes are stored in the "
+                               "file."), ""]
             continue
         lines += _missing(plan, source)
         coded = coded_columns(plan)
@@ -108,8 +113,9 @@ def generate(plans: Sequence[TablePlan], files: dict[str, str], source: Source) 
         if reasoned:
             lines.append("ADD VALUE LABELS")
             lines.append("\n  /".join(
-                f"  {column.name} " + " ".join(f"{reason.spss} {text(fit_bytes(reason.label, 120))}"
-                                               for reason in SCORE_REASONS if reason.spss)
+                f"  {column.name} " + " ".join(
+                    f"{reason.spss} {text(fit_bytes(words(reason.label), 120))}"
+                    for reason in SCORE_REASONS if reason.spss)
                 for column in reasoned) + ".")
             lines.append(f"MISSING VALUES {' '.join(c.name for c in reasoned)} "
                          f"({spss_range()}).")

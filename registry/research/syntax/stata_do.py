@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flask_babel import gettext as _
+
+from registry.research.language import words
 from registry.research.statfiles import variable_labels
 from registry.research.statplan import StatColumn, TablePlan
 from registry.research.syntax.common import (
@@ -76,10 +79,11 @@ def generate(plans: Sequence[TablePlan], files: dict[str, str], source: Source) 
     """The do-file for an export in ``source.fmt``."""
     sets = value_sets(plans)
     lines = [f"* {header(source)}",
-             "* Tables share the patient pseudonym pid (text): merge m:1 pid using patients",
+             "* " + _("Tables share the patient pseudonym pid (text): merge m:1 pid using "
+                      "patients"),
              "version 16", "clear all", ""]
     if not source.labelled or source.fmt == "sav":
-        letters = " ".join(f".{reason.stata} {text(reason.label)}"
+        letters = " ".join(f".{reason.stata} {text(words(reason.label))}"
                            for reason in missing_reasons())
         for values, name in sets.items():  # the letters too: harmless where never used
             pairs = " ".join(f"{number} {text(label)}" for number, label in values)
@@ -90,7 +94,8 @@ def generate(plans: Sequence[TablePlan], files: dict[str, str], source: Source) 
         lines.append(f"* {plan.table}: {file}")
         lines += _import(plan, file, source)
         if source.fmt == "dta":
-            lines += ["* Labels and why-missing codes (.a, .b, …) are stored in the file.",
+            lines += ["* " + _("Labels and why-missing codes (.a, .b, …) are stored in the "
+                               "file."),
                       "describe, short", ""]
             continue
         lines += _missing(plan, source)

@@ -1,0 +1,38 @@
+"""Which patients carry the "lot recalled: review" flag (one query, models only).
+
+Kept apart from ``registry.lots.trace`` so that the worklist and the grid, which the
+follow-up package imports at start-up, can use it without importing that package back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.models import LotRecallReview, ProductLot, Treatment
+
+
+def recall_flags(session: Session, patient_ids: Iterable[int]) -> dict[int, ProductLot]:
+    """Patients (of ``patient_ids``) whose lot is recalled and who have no review recorded
+    since the recall: patient id -> the recalled lot.  One query."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return {}
+    reviewed = (select(LotRecallReview.id)
+                .where(LotRecallReview.patient_id == Treatment.patient_id,
+                       LotRecallReview.lot_id == ProductLot.id,
+                       LotRecallReview.reviewed_at >= ProductLot.recalled_at)
+                .exists())
+    statement = (select(Treatment.patient_id, ProductLot)
+                 .join(ProductLot, ProductLot.id == Treatment.lot_id)
+                 .where(ProductLot.release_status == "recalled", ~reviewed))
+    if len(ids) <= 1000:
+        statement = statement.where(Treatment.patient_id.in_(ids))
+    wanted = set(ids)
+    return {patient_id: lot for patient_id, lot in session.execute(statement)
+            if patient_id in wanted}
+
+
+__all__ = ["recall_flags"]
