@@ -191,10 +191,27 @@ def test_no_licensed_text_is_shipped() -> None:
                    resources.files("scoring").joinpath("textpacks_data").iterdir()
                    if entry.name.endswith(".json"))
     own = sorted(f"{code}.{language}.json" for code in OWN_WORDING for language in LANGUAGES)
-    assert names == sorted([*own, "demo_labels.es.json"])
+    assert names == sorted([*own, "demo_labels.es.json", "catalogue_texts.es.json"])
     for code in ("koos", "womac", "koos_ps"):
         for language in LANGUAGES:
             assert shipped_pack(code, language) is None
+
+
+def test_the_catalogue_texts_translate_only_the_catalogues_own_words() -> None:
+    """``catalogue_texts.es.json`` holds the registry's own texts (instrument names and
+    descriptions, threshold sets, the registry-worded instruments' item labels): every key
+    is a text of the catalogue itself, so no licensed questionnaire text can hide there."""
+    from scoring.thresholds import THRESHOLD_SETS
+
+    text = resources.files("scoring").joinpath(
+        "textpacks_data", "catalogue_texts.es.json").read_text(encoding="utf-8")
+    keys = {key for key in json.loads(text) if not key.startswith("@")}
+    own = {text for instrument in scoring.INSTRUMENTS.values()
+           for text in (instrument.name, instrument.description)}
+    own |= {text for threshold_set in THRESHOLD_SETS.values()
+            for text in (threshold_set.label, threshold_set.note)}
+    own |= {item.label for code in OWN_WORDING for item in scoring.INSTRUMENTS[code].items}
+    assert keys <= own, sorted(keys - own)
 
 
 @pytest.mark.parametrize("instrument", [code for code in ENTRY if code not in OWN_WORDING])
