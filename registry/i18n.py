@@ -27,6 +27,7 @@ from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, get_locale, gettext, lazy_gettext, refresh
 from flask_login import current_user
 
+from registry import vocabularies
 from registry.models.accounts import ROLE_LABELS, Role
 from registry.models.protocol import DEFAULT_TIMEPOINT_NAMES
 from registry.vocabularies import LANGUAGES
@@ -107,8 +108,6 @@ def role_name(role: str) -> str:
 def vocab_label(vocabulary: str, code: Any) -> str:
     """A coded value's label in the reader's language: ``vocab_label('SEX', 'female')``
     (the Jinja global); an unknown code is shown as it is."""
-    from registry import vocabularies
-
     labels = getattr(vocabularies, vocabulary)
     text = labels.get(code)
     return gettext(text) if isinstance(text, str) and text else ("" if code is None

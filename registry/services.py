@@ -40,6 +40,13 @@ class ValidationFailed(ValueError):
         self.errors = errors
 
 
+def optional_text(value: Any) -> Any:
+    """Typed text with its surrounding blanks removed, None for blank (an optional field
+    left empty); anything that is not text passes through."""
+    text = value.strip() if isinstance(value, str) else value
+    return text or None
+
+
 def check_version(record: Any, submitted: int | str | None) -> None:
     """Refuse a write based on a stale copy of ``record`` (optimistic locking)."""
     try:

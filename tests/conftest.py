@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.accounts",
     "tests.fixtures.clinical",
+    "tests.fixtures.lots",
     "tests.fixtures.webtest",
     "tests.fixtures.mail",
 ]

@@ -10,8 +10,20 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from registry.models import LotRecallReview, ProductLot, Treatment
+
+
+def awaiting_review() -> ColumnElement[bool]:
+    """The flag's rule, over a query joining Treatment and its ProductLot: the lot is
+    recalled and no review of the treatment's patient was recorded since the recall."""
+    reviewed = (select(LotRecallReview.id)
+                .where(LotRecallReview.patient_id == Treatment.patient_id,
+                       LotRecallReview.lot_id == ProductLot.id,
+                       LotRecallReview.reviewed_at >= ProductLot.recalled_at)
+                .exists())
+    return (ProductLot.release_status == "recalled") & ~reviewed
 
 
 def recall_flags(session: Session, patient_ids: Iterable[int]) -> dict[int, ProductLot]:
@@ -20,14 +32,9 @@ def recall_flags(session: Session, patient_ids: Iterable[int]) -> dict[int, Prod
     ids = sorted(set(patient_ids))
     if not ids:
         return {}
-    reviewed = (select(LotRecallReview.id)
-                .where(LotRecallReview.patient_id == Treatment.patient_id,
-                       LotRecallReview.lot_id == ProductLot.id,
-                       LotRecallReview.reviewed_at >= ProductLot.recalled_at)
-                .exists())
     statement = (select(Treatment.patient_id, ProductLot)
                  .join(ProductLot, ProductLot.id == Treatment.lot_id)
-                 .where(ProductLot.release_status == "recalled", ~reviewed))
+                 .where(awaiting_review()))
     if len(ids) <= 1000:
         statement = statement.where(Treatment.patient_id.in_(ids))
     wanted = set(ids)
@@ -35,4 +42,4 @@ def recall_flags(session: Session, patient_ids: Iterable[int]) -> dict[int, Prod
             if patient_id in wanted}
 
 
-__all__ = ["recall_flags"]
+__all__ = ["awaiting_review", "recall_flags"]

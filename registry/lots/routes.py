@@ -7,9 +7,6 @@ patient whose lot was recalled.  Opening a trace and downloading it are audited.
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -20,7 +17,7 @@ from registry import audit_capture as capture
 from registry.authz import Permission, patient_or_abort, requires, trace_site_ids
 from registry.clock import today
 from registry.db import get_session
-from registry.downloads import content_disposition
+from registry.downloads import as_download
 from registry.forms import choices, flash_unplaced
 from registry.lots import bp
 from registry.lots.forms import (
@@ -40,6 +37,7 @@ from registry.lots.trace import (
     record_review,
     serious_alerts,
     trace,
+    trace_csv_text,
 )
 from registry.models import CellProduct, Patient, ProductLot, Site
 from registry.services import ConflictError, ValidationFailed, check_version
@@ -175,22 +173,10 @@ def trace_csv(lot_id: int) -> Response:
     lot, sites = _visible_lot(lot_id)
     session = get_session()
     rows = trace(session, lot, sites)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["product", "lot_number", "study_id", "site", "treatment_date",
-                     "adverse_events", "serious_adverse_events", "highest_grade",
-                     "followup_status", "recall_reviewed_at"])
-    for row in rows:
-        writer.writerow([lot.product.name, lot.lot_number, row.study_id, row.site_code,
-                         row.treatment_date.isoformat(), row.event_count, row.serious_count,
-                         max((event.severity_grade for event in row.events), default=""),
-                         row.followup_label,
-                         row.reviewed_at.isoformat() if row.reviewed_at else ""])
     capture.record(session, "export", entity_type="product_lot", entity_id=lot.id,
                    new_value={"format": "lot trace CSV", "patients": len(rows)})
-    filename = f"lot-trace-{lot.product.name}-{lot.lot_number}.csv"
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": content_disposition(filename)})
+    return as_download(Response(trace_csv_text(lot, rows), mimetype="text/csv"),
+                       f"lot-trace-{lot.product.name}-{lot.lot_number}.csv")
 
 
 @bp.route("/<int:lot_id>/status", methods=["POST"])

@@ -22,7 +22,7 @@ from registry import audit_capture as capture
 from registry import limits
 from registry.i18n import day
 from registry.models import CellProduct, ProductLot, Treatment, utcnow
-from registry.services import ValidationFailed
+from registry.services import ValidationFailed, optional_text
 from registry.vocabularies import (
     ISCT_MARKERS,
     LOT_STATUSES,
@@ -41,15 +41,10 @@ LOT_FIELDS = ("product_id", "lot_number", "site_id", "patient_id", "donor_code",
               *LOT_DATES, *LOT_NUMBERS, "sterility_passed")
 
 
-def _text(value: Any) -> str | None:
-    text = value.strip() if isinstance(value, str) else value
-    return text or None
-
-
 def _check_product(session: Session, values: Mapping[str, Any],
                    product: CellProduct | None) -> dict[str, str]:
     errors: dict[str, str] = {}
-    name = _text(values.get("name"))
+    name = optional_text(values.get("name"))
     if not name:
         errors["name"] = _("Enter the product's name.")
     else:
@@ -68,7 +63,7 @@ def save_product(session: Session, values: Mapping[str, Any],
                  product: CellProduct | None = None, *, reason: str = "") -> CellProduct:
     """Create a catalogue entry, or change one (a change needs ``reason``, audited)."""
     errors = _check_product(session, values, product)
-    if product is not None and not _text(reason):
+    if product is not None and not optional_text(reason):
         errors["reason"] = _("Say why the product's details change (kept in the audit "
                              "trail).")
     if errors:
@@ -79,8 +74,8 @@ def save_product(session: Session, values: Mapping[str, Any],
     for field in PRODUCT_FIELDS:
         value = values.get(field)
         setattr(product, field, bool(value) if field == "minimally_manipulated"
-                else _text(value))
-    with capture.reason(session, _text(reason) or "product registered"):
+                else optional_text(value))
+    with capture.reason(session, optional_text(reason) or "product registered"):
         session.flush()
     return product
 
@@ -90,14 +85,14 @@ def _check_lot(session: Session, values: Mapping[str, Any], today: date) -> dict
     product = session.get(CellProduct, values.get("product_id") or 0)
     if product is None:
         errors["product_id"] = _("Choose the lot's product.")
-    number = _text(values.get("lot_number"))
+    number = optional_text(values.get("lot_number"))
     if not number:
         errors["lot_number"] = _("Enter the lot or batch number.")
     elif product is not None and session.scalar(select(ProductLot.id).where(
             ProductLot.product_id == product.id, ProductLot.lot_number == number)):
         errors["lot_number"] = _("Lot %(lot)s of %(product)s is already registered.",
                                  lot=number, product=product.name)
-    if _text(values.get("donor_code")) and product is not None \
+    if optional_text(values.get("donor_code")) and product is not None \
             and product.origin != "allogeneic":
         errors["donor_code"] = _("A donor code belongs only to a lot of an allogeneic "
                                  "product.")
@@ -114,7 +109,7 @@ def _check_lot(session: Session, values: Mapping[str, Any], today: date) -> dict
         errors["processing_date"] = _("The processing date is before the collection date.")
     if values.get("status") not in LOT_STATUSES:
         errors["status"] = _("Choose the lot's release status.")
-    elif values.get("status") != "released" and not _text(values.get("status_reason")):
+    elif values.get("status") != "released" and not optional_text(values.get("status_reason")):
         errors["status_reason"] = _("Say why the lot is not released.")
     return errors
 
@@ -124,11 +119,11 @@ def register_lot(session: Session, values: Mapping[str, Any], today: date) -> Pr
     errors = _check_lot(session, values, today)
     if errors:
         raise ValidationFailed(errors)
-    lot = ProductLot(**{field: _text(values.get(field)) if field in ("lot_number",
+    lot = ProductLot(**{field: optional_text(values.get(field)) if field in ("lot_number",
                                                                      "donor_code")
                         else values.get(field) for field in LOT_FIELDS})
     lot.release_status = values["status"]
-    lot.status_reason = _text(values.get("status_reason"))
+    lot.status_reason = optional_text(values.get("status_reason"))
     lot.status_date = today
     if lot.release_status == "recalled":
         lot.recalled_at = utcnow()
@@ -144,17 +139,17 @@ def change_status(session: Session, lot: ProductLot, status: str, reason: str,
     trail.  Recalling flags every patient treated with it until their review."""
     if status not in LOT_STATUSES:
         raise ValidationFailed({"status": _("Choose one of the listed statuses.")})
-    if not _text(reason):
+    if not optional_text(reason):
         raise ValidationFailed({"reason": _("Say why the lot's status changes.")})
     if status == lot.release_status:
         raise ValidationFailed({"status": _("The lot is already %(status)s.",
                                             status=_(LOT_STATUSES[status]).lower())})
     lot.release_status = status
-    lot.status_reason = _text(reason)
+    lot.status_reason = optional_text(reason)
     lot.status_date = today
     if status == "recalled":
         lot.recalled_at = utcnow()
-    with capture.reason(session, _text(reason) or ""):
+    with capture.reason(session, optional_text(reason) or ""):
         session.flush()
     return lot
 
@@ -218,7 +213,7 @@ def apply_lot(treatment: Treatment, lot: ProductLot, justification: str | None, 
     the catalogue).  A lot with problems needs ``justification``: ValidationFailed names
     the problems otherwise."""
     problems = lot_problems(lot, site_id, treatment.patient_id, on)
-    if problems and not _text(justification):
+    if problems and not optional_text(justification):
         raise ValidationFailed({"lot_id": _(
             "This lot cannot be used without a justification: %(problems)s. Choose "
             "another lot, or record why it was used.", problems="; ".join(problems))})
@@ -226,7 +221,7 @@ def apply_lot(treatment: Treatment, lot: ProductLot, justification: str | None, 
     treatment.product_name = lot.product.name
     treatment.lot_number = lot.lot_number
     treatment.cell_source = cell_source_of(lot.product)
-    treatment.lot_justification = _text(justification) if problems else None
+    treatment.lot_justification = optional_text(justification) if problems else None
 
 
 __all__ = ["apply_lot", "cell_source_of", "change_status", "choosable_lots", "lot_problems",

@@ -10,6 +10,8 @@ patient treated, per lot and per product, with exact Poisson 95 % intervals (Gar
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,7 +22,6 @@ from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
-from registry.lots.flags import recall_flags
 from registry.models import (
     AdverseEvent,
     CellProduct,
@@ -152,6 +153,25 @@ def trace(session: Session, lot: ProductLot, site_ids: frozenset[int] | None) ->
     return list(rows.values())
 
 
+CSV_COLUMNS = ("product", "lot_number", "study_id", "site", "treatment_date",
+               "adverse_events", "serious_adverse_events", "highest_grade",
+               "followup_status", "recall_reviewed_at")
+
+
+def trace_csv_text(lot: ProductLot, rows: list[TraceRow]) -> str:
+    """The trace as CSV (UTF-8 with a byte-order mark, so Excel reads the accents)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([lot.product.name, lot.lot_number, row.study_id, row.site_code,
+                         row.treatment_date.isoformat(), row.event_count, row.serious_count,
+                         max((event.severity_grade for event in row.events), default=""),
+                         row.followup_label,
+                         row.reviewed_at.isoformat() if row.reviewed_at else ""])
+    return "\ufeff" + out.getvalue()
+
+
 def record_review(session: Session, patient: Patient, note: str, user: User | None
                   ) -> LotRecallReview:
     """A clinician's review of ``patient`` after their lot's recall (clears the flag)."""
@@ -255,7 +275,6 @@ def lots_of_sites(site_ids: frozenset[int] | None) -> ColumnElement[bool]:
     return ProductLot.site_id.is_(None) | ProductLot.site_id.in_(sorted(site_ids)) | used
 
 
-__all__ = ["DEFAULT_SERIOUS_ALERT", "SafetyRow", "TraceRow", "alert_threshold", "find_lots",
-           "lot_safety",
-           "lots_of_sites", "product_safety", "recall_flags", "record_review",
-           "serious_alerts", "trace"]
+__all__ = ["CSV_COLUMNS", "DEFAULT_SERIOUS_ALERT", "SafetyRow", "TraceRow", "alert_threshold",
+           "find_lots", "lot_safety", "lots_of_sites", "product_safety", "record_review",
+           "serious_alerts", "trace", "trace_csv_text"]

@@ -2,7 +2,7 @@
 and lots that reached the serious adverse event alert (issue 20).
 
 Both are limited to the user's sites.  Recall flags follow the rule of
-:func:`registry.lots.flags.recall_flags` (the patient's lot is recalled and no review of
+:func:`registry.lots.flags.awaiting_review` (the patient's lot is recalled and no review of
 that patient was recorded since the recall), here as one statement over the sites'
 patients with the total as a window count, at most ``PANEL_ROWS`` rows; the alert is
 :func:`registry.lots.trace.serious_alerts`.  A bounded number of statements, whatever the
@@ -17,8 +17,9 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.lots.flags import awaiting_review
 from registry.lots.trace import SafetyRow, serious_alerts
-from registry.models import CellProduct, LotRecallReview, Patient, ProductLot, Treatment
+from registry.models import CellProduct, Patient, ProductLot, Treatment
 
 PANEL_ROWS = 25
 
@@ -52,11 +53,6 @@ def recall_flags_of_sites(session: Session, site_ids: frozenset[int],
     product, lot and study ID) and how many there are in all: one statement."""
     if not site_ids:
         return [], 0
-    reviewed = (select(LotRecallReview.id)
-                .where(LotRecallReview.patient_id == Treatment.patient_id,
-                       LotRecallReview.lot_id == ProductLot.id,
-                       LotRecallReview.reviewed_at >= ProductLot.recalled_at)
-                .exists())
     statement = (
         select(Patient.id, Patient.site_id, Patient.study_id, ProductLot.id.label("lot_id"),
                ProductLot.lot_number, CellProduct.name.label("product_name"),
@@ -65,8 +61,7 @@ def recall_flags_of_sites(session: Session, site_ids: frozenset[int],
         .join(Patient, Patient.id == Treatment.patient_id)
         .join(ProductLot, ProductLot.id == Treatment.lot_id)
         .join(CellProduct, CellProduct.id == ProductLot.product_id)
-        .where(Patient.site_id.in_(sorted(site_ids)),
-               ProductLot.release_status == "recalled", ~reviewed)
+        .where(Patient.site_id.in_(sorted(site_ids)), awaiting_review())
         .order_by(CellProduct.name, ProductLot.lot_number, Patient.study_id)
         .limit(limit))
     flags: list[RecallFlag] = []

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from registry import audit_capture as capture
-from registry.lots.services import register_lot, save_product
-from registry.models import CellProduct, ProductLot, Site, User
+from registry.models import Site, User
 from tests.clinical.browser import sign_in
 
 TODAY = date(2026, 6, 1)
@@ -45,30 +43,3 @@ def clinician(as_user, site_a) -> User:
     """A clinician of site A, signed in (in ``browser``)."""
     return as_user("clinician", sites=[site_a])
 
-
-@pytest.fixture
-def product(db) -> CellProduct:
-    """An autologous bone-marrow product in the catalogue."""
-    capture.set_actor(db, None, "test")
-    return save_product(db, {"name": "BMAC kit", "manufacturer": "Clinic lab",
-                             "origin": "autologous", "tissue_source": "bone_marrow",
-                             "preparation": "bmac", "minimally_manipulated": True})
-
-
-@pytest.fixture
-def make_lot(db, product) -> Callable[..., ProductLot]:
-    """Register a lot of ``product`` (every site's unless ``site``)."""
-    def make(number: str, *, site: Site | None = None, status: str = "released",
-             expiry: date | None = None) -> ProductLot:
-        return register_lot(db, {"product_id": product.id, "lot_number": number,
-                                 "site_id": site.id if site else None,
-                                 "expiry_date": expiry, "status": status,
-                                 "status_reason": None if status == "released" else "test"},
-                            TODAY)
-    return make
-
-
-@pytest.fixture
-def lot(make_lot) -> ProductLot:
-    """A released lot every site may use."""
-    return make_lot("LOT-2026-001")

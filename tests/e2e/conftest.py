@@ -21,7 +21,12 @@ from typing import Any
 import pytest
 
 from tests.e2e.browser import CHROMIUM_ENV, chromium_available, chromium_path, launch
-from tests.e2e.journeys import JOURNEY_PASSWORD, T0, USERS, Journey, JourneyState, seed_lots
+from tests.e2e.journeys import (
+    USERS,
+    Journey,
+    JourneyState,
+    start_registry,
+)
 from tests.e2e.server import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,19 +68,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def live_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A migrated SQLite registry with one site and a user per role, served by gunicorn."""
-    folder = tmp_path_factory.mktemp("e2e")
-    server = LiveServer(instance=folder / "instance",
-                        database_url=f"sqlite:///{folder / 'registry.sqlite3'}", today=T0)
-    server.instance.mkdir(parents=True)
-    server.cli("init")
-    server.cli("create-site", "--code", "E2E", "--name", "End-to-end Clinic",
-               "--timezone", "Europe/Oslo")
-    for role, user in USERS.items():
-        sites = [] if role == "researcher" else ["--site", "E2E"]
-        server.cli("create-user", "--email", user.email, "--name", user.name, "--role", role,
-                   *sites, "--password-stdin", stdin=JOURNEY_PASSWORD + "\n")
-    seed_lots(server)
-    server.start()
+    server = start_registry(tmp_path_factory.mktemp("e2e"), USERS)
     yield server
     server.stop()
 

@@ -10,13 +10,14 @@ keys to choose), so both the scripted and the plain form are proven usable witho
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from tests.e2e.a11y import page_problems
-from tests.e2e.server import LiveServer
+from tests.e2e.server import LiveServer, sqlite_registry
 
 # "Today" of the clinician's journey, and the patient's dates relative to it.
 T0 = date(2026, 3, 16)
@@ -184,6 +185,23 @@ def fill_enrolment(page: Any, details: PatientDetails) -> None:
     for group in page.locator("fieldset.radio-group[id^=elig_]").all():
         usual = group.locator(".hint").inner_text().strip().rsplit(" ", 1)[-1]  # yes / no
         group.get_by_label(usual.capitalize(), exact=True).check()
+
+
+def start_registry(folder: Path, users: Mapping[str, JourneyUser], *,
+                   lots: bool = True) -> LiveServer:
+    """The journeys' registry in ``folder``, serving: site E2E, each of ``users`` with the
+    role it is listed under (researchers without a site), and, with ``lots``, the product
+    lots the treatment form offers (``seed_lots``)."""
+    server = sqlite_registry(folder, T0)
+    server.cli("create-site", "--code", "E2E", "--name", "End-to-end Clinic",
+               "--timezone", "Europe/Oslo")
+    for role, user in users.items():
+        sites = [] if role == "researcher" else ["--site", "E2E"]
+        server.cli("create-user", "--email", user.email, "--name", user.name, "--role", role,
+                   *sites, "--password-stdin", stdin=JOURNEY_PASSWORD + "\n")
+    if lots:
+        seed_lots(server)
+    return server.start()
 
 
 def seed_lots(server: LiveServer) -> None:

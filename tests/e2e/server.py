@@ -161,3 +161,20 @@ class LiveServer:
         if not self.error_log.exists():
             return "(no gunicorn error log)"
         return "\n".join(self.error_log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def sqlite_registry(folder: Path, today: date) -> LiveServer:
+    """A migrated SQLite registry in ``folder`` (not yet serving)."""
+    server = LiveServer(instance=folder / "instance",
+                        database_url=f"sqlite:///{folder / 'registry.sqlite3'}", today=today)
+    server.instance.mkdir(parents=True)
+    server.cli("init")
+    return server
+
+
+def demo_server(folder: Path, today: date) -> LiveServer:
+    """The demo cohort as `make demo` serves it, loaded in ``folder`` and serving."""
+    server = sqlite_registry(folder, today)
+    server.cli("demo")
+    return server.start()
+

@@ -21,33 +21,25 @@ from tests.e2e.journeys import (
     USERS,
     Journey,
     JourneyState,
+    JourneyUser,
     PatientDetails,
     enrol_patient,
     sign_in,
     sign_out,
+    start_registry,
 )
 from tests.e2e.server import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ADMIN = ("admin@e2e.koa-registry.test", "E2E Admin")
+ADMIN = JourneyUser("admin@e2e.koa-registry.test", "E2E Admin")
 
 
 @pytest.fixture(scope="module")
 def live_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One site, a clinician and an admin, served by gunicorn."""
-    folder = tmp_path_factory.mktemp("lots")
-    server = LiveServer(instance=folder / "instance",
-                        database_url=f"sqlite:///{folder / 'registry.sqlite3'}", today=T0)
-    server.instance.mkdir(parents=True)
-    server.cli("init")
-    server.cli("create-site", "--code", "E2E", "--name", "End-to-end Clinic",
-               "--timezone", "Europe/Oslo")
-    for email, name, role in ((USERS["clinician"].email, USERS["clinician"].name, "clinician"),
-                              (ADMIN[0], ADMIN[1], "admin")):
-        server.cli("create-user", "--email", email, "--name", name, "--role", role,
-                   "--site", "E2E", "--password-stdin", stdin=JOURNEY_PASSWORD + "\n")
-    server.start()
+    """One site, a clinician and an admin, served by gunicorn; no lot yet."""
+    server = start_registry(tmp_path_factory.mktemp("lots"),
+                            {"clinician": USERS["clinician"], "admin": ADMIN}, lots=False)
     yield server
     server.stop()
 
@@ -55,7 +47,7 @@ def live_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def sign_in_admin(trip: Journey) -> None:
     page = trip.page
     page.goto("/login")
-    page.get_by_label("E-mail").fill(ADMIN[0])
+    page.get_by_label("E-mail").fill(ADMIN.email)
     page.get_by_label("Password").fill(JOURNEY_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/home$"))

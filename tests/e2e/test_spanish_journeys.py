@@ -23,7 +23,7 @@ from babel.messages.pofile import read_po
 from registry.i18n_catalogue import po_path
 from tests.e2e.journeys import Journey
 from tests.e2e.screenshots import DEMO_TODAY
-from tests.e2e.server import LiveServer
+from tests.e2e.server import LiveServer, demo_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -95,14 +95,7 @@ def english_left(page: Any) -> list[str]:
 def live_server(browser: Any, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[LiveServer]:
     """The demo cohort as `make demo` serves it (Madrid included)."""
-    folder = tmp_path_factory.mktemp("spanish")
-    server = LiveServer(instance=folder / "instance",
-                        database_url=f"sqlite:///{folder / 'registry.sqlite3'}",
-                        today=DEMO_TODAY)
-    server.instance.mkdir(parents=True)
-    server.cli("init")
-    server.cli("demo")
-    server.start()
+    server = demo_server(tmp_path_factory.mktemp("spanish"), DEMO_TODAY)
     yield server
     server.stop()
 

@@ -17,7 +17,7 @@ import pytest
 from tests.e2e.journeys import Journey
 from tests.e2e.screenshots import DEMO_TODAY
 from tests.e2e.screenshots import sign_in as demo_sign_in
-from tests.e2e.server import LiveServer
+from tests.e2e.server import LiveServer, demo_server
 
 FULL_HD = {"width": 1920, "height": 1080}
 
@@ -42,14 +42,7 @@ OVERFLOW_JS = """
 def live_server(browser: Any, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[LiveServer]:
     """The demo cohort (3 sites, 200 patients) as `make demo` serves it."""
-    folder = tmp_path_factory.mktemp("worklist-fit")
-    server = LiveServer(instance=folder / "instance",
-                        database_url=f"sqlite:///{folder / 'registry.sqlite3'}",
-                        today=DEMO_TODAY)
-    server.instance.mkdir(parents=True)
-    server.cli("init")
-    server.cli("demo")
-    server.start()
+    server = demo_server(tmp_path_factory.mktemp("worklist-fit"), DEMO_TODAY)
     yield server
     server.stop()
 

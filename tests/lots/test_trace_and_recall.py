@@ -9,8 +9,9 @@ import io
 import pytest
 from sqlalchemy import func, select
 
+from registry.lots.flags import recall_flags
 from registry.lots.services import apply_lot, change_status, lot_problems
-from registry.lots.trace import lot_safety, recall_flags, serious_alerts, trace
+from registry.lots.trace import lot_safety, serious_alerts, trace
 from registry.models import (
     AdverseEvent,
     AuditEvent,

@@ -24,7 +24,7 @@ from registry.limits import problems
 from registry.lots.services import apply_lot, choosable_lots, lot_problems
 from registry.models import Patient, ProductLot, Timepoint, Treatment, Visit
 from registry.scheduling import schedule_visits
-from registry.services import ValidationFailed, check_version
+from registry.services import ValidationFailed, check_version, optional_text
 from registry.vocabularies import (
     ANAESTHESIA,
     CELL_SOURCES,
@@ -67,10 +67,6 @@ class TreatmentData:
     notes: str | None = None
 
 
-def _text(value: str | None) -> str | None:
-    return (value or "").strip() or None
-
-
 def _lot_values(session: Session, patient: Patient, data: TreatmentData,
                 errors: dict[str, str]) -> dict[str, Any]:
     """The lot columns for ``data``, or errors (``lot_id``: no lot, or one that needs a
@@ -80,7 +76,8 @@ def _lot_values(session: Session, patient: Patient, data: TreatmentData,
         return none
     existing = patient.treatment
     if data.lot_id is None:
-        words = {"product_name": _text(data.product_name), "lot_number": _text(data.lot_number),
+        words = {"product_name": optional_text(data.product_name),
+                 "lot_number": optional_text(data.lot_number),
                  "cell_source": data.cell_source if data.cell_source in CELL_SOURCES else None}
         if all(words.values()):  # a caller without the catalogue
             return {**none, **words}
@@ -105,7 +102,7 @@ def _lot_values(session: Session, patient: Patient, data: TreatmentData,
                             data.treatment_date)) <= accepted:
             return {"lot_id": lot.id, "product_name": existing.product_name,
                     "lot_number": existing.lot_number, "cell_source": existing.cell_source,
-                    "lot_justification": _text(data.lot_justification)
+                    "lot_justification": optional_text(data.lot_justification)
                     or existing.lot_justification}
     scratch = Treatment(patient_id=patient.id)  # never added to the session
     try:
@@ -201,7 +198,7 @@ def save_treatment(session: Session, patient: Patient, data: TreatmentData, *,
         "injections": data.injections, "injection_interval_days": data.injection_interval_days,
         **{name: getattr(data, name) or None for name, _vocabulary in CHOSEN},
         "volume_ml": data.volume_ml, "co_interventions": list(data.co_interventions),
-        "operator": data.operator.strip(), "notes": _text(data.notes)}
+        "operator": data.operator.strip(), "notes": optional_text(data.notes)}
     if treatment is None:
         treatment = Treatment(patient_id=patient.id, recorded_by_id=recorded_by_id, **values)
         patient.treatment = treatment
