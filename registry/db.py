@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
@@ -90,6 +90,9 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError("idle connection failed its ping")
 
 
+SQLITE_CHANGES_AT_BEGIN = "registry.sqlite_changes_at_begin"
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """Pragmas and explicit transaction control for pysqlite.
 
@@ -113,6 +116,18 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+        # What the connection had changed when the transaction began: a reader on another
+        # connection sees this transaction's data only while the count is unchanged.
+        connection.info[SQLITE_CHANGES_AT_BEGIN] = (
+            connection.connection.dbapi_connection.total_changes)
+
+
+def sqlite_transaction_wrote(connection: Connection) -> bool:
+    """Whether the SQLite transaction on ``connection`` has changed any row (so another
+    connection would not see what this one sees); True when unknown."""
+    at_begin = connection.info.get(SQLITE_CHANGES_AT_BEGIN)
+    raw = connection.connection.dbapi_connection
+    return at_begin is None or raw is None or raw.total_changes != at_begin
 
 
 class ReadOnlySession(RuntimeError):

@@ -69,18 +69,36 @@ def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def escape_arrow(table: pa.Table) -> pa.Table:
-    """``table`` with every string cell escaped, computed column by column in Arrow."""
+def _escape_strings(column: pa.Array) -> pa.Array:
+    """A string array with its risky cells escaped; the array itself when none is (the
+    common case: only the test costs, no copy)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    risky = pc.match_substring_regex(column, _FORMULA_REGEX)
+    if not pc.any(risky).as_py():
+        return column
+    quote, empty = pa.scalar("'", column.type), pa.scalar("", column.type)
+    return pc.if_else(risky, pc.binary_join_element_wise(quote, column, empty), column)
+
+
+def escape_arrow(table: pa.Table) -> pa.Table:
+    """``table`` with every string cell escaped, computed column by column in Arrow; a
+    dictionary (coded) column's values are escaped once, not cell by cell."""
+    import pyarrow as pa
+
+    def text(kind: pa.DataType) -> bool:
+        return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
     columns = []
     for column in table.columns:
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            risky = pc.match_substring_regex(column, _FORMULA_REGEX)
-            quote, empty = pa.scalar("'", column.type), pa.scalar("", column.type)
-            column = pc.if_else(risky, pc.binary_join_element_wise(quote, column, empty),
-                                column)
+        if text(column.type):
+            column = pa.chunked_array([_escape_strings(part) for part in column.chunks],
+                                      column.type)
+        elif pa.types.is_dictionary(column.type) and text(column.type.value_type):
+            column = pa.chunked_array(
+                [pa.DictionaryArray.from_arrays(part.indices, _escape_strings(part.dictionary))
+                 for part in column.chunks], column.type)
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=table.schema)
 

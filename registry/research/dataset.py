@@ -40,6 +40,7 @@ from registry.research import scorestream, visitrows
 from registry.research.cohorts import AGE_CAP, age_at_treatment, treatment_product, with_product
 from registry.research.scorestream import AnySelect, ScoreChunk
 from registry.research.sqldates import days_between
+from registry.research.sqlitescan import ScoreScan
 from registry.research.visitrows import Visits
 from registry.vocabularies import ISCT_MARKERS
 
@@ -212,11 +213,12 @@ def json_lists(texts: pd.Series) -> list[Any]:
 
 def load_scores(session: Session, cohort: Select[int], patient_ids: np.ndarray,
                 score_codes: list[str], timepoint_of: dict[int, int], n_timepoints: int,
-                progress: Progress | None = None, visits: Visits | None = None) -> ScoreRows:
+                progress: Progress | None = None, visits: Visits | None = None,
+                scan: ScoreScan | None = None) -> ScoreRows:
     """All score rows of the cohort's visits (see ``scorestream``), in export order:
     patient, timepoint, visit, score."""
     parts = list(scorestream.chunks(session, cohort, patient_ids, score_codes, timepoint_of,
-                                    n_timepoints, progress, visits))
+                                    n_timepoints, progress, visits, scan))
     return score_rows(scorestream.merge(parts), patient_ids)
 
 
@@ -285,9 +287,11 @@ def load_items(session: Session, cohort: Select[int],
 
 def load(session: Session, cohort: Select[int], *, items: bool = False,
          adverse_events: bool = False, free_text: bool = False,
-         progress: Progress | None = None, scores: bool = True) -> Dataset:
+         progress: Progress | None = None, scores: bool = True,
+         scan: ScoreScan | None = None) -> Dataset:
     """The cohort's data; without ``scores`` the score rows are left to be streamed
-    (``scorestream.chunks``) and ``Dataset.scores`` is empty."""
+    (``scorestream.chunks``) and ``Dataset.scores`` is empty; ``scan``: the score table's
+    scan started for this cohort (``scorestream.start_scan``)."""
     timepoints, timepoint_of = load_timepoints(session)
     score_codes = list(scoring.SCORES)
     patients = load_patients(session, cohort, free_text)
@@ -295,7 +299,7 @@ def load(session: Session, cohort: Select[int], *, items: bool = False,
     visits = visitrows.load_visits(session, cohort, patient_ids, timepoint_of,
                                    len(timepoints), score_codes)
     rows = (load_scores(session, cohort, patient_ids, score_codes, timepoint_of,
-                        len(timepoints), progress, visits) if scores else empty_scores())
+                        len(timepoints), progress, visits, scan) if scores else empty_scores())
     return Dataset(
         timepoints=timepoints, score_codes=score_codes, patients=patients, scores=rows,
         adverse_events=load_adverse_events(session, cohort, free_text) if adverse_events

@@ -262,14 +262,16 @@ def _export(session: Session, *, cohort_name: str, definition: Mapping[str, Any]
     pseudonyms = Pseudonymiser(pseudonym_key, options.project)
     cohort = cohorts.cohort_select(session, definition)
     long_shape = options.shape == "long"
+    # On SQLite the score table is read on a worker thread while the rest loads.
+    scan = scorestream.start_scan(session, cohort, list(scoring.SCORES))
     data = dataset.load(session, cohort, items=options.items,
                         adverse_events=options.adverse_events, free_text=options.free_text,
-                        progress=progress, scores=not long_shape)
+                        progress=progress, scores=not long_shape, scan=scan)
 
     def score_chunks() -> Iterator[ScoreChunk]:
         return scorestream.chunks(session, cohort, data.patients["patient_id"].to_numpy(),
                                   data.score_codes, data.timepoint_of, len(data.timepoints),
-                                  progress, data.visits)
+                                  progress, data.visits, scan)
 
     tables = build_tables(data, pseudonyms, options, score_chunks, thresholds)
     message = EMPTY_MESSAGE if data.patients.empty else None

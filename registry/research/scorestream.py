@@ -33,7 +33,7 @@ from sqlalchemy import BigInteger, Select, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from registry.models import ScoreValue, Visit
-from registry.research import visitrows
+from registry.research import sqlitescan, visitrows
 from registry.research.visitrows import (
     MODE_CODES,
     NO_DAY,
@@ -219,6 +219,15 @@ def _array_elements(blobs: list[bytes], kind: str) -> np.ndarray:
     return elements["value"].astype(kind)
 
 
+def start_scan(session: Session, cohort: Select[int],
+               score_codes: list[str]) -> sqlitescan.ScoreScan | None:
+    """On SQLite, for a cohort that is a large part of the registry: the score table's
+    scan, started now on a worker thread (``sqlitescan``); None otherwise."""
+    if is_postgresql(session):
+        return None
+    return sqlitescan.start(session, cohort, *score_columns(score_codes, wide_key=False))
+
+
 def chunk_stops(visits: Visits, chunk_rows: int) -> np.ndarray:
     """Where chunks end (patient positions): about ``chunk_rows`` expected rows each, the
     last one at the number of patients."""
@@ -233,10 +242,11 @@ def chunk_stops(visits: Visits, chunk_rows: int) -> np.ndarray:
 
 def chunks(session: Session, cohort: Select[int], patient_ids: np.ndarray,
            score_codes: list[str], timepoint_of: dict[int, int], n_timepoints: int,
-           progress: Progress | None = None,
-           visits: Visits | None = None) -> Iterator[ScoreChunk]:
+           progress: Progress | None = None, visits: Visits | None = None,
+           scan: sqlitescan.ScoreScan | None = None) -> Iterator[ScoreChunk]:
     """The cohort's score rows as chunks of whole patients (about ``CHUNK_ROWS`` rows), in
-    export order; ``visits``: the cohort's visits when already loaded."""
+    export order; ``visits``: the cohort's visits when already loaded; ``scan``: a SQLite
+    scan of the score table started for this cohort (``start_scan``)."""
     if visits is None:
         visits = visitrows.load_visits(session, cohort, patient_ids, timepoint_of,
                                        n_timepoints, score_codes)
@@ -244,8 +254,12 @@ def chunks(session: Session, cohort: Select[int], patient_ids: np.ndarray,
     stops = chunk_stops(visits, CHUNK_ROWS).tolist()
     if not stops:
         return
-    blocks = (_postgres_blocks if is_postgresql(session) else _sqlite_blocks)(
-        session, cohort, score_codes)
+    if is_postgresql(session):
+        blocks = _postgres_blocks(session, cohort, score_codes)
+    elif scan is not None and (scanned := scan.read()) is not None:
+        blocks = scan.blocks(scanned, visits, width)
+    else:
+        blocks = _sqlite_blocks(session, cohort, score_codes)
     at, first = 0, 0  # the chunk being filled, and its first patient
     empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
     held: list[tuple[np.ndarray, ...]] = [empty]

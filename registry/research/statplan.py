@@ -135,9 +135,7 @@ def width_of(series: pd.Series | None) -> int:
         return 255
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = pd.Series(_used_categories(series).astype(str), dtype=object)
-    lengths = pc.binary_length(pa.array(encoded(series), type=pa.large_binary()))
-    longest = pc.max(lengths).as_py() if len(lengths) else None
-    return max(1, int(longest or 0))
+    return max(1, encoded(series).dtype.itemsize)
 
 
 def _coded_column(column: str, name: str, label: str, codes: Sequence[tuple[Any, str]],
@@ -228,15 +226,14 @@ def texts(series: pd.Series) -> np.ndarray:
 
 
 def encoded(series: pd.Series, cache: dict[int, np.ndarray] | None = None) -> np.ndarray:
-    """A text column as UTF-8 bytes (b"" where missing).  A categorical is encoded once
-    per category (once per set of categories with ``cache``, shared by a table's slices)
-    into fixed-width bytes."""
+    """A text column as fixed-width UTF-8 bytes (NUL-padded, as wide as its longest text;
+    b"" where missing), with no Python object per row.  A categorical is encoded once per
+    category (once per set of categories with ``cache``, shared by a table's slices)."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         categories = series.cat.categories
         table = cache.get(id(categories)) if cache is not None else None
         if table is None:
-            texts = [*_utf8(pd.Series(categories.astype(str))), b""]
-            table = np.array(texts, dtype=f"S{max(1, *map(len, texts))}")
+            table = np.append(_utf8(pd.Series(categories.astype(str))), b"")
             if cache is not None:
                 cache[id(categories)] = table
         return table[series.cat.codes.to_numpy()]  # fixed-width bytes: no per-row objects
@@ -245,7 +242,31 @@ def encoded(series: pd.Series, cache: dict[int, np.ndarray] | None = None) -> np
 
 def _utf8(series: pd.Series) -> np.ndarray:
     text = pa.array(series.astype("string"), from_pandas=True).cast(pa.large_string())
-    return pc.fill_null(text, "").cast(pa.large_binary()).to_numpy(zero_copy_only=False)
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    return fixed_width(pc.fill_null(text, "").cast(pa.large_binary()))
+
+
+def fixed_width(texts: pa.Array) -> np.ndarray:
+    """A large-binary Arrow array as a numpy ``S<width>`` array (NUL-padded to the longest
+    value), copied from Arrow's buffers: texts of one length (pseudonyms, codes) are one
+    reshaped copy, others are scattered into place in one vectorised step."""
+    count = len(texts)
+    _validity, offsets_buffer, data_buffer = texts.buffers()
+    offsets = np.frombuffer(offsets_buffer, np.int64)[texts.offset:texts.offset + count + 1]
+    if not count:
+        return np.empty(0, "S1")
+    lengths = np.diff(offsets)
+    width = max(1, int(lengths.max()))
+    data = np.frombuffer(data_buffer, np.uint8)[offsets[0]:offsets[-1]] if data_buffer \
+        else np.empty(0, np.uint8)
+    if (lengths == width).all():
+        return data.copy().view(f"S{width}")
+    out = np.zeros((count, width), np.uint8)
+    rows = np.repeat(np.arange(count), lengths)
+    columns = np.arange(len(data)) - np.repeat(offsets[:-1] - offsets[0], lengths)
+    out[rows, columns] = data
+    return out.view(f"S{width}").reshape(count)
 
 
 def plans_of(tables: Iterable[Table], written: dict[str, TablePlan]) -> list[TablePlan]:

@@ -89,6 +89,8 @@ class Visits:
     grace_end_day: np.ndarray
     day: np.ndarray  # the visit's date, days since treatment (NO_DAY when not done)
     mode: np.ndarray  # index into MODE_CODES, -1 when not recorded
+    # Stored as done with a date: the visits whose scores the exports read.
+    stored_done: np.ndarray
     expected: np.ndarray  # (kinds, scores): the scores a visit of each kind should have
     expected_row: np.ndarray  # each visit's row of ``expected``
     n_timepoints: int
@@ -201,12 +203,15 @@ def load_visits(session: Session, cohort: Select[int], patient_ids: np.ndarray,
                     days(Visit.target_date), days(Visit.window_start), days(Visit.window_end),
                     days(Visit.grace_end), days(Visit.visit_date), mode,
                     case((Patient.status == "withdrawn", 1), else_=0),
-                    case((Visit.window_end < Patient.withdrawn_on, 1), else_=0))
+                    case((Visit.window_end < Patient.withdrawn_on, 1), else_=0),
+                    case(((Visit.status == "done") & Visit.visit_date.is_not(None), 1),
+                         else_=0))
              .join(Patient, Patient.id == Visit.patient_id)
              .join(Treatment, Treatment.patient_id == Visit.patient_id)
              .where(Visit.patient_id.in_(cohort)))
     names = ("id", "patient", "timepoint", "rule", "marked_na", "out_of_window", "target",
-             "start", "end", "grace", "day", "mode", "withdrawn", "closed_before")
+             "start", "end", "grace", "day", "mode", "withdrawn", "closed_before",
+             "stored_done")
     dtype = np.dtype([(name, "i8") for name in names])
     parts = list(fetch_numbers(session, query, dtype))
     rows = np.concatenate(parts) if parts else np.empty(0, dtype)
@@ -232,7 +237,8 @@ def load_visits(session: Session, cohort: Select[int], patient_ids: np.ndarray,
         .astype(np.int8),
         target_day=_day(rows["target"]), window_start_day=_day(rows["start"]),
         window_end_day=_day(rows["end"]), grace_end_day=_day(rows["grace"]),
-        day=_day(rows["day"]), mode=rows["mode"].astype(np.int8), expected=matrix,
+        day=_day(rows["day"]), mode=rows["mode"].astype(np.int8),
+        stored_done=rows["stored_done"] == 1, expected=matrix,
         expected_row=np.where(scheduled, row_lookup[np.minimum(rows["timepoint"],
                                                                len(row_lookup) - 1)], 0),
         n_timepoints=n_timepoints, n_patients=len(patient_ids))

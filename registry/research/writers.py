@@ -158,7 +158,7 @@ def write_csv(table: Table, sink: IO[bytes] | HashingWriter,
 
     def to_text(batch: pa.Table) -> tuple[pa.Buffer, int]:
         out = pa.BufferOutputStream()
-        pa_csv.write_csv(escape_arrow(batch.cast(plain)), out, write_options=rows_only)
+        pa_csv.write_csv(escape_arrow(batch).cast(plain), out, write_options=rows_only)
         return out.getvalue(), batch.num_rows
 
     def put(text: tuple[pa.Buffer, int]) -> None:
