@@ -297,7 +297,8 @@ def load(session: Session, cohort: Select[int], *, items: bool = False,
     patients = load_patients(session, cohort, free_text)
     patient_ids = patients["patient_id"].to_numpy(np.int64)
     visits = visitrows.load_visits(session, cohort, patient_ids, timepoint_of,
-                                   len(timepoints), score_codes)
+                                   len(timepoints), score_codes,
+                                   scan.visit_rows() if scan is not None else None)
     rows = (load_scores(session, cohort, patient_ids, score_codes, timepoint_of,
                         len(timepoints), progress, visits, scan) if scores else empty_scores())
     return Dataset(

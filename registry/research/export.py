@@ -187,8 +187,9 @@ def manifest_for(*, actor: tuple[int | None, str | None], cohort_name: str,
 
 def _write_zip(tables: list[Table], dictionary: pd.DataFrame, options: ExportOptions,
                folder: Path, target: Path, progress: Progress | None,
-               manifest: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Tables, data dictionary and manifest (made once the tables are written) in a zip."""
+               manifest: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """Tables, data dictionary and manifest (made once the tables are written) in a zip;
+    returns the manifest and the zip's SHA-256."""
     suffix = options.format  # csv, parquet, dta, sav or xpt: the tables' file suffix
     # Parquet is compressed already; deflating a very large CSV would take longer than
     # writing it, so large tables are stored as they are (the zip still holds them together).
@@ -233,7 +234,7 @@ def _write_zip(tables: list[Table], dictionary: pd.DataFrame, options: ExportOpt
                                         "sha256": zipped.digests[script_name]}
                              for language, script_name in syntax.languages(scripts).items()}
     zipped.close(facts)
-    return facts
+    return facts, zipped.sha256
 
 
 def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str, Any],
@@ -284,12 +285,15 @@ def _export(session: Session, *, cohort_name: str, definition: Mapping[str, Any]
                             dialect=session.get_bind().dialect.name, message=message,
                             thresholds=thresholds, data=data)
 
+    checksum = None  # the delivered file's SHA-256, when taken as it was written
     with tempfile.TemporaryDirectory(prefix="registry-export-") as folder:
         if options.format == "odm":
             from registry.interop.odmexport import write_export  # one XML file
 
             manifest = write_export(data, tables, target, manifest_now, progress, definition)
         elif options.format == "xlsx":
+            writers.check_excel_size([(table.name, _rows_before_reading(table, data),
+                                       len(table.column_names)) for table in tables])
             for table in tables:
                 table.frame  # noqa: B018 - read the rows (and count them) before the manifest
             statplan.name_dictionary(dictionary, statplan.plans_of(tables, {}))
@@ -300,9 +304,9 @@ def _export(session: Session, *, cohort_name: str, definition: Mapping[str, Any]
                     table.frame.to_csv(index=False).encode()).hexdigest()
             writers.write_excel(tables, dictionary, manifest, target, progress)
         else:
-            manifest = _write_zip(tables, dictionary, options, Path(folder), target, progress,
-                                  manifest_now)
-    checksum = sha256_file(target)
+            manifest, checksum = _write_zip(tables, dictionary, options, Path(folder), target,
+                                            progress, manifest_now)
+    checksum = checksum or sha256_file(target)
     row_counts = {table.name: table.rows for table in tables}
     stamp = manifest["exported_at"][:10].replace("-", "")
     extension = {"xlsx": "xlsx", "odm": "xml"}.get(options.format, "zip")
@@ -316,6 +320,14 @@ def _export(session: Session, *, cohort_name: str, definition: Mapping[str, Any]
              "row_counts": row_counts, "tables": manifest["tables"], "file": filename,
              "sha256": checksum, "exported_at": manifest["exported_at"]}
     return ExportResult(filename, target, checksum, manifest, message, row_counts, audit)
+
+
+def _rows_before_reading(table: Table, data: dataset.Dataset) -> int:
+    """A table's rows; for the long table the rows its visits' expected scores give at
+    least, without reading them."""
+    if isinstance(table, LongTable) and table.keep is None and data.visits is not None:
+        return int(data.visits.grid_counts().sum())
+    return len(table.frame)
 
 
 def record_export(session: Session, result: ExportResult, cohort_key: str) -> None:

@@ -1,22 +1,24 @@
-"""A large cohort's score rows on SQLite: one sequential scan, read by Arrow's ADBC driver.
+"""A large cohort's scores and visits on SQLite: sequential reads by Arrow's ADBC driver.
 
 Reading a large cohort's scores through the visits' index costs a random page access per
 row, and the sqlite3 module a Python object per value: about 1.5 µs a row, 15 s for the
 9.6 M rows of 100,000 patients.  When the cohort is a large part of the registry
-(``worth_scanning``), the score table is read instead in storage order by the ADBC SQLite
-driver (Apache Arrow's, ``adbc-driver-sqlite``), which hands the rows over as Arrow
-arrays: no Python object per row.  The rows are then put into patient order with numpy.
+(``worth_scanning``), the score table (in storage order) and every visit
+(``visitrows.visits_query``) are read instead by the ADBC SQLite driver (Apache Arrow's,
+``adbc-driver-sqlite``), which hands the rows over as Arrow arrays: no Python object per
+row.  The score rows are then put into patient order with numpy.
 
-The driver runs in a child process: it brings its own copy of the SQLite library, and
-two copies in one process would break each other's file locks (SQLite, "How To Corrupt
-An SQLite Database File", 2.2.1).  Its read-only connection sees what is
-committed, so the scan is used only while the export's own transaction has changed
-nothing (``registry.db.sqlite_transaction_wrote``), and it may see commits made after the
-export's snapshot.  The rows kept are therefore only those of the visits that the
-export's snapshot shows done (``Visits.stored_done``): a visit done since then adds
-nothing, and a visit's scores are read whole (one score set is written in one
-transaction).  An in-memory database, or a machine without the driver, uses the indexed
-query.
+The driver runs in child processes (two, one per query, while this one loads the
+patients): it brings its own copy of the SQLite library, and two copies in one process
+break each other's file locks (SQLite, "How To Corrupt An SQLite Database File", 2.2.1).
+Their read-only connections see what is committed, so the scan is used only while the
+export's own transaction has changed nothing (``registry.db.sqlite_transaction_wrote``).
+They may see commits made after the export began: the patients are those of the export's
+own snapshot (other patients' visits are left out), and score rows are kept only for the
+visits the visit read shows done (``Visits.stored_done``): a visit done between the two
+reads adds nothing, and a visit's scores are read whole (a score set is written in one
+transaction).  An in-memory database, a machine without the driver, or a failed child
+uses the indexed queries.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import logging
 import subprocess  # nosec B404 - this module's own child, no shell
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from registry.db import sqlite_transaction_wrote
 from registry.models import Patient, ScoreValue
-from registry.research.visitrows import Visits
+from registry.research.visitrows import VISIT_FIELDS, VISIT_ROW, Visits, visits_query
 
 SCAN_SHARE = 0.25  # scan when the cohort holds at least this share of the patients
 BLOCK_ROWS = 1 << 20
@@ -75,28 +77,44 @@ def worth_scanning(session: Session, cohort: Select[int]) -> bool:
 def scan_query(session: Session, key: Any, value: Any) -> str:
     """The scan's SQL: every score row's ``key`` (visit id × W + score index; -1 for a
     score code the export does not list) and ``value``, in storage order."""
-    query = select(func.coalesce(key, -1), value).select_from(ScoreValue)
+    return _sql(session, select(func.coalesce(key, -1), value).select_from(ScoreValue))
+
+
+def _sql(session: Session, query: Any) -> str:
     return str(query.compile(dialect=session.get_bind().dialect,
                              compile_kwargs={"literal_binds": True}))
 
 
 class ScoreScan:
-    """The score table, read on a worker thread while the export loads the patients and
-    visits (the driver releases the GIL while it reads)."""
+    """The score table and every visit, each read by a child process while the export
+    loads the patients (two children: they run on other cores than this thread)."""
 
-    def __init__(self, path: Path, sql: str) -> None:
-        pool = ThreadPoolExecutor(1, thread_name_prefix="export-scan")
-        self._rows = pool.submit(_read, path, sql)
-        pool.shutdown(wait=False)  # the thread ends when the scan is read
+    def __init__(self, path: Path, score_sql: str, visit_sql: str) -> None:
+        pool = ThreadPoolExecutor(2, thread_name_prefix="export-scan")
+        self._scores = pool.submit(_read, path, score_sql)
+        self._visits = pool.submit(_read, path, visit_sql)
+        pool.shutdown(wait=False)  # the threads end when the children are read
 
     def read(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The scanned (keys, values); None when the scan failed (the caller then uses
         the indexed query: a slower export, not a failed one)."""
-        try:
-            return self._rows.result()
-        except Exception:  # noqa: BLE001 - any failure of the child means: do without it
-            logger.warning("the score scan failed; using the indexed query", exc_info=True)
+        table = _result(self._scores)
+        if table is None:
             return None
+        if not table.num_rows:
+            return np.empty(0, np.int64), np.empty(0)
+        return (table.column(0).to_numpy().astype(np.int64, copy=False),
+                table.column(1).to_numpy().astype(np.float64, copy=False))
+
+    def visit_rows(self) -> np.ndarray | None:
+        """Every visit as ``visitrows.VISIT_ROW`` numbers; None when the read failed."""
+        table = _result(self._visits)
+        if table is None:
+            return None
+        rows = np.empty(table.num_rows, VISIT_ROW)
+        for name, column in zip(VISIT_FIELDS, table.columns, strict=True):
+            rows[name] = column.to_numpy() if table.num_rows else []
+        return rows
 
     @staticmethod
     def blocks(rows: tuple[np.ndarray, np.ndarray], visits: Visits,
@@ -116,9 +134,17 @@ class ScoreScan:
             yield keys[part], values[part]
 
 
-def _read(path: Path, sql: str) -> tuple[np.ndarray, np.ndarray]:
-    """The scan's rows, read by the driver in a child process (``scanchild.py``, run as a
-    script: it imports only the driver and Arrow)."""
+def _result(future: Future[Any]) -> Any:
+    try:
+        return future.result()
+    except Exception:  # noqa: BLE001 - any failure of the child means: do without it
+        logger.warning("the SQLite scan failed; using the indexed queries", exc_info=True)
+        return None
+
+
+def _read(path: Path, sql: str) -> Any:
+    """The rows of ``sql`` as an Arrow table, read by the driver in a child process
+    (``scanchild.py``, run as a script: it imports only the driver and Arrow)."""
     import pyarrow as pa
 
     # Our own script with a file path: no shell, no user input.
@@ -127,12 +153,8 @@ def _read(path: Path, sql: str) -> tuple[np.ndarray, np.ndarray]:
         check=False)
     if child.returncode:
         message = child.stderr.decode(errors="replace").strip().splitlines()
-        raise RuntimeError(f"the score scan failed: {message[-1] if message else '?'}")
-    table = pa.ipc.open_stream(child.stdout).read_all()
-    if not table.num_rows:
-        return np.empty(0, np.int64), np.empty(0)
-    return (table.column(0).to_numpy().astype(np.int64, copy=False),
-            table.column(1).to_numpy().astype(np.float64, copy=False))
+        raise RuntimeError(f"the SQLite scan failed: {message[-1] if message else '?'}")
+    return pa.ipc.open_stream(child.stdout).read_all()
 
 
 def start(session: Session, cohort: Select[int], key: Any, value: Any) -> ScoreScan | None:
@@ -142,5 +164,6 @@ def start(session: Session, cohort: Select[int], key: Any, value: Any) -> ScoreS
         return None
     path = database_file(session)
     assert path is not None
-    return ScoreScan(path, scan_query(session, key, value))
+    return ScoreScan(path, scan_query(session, key, value),
+                     _sql(session, visits_query(session, None)))
 

@@ -183,12 +183,18 @@ def expected_scores(session: Session,
             np.array(rows, dtype=bool).reshape(len(rows), len(score_codes)))
 
 
-def load_visits(session: Session, cohort: Select[int], patient_ids: np.ndarray,
-                timepoint_of: dict[int, int], n_timepoints: int,
-                score_codes: list[str]) -> Visits:
-    """Every visit of the cohort (one query), with its status at each site's today."""
-    todays = site_todays(session, select(Patient.site_id).where(Patient.id.in_(cohort))
-                         .distinct().scalar_subquery())
+VISIT_FIELDS = ("id", "patient", "timepoint", "rule", "marked_na", "out_of_window", "target",
+                "start", "end", "grace", "day", "mode", "withdrawn", "closed_before",
+                "stored_done")
+VISIT_ROW = np.dtype([(name, "i8") for name in VISIT_FIELDS])
+
+
+def visits_query(session: Session, cohort: Select[int] | None) -> AnySelect:
+    """The visits of the cohort (of every patient when ``cohort`` is None), one row of
+    ``VISIT_FIELDS`` numbers each, with the status at each site's today."""
+    sites = (None if cohort is None else select(Patient.site_id)
+             .where(Patient.id.in_(cohort)).distinct().scalar_subquery())
+    todays = site_todays(session, sites)
     rule = (case({code: index for index, code in enumerate(RULE_CODES)},
                  value=status_expression(todays), else_=-1) if todays else literal(-1))
     mode = case({code: index for index, code in enumerate(MODE_CODES)},
@@ -207,14 +213,19 @@ def load_visits(session: Session, cohort: Select[int], patient_ids: np.ndarray,
                     case(((Visit.status == "done") & Visit.visit_date.is_not(None), 1),
                          else_=0))
              .join(Patient, Patient.id == Visit.patient_id)
-             .join(Treatment, Treatment.patient_id == Visit.patient_id)
-             .where(Visit.patient_id.in_(cohort)))
-    names = ("id", "patient", "timepoint", "rule", "marked_na", "out_of_window", "target",
-             "start", "end", "grace", "day", "mode", "withdrawn", "closed_before",
-             "stored_done")
-    dtype = np.dtype([(name, "i8") for name in names])
-    parts = list(fetch_numbers(session, query, dtype))
-    rows = np.concatenate(parts) if parts else np.empty(0, dtype)
+             .join(Treatment, Treatment.patient_id == Visit.patient_id))
+    return query if cohort is None else query.where(Visit.patient_id.in_(cohort))
+
+
+def load_visits(session: Session, cohort: Select[int], patient_ids: np.ndarray,
+                timepoint_of: dict[int, int], n_timepoints: int,
+                score_codes: list[str], rows: np.ndarray | None = None) -> Visits:
+    """Every visit of the cohort (one query), with its status at each site's today;
+    ``rows``: the ``visits_query`` rows when already read (they may hold other patients'
+    visits too: those are left out)."""
+    if rows is None:
+        parts = list(fetch_numbers(session, visits_query(session, cohort), VISIT_ROW))
+        rows = np.concatenate(parts) if parts else np.empty(0, VISIT_ROW)
     rows = rows[np.argsort(rows["id"], kind="stable")]
     lookup = np.full(max(timepoint_of, default=0) + 1, n_timepoints, dtype=np.int16)
     for tp_id, index in timepoint_of.items():
@@ -222,6 +233,8 @@ def load_visits(session: Session, cohort: Select[int], patient_ids: np.ndarray,
     at = np.minimum(np.searchsorted(patient_ids, rows["patient"]), max(len(patient_ids) - 1, 0))
     known = (patient_ids[at] == rows["patient"]) if len(patient_ids) else np.zeros(len(rows),
                                                                                   bool)
+    rows = rows[known]
+    at = at[known]
     scheduled = rows["timepoint"] != 0
     timepoint = np.where(scheduled, lookup[np.where(scheduled, rows["timepoint"], 0)],
                          n_timepoints).astype(np.int16)
@@ -232,7 +245,7 @@ def load_visits(session: Session, cohort: Select[int], patient_ids: np.ndarray,
         row_lookup[tp_id] = row
     done = (status == _STATUS["done"]) | (status == _STATUS["done_out_of_window"])
     return Visits(
-        ids=rows["id"], position=np.where(known, at, -1), timepoint=timepoint,
+        ids=rows["id"], position=at, timepoint=timepoint,
         status=status, out_of_window=np.where(done & scheduled, rows["out_of_window"], -1)
         .astype(np.int8),
         target_day=_day(rows["target"]), window_start_day=_day(rows["start"]),

@@ -34,6 +34,10 @@ from registry.spreadsheet import escape_arrow, escape_frame
 BUILD_THREADS = 2  # pieces built at the same time (numpy and Arrow release the GIL)
 IN_FLIGHT = 4  # pieces read but not yet written: bounds the memory of a long table
 EXCEL_MAX_ROWS = 1_048_575  # a sheet's rows minus the header
+# Cells of one workbook at most: beyond this openpyxl takes minutes to write it (about
+# 4 µs a cell, benchmarks/results/export.txt) and Excel long to open it; CSV, which Excel
+# opens too, Parquet and the statistics formats hold any size.
+EXCEL_MAX_CELLS = 5_000_000
 EXCEL_PIECE_ROWS = 2_000  # rows converted to Python values at a time (Excel)
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member times: no export date inside the zip
 STORE_ABOVE = 64 * 1024 * 1024  # bytes of tables above which the zip is not compressed
@@ -195,12 +199,17 @@ class ZipAssembler:
     large (above ``STORE_ABOVE`` bytes: deflating a very large CSV would take longer than
     writing it), DEFLATED otherwise.  Until the size is known, members wait in a temporary
     folder; once it passes the limit they go (and the rest stream) straight into the zip.
-    Every member's SHA-256 is taken as it is written.
+    Every member's SHA-256 is taken as it is written, and so is the whole file's
+    (``sha256``): the zip is written front to back (sizes in data descriptors after each
+    member, as zip's streaming mode does), never re-read.
     """
 
     def __init__(self, target: Path, folder: Path, *, stored: bool | None = None) -> None:
         self.target = target
         self.folder = folder
+        self.file = target.open("wb")
+        self.out = HashingWriter(self.file)  # not seekable: zipfile streams
+        self.sha256 = ""
         self.archive: zipfile.ZipFile | None = None
         self.compression = (None if stored is None
                             else zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
@@ -211,8 +220,8 @@ class ZipAssembler:
             self._open()
 
     def _open(self) -> None:
-        self.archive = zipfile.ZipFile(self.target, "w", compression=self.compression or 0,
-                                       compresslevel=1)
+        self.archive = zipfile.ZipFile(self.out, "w",  # type: ignore[arg-type]
+                                       compression=self.compression or 0, compresslevel=1)
         for name, path in self.waiting:
             with path.open("rb") as source, self._member(name) as sink:
                 shutil.copyfileobj(source, sink, 1 << 20)
@@ -251,6 +260,7 @@ class ZipAssembler:
         """Close the zip after a failure (the caller throws the file away)."""
         if self.archive is not None:
             self.archive.close()
+        self.file.close()
         for _name, path in self.waiting:
             path.unlink(missing_ok=True)
 
@@ -263,6 +273,8 @@ class ZipAssembler:
         with self._member("manifest.json", zipfile.ZIP_DEFLATED) as sink:
             sink.write(json.dumps(manifest, indent=2, ensure_ascii=False).encode())
         self.archive.close()
+        self.file.close()
+        self.sha256 = self.out.digest.hexdigest()
 
 
 class _SpillingFile:
@@ -331,6 +343,24 @@ def _sheet_rows(frame: pd.DataFrame) -> Iterator[list[Any] | tuple[Any, ...]]:
         yield from piece.where(piece.notna(), None).itertuples(index=False, name=None)
 
 
+def check_excel_size(sizes: list[tuple[str, int, int]]) -> None:
+    """``ExportTooLarge`` when tables of these (name, rows, columns) pass a sheet's rows
+    or ``EXCEL_MAX_CELLS`` together: checked before any table is read whole."""
+    for name, rows, _columns in sizes:
+        if rows > EXCEL_MAX_ROWS:
+            raise ExportTooLarge(_(
+                "The %(table)s table has %(rows)s rows; an Excel sheet holds at most "
+                "%(limit)s. Choose CSV, Parquet or Stata, or the wide shape.",
+                table=name, rows=format(rows, ","), limit=format(EXCEL_MAX_ROWS, ",")))
+    cells = sum(rows * columns for _name, rows, columns in sizes)
+    if cells > EXCEL_MAX_CELLS:
+        raise ExportTooLarge(_(
+            "The export holds %(cells)s cells; an Excel workbook from the registry holds at "
+            "most %(limit)s (a larger one takes minutes to write and to open). Choose CSV, "
+            "which Excel opens too, Parquet, Stata, SPSS or SAS.",
+            cells=format(cells, ","), limit=format(EXCEL_MAX_CELLS, ",")))
+
+
 def write_excel(tables: list[Table], dictionary: pd.DataFrame, manifest: dict[str, Any],
                 target: Path, progress: Progress | None = None) -> None:
     """One workbook, a sheet per table plus the dictionary and the manifest, written by
@@ -339,13 +369,8 @@ def write_excel(tables: list[Table], dictionary: pd.DataFrame, manifest: dict[st
     object per cell: gigabytes for a wide export of 100,000 patients)."""
     from openpyxl import Workbook
 
-    for table in tables:
-        if len(table.frame) > EXCEL_MAX_ROWS:
-            raise ExportTooLarge(_(
-                "The %(table)s table has %(rows)s rows; an Excel sheet holds at most "
-                "%(limit)s. Choose CSV, Parquet or Stata, or the wide shape.",
-                table=table.name, rows=format(len(table.frame), ","),
-                limit=format(EXCEL_MAX_ROWS, ",")))
+    check_excel_size([(table.name, len(table.frame), len(table.column_names))
+                      for table in tables])
     book = Workbook(write_only=True)
     book.properties.creator = "KOA outcomes registry"
     manifest_rows = [(key, json.dumps(value, ensure_ascii=False)

@@ -243,6 +243,25 @@ def test_pseudonyms_per_export_and_per_project(auth, client, cohort_data):
         "method": "P- + 12 hex digits of HMAC-SHA256(key, project, patient)"}
 
 
+@pytest.mark.parametrize("shape", ["long", "wide"])
+def test_excel_refuses_more_cells_than_a_workbook_should_hold(monkeypatch, auth, client,
+                                                             cohort_data, db, shape):
+    """Checked before any table is read whole (the long table's rows are counted from its
+    visits); nothing is audited.  Checked once: without the check the export succeeds."""
+    from registry.research import writers
+
+    auth.login("researcher")
+    monkeypatch.setattr(writers, "EXCEL_MAX_CELLS", 100)
+    response = export(client, format="xlsx", shape=shape)
+    assert response.status_code == 422
+    assert b"an Excel workbook from the registry holds at most 100" in response.data
+    assert b"Choose CSV, which Excel opens too" in response.data
+    db.expire_all()
+    assert not db.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
+    monkeypatch.setattr(writers, "EXCEL_MAX_CELLS", 10_000_000)
+    assert export(client, format="xlsx", shape=shape).status_code == 200
+
+
 def test_excel_refuses_tables_longer_than_a_sheet(monkeypatch, auth, client, cohort_data):
     from registry.research import writers
 
