@@ -34,10 +34,10 @@ from registry.spreadsheet import escape_arrow, escape_frame
 BUILD_THREADS = 2  # pieces built at the same time (numpy and Arrow release the GIL)
 IN_FLIGHT = 4  # pieces read but not yet written: bounds the memory of a long table
 EXCEL_MAX_ROWS = 1_048_575  # a sheet's rows minus the header
-# Cells of one workbook at most: beyond this openpyxl takes minutes to write it (about
-# 4 µs a cell, benchmarks/results/export.txt) and Excel long to open it; CSV, which Excel
-# opens too, Parquet and the statistics formats hold any size.
-EXCEL_MAX_CELLS = 5_000_000
+# Cells of one workbook at most: openpyxl writes 4–10 µs a cell (benchmarks/results/
+# export.txt), so this keeps an Excel export within the 15 s an export may take; CSV,
+# which Excel opens too, Parquet and the statistics formats hold any size.
+EXCEL_MAX_CELLS = 1_500_000
 EXCEL_PIECE_ROWS = 2_000  # rows converted to Python values at a time (Excel)
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member times: no export date inside the zip
 STORE_ABOVE = 64 * 1024 * 1024  # bytes of tables above which the zip is not compressed
