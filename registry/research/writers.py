@@ -34,9 +34,10 @@ from registry.spreadsheet import escape_arrow, escape_frame
 BUILD_THREADS = 2  # pieces built at the same time (numpy and Arrow release the GIL)
 IN_FLIGHT = 4  # pieces read but not yet written: bounds the memory of a long table
 EXCEL_MAX_ROWS = 1_048_575  # a sheet's rows minus the header
-# Cells of one workbook at most: openpyxl writes 4–10 µs a cell (benchmarks/results/
-# export.txt), so this keeps an Excel export within the 15 s an export may take; CSV,
-# which Excel opens too, Parquet and the statistics formats hold any size.
+# Cells of one workbook at most: openpyxl writes 4–10 µs a cell, so an Excel export at
+# this limit takes about 10–25 s on the 2-core benchmark machine (benchmarks/results/
+# export.txt), a 100,000-patient one minutes; CSV, which Excel opens too, Parquet and the
+# statistics formats hold any size.
 EXCEL_MAX_CELLS = 1_500_000
 EXCEL_PIECE_ROWS = 2_000  # rows converted to Python values at a time (Excel)
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member times: no export date inside the zip
