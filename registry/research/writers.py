@@ -346,7 +346,8 @@ def _sheet_rows(frame: pd.DataFrame) -> Iterator[list[Any] | tuple[Any, ...]]:
 
 def check_excel_size(sizes: list[tuple[str, int, int]]) -> None:
     """``ExportTooLarge`` when tables of these (name, rows, columns) pass a sheet's rows
-    or ``EXCEL_MAX_CELLS`` together: checked before any table is read whole."""
+    or ``EXCEL_MAX_CELLS`` together: checked before the workbook is written (the long
+    table's rows counted from its visits, before they are read)."""
     for name, rows, _columns in sizes:
         if rows > EXCEL_MAX_ROWS:
             raise ExportTooLarge(_(

@@ -246,8 +246,9 @@ def test_pseudonyms_per_export_and_per_project(auth, client, cohort_data):
 @pytest.mark.parametrize("shape", ["long", "wide"])
 def test_excel_refuses_more_cells_than_a_workbook_should_hold(monkeypatch, auth, client,
                                                              cohort_data, db, shape):
-    """Checked before any table is read whole (the long table's rows are counted from its
-    visits); nothing is audited.  Checked once: without the check the export succeeds."""
+    """Checked before the workbook is written (the long table's rows are counted from its
+    visits, before they are read); nothing is audited.  Checked once: without the check
+    the export succeeds."""
     from registry.research import writers
 
     auth.login("researcher")
