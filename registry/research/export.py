@@ -263,7 +263,8 @@ def _export(session: Session, *, cohort_name: str, definition: Mapping[str, Any]
     pseudonyms = Pseudonymiser(pseudonym_key, options.project)
     cohort = cohorts.cohort_select(session, definition)
     long_shape = options.shape == "long"
-    # On SQLite the score table is read on a worker thread while the rest loads.
+    # On SQLite a large cohort's scores and visits are read by child processes while
+    # the patients load (``sqlitescan``).
     scan = scorestream.start_scan(session, cohort, list(scoring.SCORES))
     data = dataset.load(session, cohort, items=options.items,
                         adverse_events=options.adverse_events, free_text=options.free_text,

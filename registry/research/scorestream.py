@@ -221,8 +221,9 @@ def _array_elements(blobs: list[bytes], kind: str) -> np.ndarray:
 
 def start_scan(session: Session, cohort: Select[int],
                score_codes: list[str]) -> sqlitescan.ScoreScan | None:
-    """On SQLite, for a cohort that is a large part of the registry: the score table's
-    scan, started now on a worker thread (``sqlitescan``); None otherwise."""
+    """On SQLite, for a cohort that is a large part of the registry: the reads of the
+    score table and the visits, started now in child processes (``sqlitescan``); None
+    otherwise."""
     if is_postgresql(session):
         return None
     return sqlitescan.start(session, cohort, *score_columns(score_codes, wide_key=False))

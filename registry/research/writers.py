@@ -206,7 +206,6 @@ class ZipAssembler:
     """
 
     def __init__(self, target: Path, folder: Path, *, stored: bool | None = None) -> None:
-        self.target = target
         self.folder = folder
         self.file = target.open("wb")
         self.out = HashingWriter(self.file)  # not seekable: zipfile streams

@@ -33,10 +33,12 @@ def _tables(app, tmp_path: Path, fmt: str, name: str, definition=None) -> dict[s
 
 
 @pytest.fixture
-def committed_registry(app_factory, migrated_database_url, tmp_path, backend):
-    """A demo registry whose data are committed (another connection can read them)."""
+def committed_registry(app_factory, migrated_database_url, tmp_path, backend, monkeypatch):
+    """A demo registry whose data are committed (another connection can read them), small
+    enough to be scanned."""
     if backend != "sqlite":
         pytest.skip("the scan is SQLite's")
+    monkeypatch.setattr(sqlitescan, "SCAN_MIN_PATIENTS", 0)
     application = app_factory(migrated_database_url, tmp_path / "instance")
     result = application.test_cli_runner().invoke(args=["demo", "--patients", "40"])
     assert result.exit_code == 0, result.output
@@ -136,3 +138,10 @@ def test_a_failed_scan_falls_back_to_the_indexed_query(committed_registry, tmp_p
     monkeypatch.setattr(sqlitescan, "SCAN_SHARE", 2.0)
     indexed = _tables(app, tmp_path, "csv", "indexed.zip")
     assert fallen_back == indexed
+
+
+def test_a_small_registry_is_read_by_the_indexed_query(committed_registry, monkeypatch):
+    """Starting the child processes costs more than the indexed query of a few thousand
+    patients."""
+    monkeypatch.setattr(sqlitescan, "SCAN_MIN_PATIENTS", 5_000)
+    assert not _scans(committed_registry)
