@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import registry
 from registry.interop.fields import (
@@ -38,6 +38,7 @@ from registry.interop.fields import number as bound
 from registry.interop.xmltext import attr, text
 from registry.research.dataset import TimepointInfo
 from registry.research.dictionary import ColumnSpec
+from registry.research.writers import BinarySink, HashingWriter
 
 ODM_NAMESPACE = "http://www.cdisc.org/ns/odm/v1.3"
 STUDY_OID = "ST.KOA_REGISTRY"
@@ -245,13 +246,15 @@ def manifest_comment(manifest: dict[str, Any]) -> str:
 
 def write_odm(target: Path, *, forms: Sequence[Form], timepoints: Sequence[TimepointInfo],
               study_description: str, protocol_name: str, versions: str,
-              clinical: Callable[[IO[bytes]], dict[str, int]],
-              manifest: Callable[[dict[str, int]], dict[str, Any]]) -> dict[str, Any]:
+              clinical: Callable[[BinarySink], dict[str, int]],
+              manifest: Callable[[dict[str, int]], dict[str, Any]]) -> tuple[dict[str, Any], str]:
     """Write the ODM file: header, metadata, ``clinical(sink)`` (returns its counts), the
-    manifest (``manifest(counts)``, made once the data are written) as a comment."""
+    manifest (``manifest(counts)``, made once the data are written) as a comment.  Returns
+    the manifest and the file's SHA-256, taken as it is written (never re-read)."""
     description = ("De-identified export: pseudonymous SubjectKeys, days since treatment "
                    "instead of dates; " + study_description)
-    with target.open("wb", buffering=1 << 20) as sink:
+    with target.open("wb", buffering=1 << 20) as file:
+        sink = HashingWriter(file)
         sink.write(header(description).encode())
         sink.write(metadata(forms, timepoints, study_description=study_description,
                             protocol_name=protocol_name, versions=versions).encode())
@@ -261,4 +264,4 @@ def write_odm(target: Path, *, forms: Sequence[Form], timepoints: Sequence[Timep
         sink.write(b"</ClinicalData>\n</ODM>")
         facts = manifest(counts)
         sink.write(manifest_comment(facts).encode())
-    return facts
+    return facts, sink.digest.hexdigest()

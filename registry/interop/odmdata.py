@@ -16,10 +16,10 @@ the next chunk is read from the database.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -49,9 +49,11 @@ from registry.research.dataset import Dataset
 from registry.research.scorestream import ScoreChunk
 from registry.research.tables import Table
 from registry.research.visitrows import NOT_SCORABLE, SCORED
+from registry.research.writers import BinarySink
 
 CLOSE_FORM = "</ItemGroupData></FormData>"
 IN_FLIGHT = 4  # chunks read but not yet written: bounds memory
+BUILD_THREADS = 2  # chunks turned into XML at the same time (Arrow releases the GIL)
 Progress = Callable[[int], None]
 
 
@@ -203,8 +205,9 @@ class ScoreText:
         rows[found["visit"].to_numpy()] = found["row"].to_numpy()
         return rows
 
-    def _item_groups(self, form: Form, rows: np.ndarray) -> np.ndarray:
-        """The instrument's answered item groups for these items-table rows."""
+    def _item_groups(self, form: Form, rows: np.ndarray, counts: Counts) -> np.ndarray:
+        """The instrument's answered item groups for these items-table rows (the answers
+        written are added to ``counts``)."""
         if self.items is None or not len(rows):
             return np.full(len(rows), "", dtype=object)
         frame = self.items.iloc[rows]
@@ -213,15 +216,17 @@ class ScoreText:
             fields = [f for f in form.fields if f.item and f.group == group]
             if fields:
                 body = form_items(form, frame, fields)
-                self.sources.counts.answer_items += int(
+                counts.answer_items += int(
                     frame[[f.column for f in fields if f.column in frame]].notna().sum().sum())
                 parts.append(wrap_nonempty(
                     f'<ItemGroupData ItemGroupOID="{group_oid(form, group)}">', body,
                     "</ItemGroupData>"))
         return concat(parts, len(frame)).to_numpy(zero_copy_only=False)
 
-    def build(self, chunk: ScoreChunk) -> tuple[Texts, dict[int, tuple[int, int]]]:
-        """The chunk's stored scores as XML, and each visit's (first, stop) row."""
+    def build(self, chunk: ScoreChunk,
+              counts: Counts) -> tuple[Texts, dict[int, tuple[int, int]]]:
+        """The chunk's stored scores as XML, and each visit's (first, stop) row; the items
+        written are added to ``counts`` (thread-safe: reads shared state only)."""
         reason = getattr(chunk, "reason", None)
         keep = (np.ones(len(chunk), bool) if reason is None
                 else (reason == SCORED) | (reason == NOT_SCORABLE))
@@ -244,7 +249,8 @@ class ScoreText:
             answered = item_rows >= 0
             groups = np.full(len(at), "", dtype=object)
             if self.forms[k].instrument and answered.any():
-                groups[answered] = self._item_groups(self.forms[k], item_rows[answered])
+                groups[answered] = self._item_groups(self.forms[k], item_rows[answered],
+                                                     counts)
             opens[at] = self.form_heads[k] + groups + self.score_heads[k]
         present = ~np.isnan(values)
         value_text = float_strings(pa.array(np.where(present, values, np.nan)),
@@ -260,19 +266,22 @@ class ScoreText:
         stops = np.append(starts[1:], n)
         segments = {int(v): (int(a), int(b)) for v, a, b in zip(visit[starts], starts, stops,
                                                                    strict=True)}
-        self.sources.counts.score_items += n
+        counts.score_items += n
         return Texts(joined), segments
 
 
-def write_clinical(sources: Sources, pids: list[str], sink: IO[bytes]) -> dict[str, int]:
+def write_clinical(sources: Sources, pids: list[str], sink: BinarySink) -> dict[str, int]:
     """Write every ``SubjectData``; the counts of what was written.  Each chunk of the long
-    table is turned into XML with its patients' and visits' heads on a worker thread, while
-    the next chunk is read from the database on this one."""
+    table is turned into XML with its patients' and visits' heads on one of two worker
+    threads while the next chunk is read from the database on this one; a third thread
+    writes the pieces in order."""
     visits = sources.data.visits
     if visits is None:
         raise ValueError("the dataset was loaded without its visits")
     starts = visits.starts
     order = visits.order
+    sources.patients.frame  # noqa: B018 - the tables' rows read here, before the threads
+    sources.visits.frame  # noqa: B018
     scores = ScoreText(sources)
     counts = sources.counts
     counts.subjects = len(pids)
@@ -283,8 +292,9 @@ def write_clinical(sources: Sources, pids: list[str], sink: IO[bytes]) -> dict[s
         events = adverse_event_blocks(adverse, sources.adverse_events, pids)
         counts.adverse_events = sources.adverse_events.rows
 
-    def write_patients(first: int, stop: int, chunk: ScoreChunk | None) -> None:
-        text, segments = scores.build(chunk) if chunk is not None else (None, {})
+    def render(first: int, stop: int, chunk: ScoreChunk | None) -> tuple[bytes, Counts, int]:
+        found = Counts()
+        text, segments = scores.build(chunk, found) if chunk is not None else (None, {})
         heads = patient_heads(sources, pids, events, first, stop)
         k0 = int(starts[first])
         visit_texts = visit_heads(sources, k0, int(starts[stop]))
@@ -298,21 +308,35 @@ def write_clinical(sources: Sources, pids: list[str], sink: IO[bytes]) -> dict[s
                     out += [text.span(*span), CLOSE_FORM.encode()]
                 out.append(b"</StudyEventData>")
             out.append(b"</SubjectData>\n")
-        sink.write(b"".join(out))
-        if sources.progress and chunk is not None:
-            sources.progress(len(chunk))
+        return b"".join(out), found, len(chunk) if chunk is not None else 0
+
+    def write(rendered: Future[tuple[bytes, Counts, int]]) -> None:
+        text, found, rows = rendered.result()
+        sink.write(text)
+        counts.score_items += found.score_items
+        counts.answer_items += found.answer_items
+        if sources.progress and rows:
+            sources.progress(rows)
 
     cursor = 0
-    with ThreadPoolExecutor(1, thread_name_prefix="odm-write") as writer:
-        pending: list[Future[None]] = []
-        for chunk in sources.chunks():
-            stop = max(cursor, chunk.stop)
-            pending.append(writer.submit(write_patients, cursor, stop, chunk))
-            cursor = stop
-            while len(pending) > IN_FLIGHT or (pending and pending[0].done()):
-                pending.pop(0).result()
-        for future in pending:
-            future.result()
-    if cursor < len(pids):
-        write_patients(cursor, len(pids), None)
+    with ThreadPoolExecutor(BUILD_THREADS, thread_name_prefix="odm-build") as builders, \
+            ThreadPoolExecutor(1, thread_name_prefix="odm-write") as writer:
+        pending: deque[Future[None]] = deque()
+        try:
+            for chunk in sources.chunks():
+                stop = max(cursor, chunk.stop)
+                pending.append(writer.submit(write, builders.submit(render, cursor, stop,
+                                                                    chunk)))
+                cursor = stop
+                while pending and (len(pending) > IN_FLIGHT or pending[0].done()):
+                    pending.popleft().result()
+            if cursor < len(pids):
+                pending.append(writer.submit(write, builders.submit(render, cursor,
+                                                                    len(pids), None)))
+            while pending:
+                pending.popleft().result()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
     return counts.as_dict()

@@ -28,8 +28,9 @@ REQUIRED = ("patients", "outcomes_long", "visits")
 
 def write_export(data: Dataset, tables: list[Table], target: Path,
                  manifest_now: Callable[[], dict[str, Any]], progress: Progress | None,
-                 definition: Mapping[str, Any]) -> dict[str, Any]:
-    """Write the ODM file to ``target``; the export's manifest (with ``odm`` counts)."""
+                 definition: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """Write the ODM file to ``target``; the export's manifest (with ``odm`` counts) and
+    the file's SHA-256."""
     by_name = {table.name: table for table in tables}
     missing = [name for name in REQUIRED if name not in by_name]
     if missing:

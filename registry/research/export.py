@@ -291,7 +291,8 @@ def _export(session: Session, *, cohort_name: str, definition: Mapping[str, Any]
         if options.format == "odm":
             from registry.interop.odmexport import write_export  # one XML file
 
-            manifest = write_export(data, tables, target, manifest_now, progress, definition)
+            manifest, checksum = write_export(data, tables, target, manifest_now, progress,
+                                              definition)
         elif options.format == "xlsx":
             writers.check_excel_size([(table.name, _rows_before_reading(table, data),
                                        len(table.column_names)) for table in tables])

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import subprocess  # nosec B404 - this module's own child, no shell
 import sys
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -146,17 +148,24 @@ def _result(future: Future[Any]) -> Any:
 
 def _read(path: Path, sql: str) -> Any:
     """The rows of ``sql`` as an Arrow table, read by the driver in a child process
-    (``scanchild.py``, run as a script: it imports only the driver and Arrow)."""
+    (``scanchild.py``, run as a script: it imports only the driver and Arrow) and handed
+    over in a temporary file that is memory-mapped here (no copy through a pipe)."""
     import pyarrow as pa
 
-    # Our own script with a file path: no shell, no user input.
-    child = subprocess.run(  # noqa: S603  # nosec B603
-        [sys.executable, str(CHILD), str(path)], input=sql.encode(), capture_output=True,
-        check=False)
-    if child.returncode:
-        message = child.stderr.decode(errors="replace").strip().splitlines()
-        raise RuntimeError(f"the SQLite scan failed: {message[-1] if message else '?'}")
-    return pa.ipc.open_stream(child.stdout).read_all()
+    handle, name = tempfile.mkstemp(prefix="registry-scan-", suffix=".arrows")
+    os.close(handle)
+    try:
+        # Our own script with file paths: no shell, no user input.
+        child = subprocess.run(  # noqa: S603  # nosec B603
+            [sys.executable, str(CHILD), str(path), name], input=sql.encode(),
+            capture_output=True, check=False)
+        if child.returncode:
+            message = child.stderr.decode(errors="replace").strip().splitlines()
+            raise RuntimeError(f"the SQLite scan failed: {message[-1] if message else '?'}")
+        # The map outlives the file's name (POSIX): removed below, freed with the table.
+        return pa.ipc.open_stream(pa.memory_map(name)).read_all()
+    finally:
+        os.unlink(name)
 
 
 def start(session: Session, cohort: Select[int], key: Any, value: Any) -> ScoreScan | None:

@@ -36,6 +36,7 @@ from registry.research.language import words
 from registry.research.missing import SCORE_REASONS, SPSS_MISSING_RANGE
 from registry.research.statplan import (
     INT32_MAX,
+    SliceNumbers,
     StatColumn,
     TablePlan,
     encoded,
@@ -71,9 +72,12 @@ class CannotStore(ExportTooLarge):
 
 
 # -- checks ---------------------------------------------------------------------------------
-def check_values(plan: TablePlan, frame: pd.DataFrame, fmt: str) -> None:
-    """``CannotStore`` naming the table and column of the first value ``fmt`` cannot hold."""
+def check_values(plan: TablePlan, frame: pd.DataFrame, fmt: str,
+                 slice_numbers: SliceNumbers | None = None) -> None:
+    """``CannotStore`` naming the table and column of the first value ``fmt`` cannot hold
+    (``slice_numbers``: the frame's numbers, when the cells are made from them too)."""
     where = _(STAT_FORMATS[fmt])
+    numbers_of = slice_numbers or SliceNumbers(plan, frame)
     for column in plan.columns:
         series = frame[column.column]
         if column.kind == "string":
@@ -87,7 +91,7 @@ def check_values(plan: TablePlan, frame: pd.DataFrame, fmt: str) -> None:
             continue
         if column.kind == "coded":  # numbers from the codes' table (or missing)
             continue
-        values = numbers(column, series)
+        values = numbers_of.numbers(column)
         finite = np.isfinite(values) | np.isnan(values)
         if not finite.all():
             bad = values[~finite][0]
@@ -282,7 +286,7 @@ def _template(plan: TablePlan, path: Path, fmt: str) -> statrows.RowWriter:
                                  else np.zeros(1))
         cells.append(statrows.Cells(storage, np.zeros(1)))
     WRITERS[fmt](pd.DataFrame(template), str(path), **write_options(plan, fmt))
-    return statrows.RowWriter(fmt, path, statrows.row_bytes(fmt, cells))
+    return statrows.RowWriter(fmt, path, bytes(statrows.row_bytes(fmt, cells)))
 
 
 def _write_bulk(plan: TablePlan, frame: pd.DataFrame, path: Path, fmt: str) -> None:
@@ -292,7 +296,8 @@ def _write_bulk(plan: TablePlan, frame: pd.DataFrame, path: Path, fmt: str) -> N
     try:
         for start in range(0, len(frame), statrows.ROWS_PER_SLICE):
             part = frame.iloc[start:start + statrows.ROWS_PER_SLICE]
-            rows.add(statrows.row_bytes(fmt, [_cells(plan, column, part, fmt, cache)
+            slice_numbers = SliceNumbers(plan, part)
+            rows.add(statrows.row_bytes(fmt, [_cells(column, slice_numbers, fmt, cache)
                                               for column in plan.columns]), len(part))
     except BaseException:
         rows.abort()
@@ -300,15 +305,15 @@ def _write_bulk(plan: TablePlan, frame: pd.DataFrame, path: Path, fmt: str) -> N
     rows.close()
 
 
-def _cells(plan: TablePlan, column: StatColumn, part: pd.DataFrame, fmt: str,
+def _cells(column: StatColumn, slice_numbers: SliceNumbers, fmt: str,
            cache: dict[int, np.ndarray]) -> statrows.Cells:
     storage = _storage(column)
-    series = part[column.column]
     if storage == "string":
-        return statrows.Cells(storage, encoded(series, cache), column.width)
-    values = numbers(column, series)
-    reasons = reason_index(plan, column, part, values)
-    if reasons is None or fmt == "xpt":
+        return statrows.Cells(storage, encoded(slice_numbers.frame[column.column], cache),
+                              column.width)
+    values = slice_numbers.numbers(column)
+    reasons = slice_numbers.reasons(column) if fmt != "xpt" else None
+    if reasons is None:
         return statrows.Cells(storage, values)
     if fmt == "dta":
         return statrows.Cells(storage, values, tags=np.where(
@@ -365,13 +370,14 @@ def _write_streamed(table: Table, path: Path, fmt: str,
         return plan
     cache: dict[int, np.ndarray] = {}
 
-    def to_rows(piece: pa.Table) -> tuple[bytes, int]:
+    def to_rows(piece: pa.Table) -> tuple[memoryview, int]:
         part = _pandas(piece)
-        _check_piece(plan, part, fmt)
-        return statrows.row_bytes(fmt, [_cells(plan, column, part, fmt, cache)
+        slice_numbers = SliceNumbers(plan, part)
+        _check_piece(plan, part, fmt, slice_numbers)
+        return statrows.row_bytes(fmt, [_cells(column, slice_numbers, fmt, cache)
                                         for column in plan.columns]), len(part)
 
-    def put(block: tuple[bytes, int]) -> None:
+    def put(block: tuple[memoryview, int]) -> None:
         rows.add(*block)
         if progress:
             progress(block[1])
@@ -386,15 +392,16 @@ def _write_streamed(table: Table, path: Path, fmt: str,
     return plan
 
 
-def _check_piece(plan: TablePlan, part: pd.DataFrame, fmt: str) -> None:
+def _check_piece(plan: TablePlan, part: pd.DataFrame, fmt: str,
+                 slice_numbers: SliceNumbers) -> None:
     """A piece of a streamed table fits the plan made from its first piece."""
-    check_values(plan, part, fmt)
+    check_values(plan, part, fmt, slice_numbers)
     for column in plan.columns:
         if column.kind == "string" and width_of(part[column.column]) > column.width:
             raise CannotStore(f"The {plan.table} table's column {column.column} holds a "
                               "text longer than its first rows' (the variable's width).")
         if column.text_codes:
             present = part[column.column].notna().to_numpy()
-            if np.isnan(numbers(column, part[column.column])[present]).any():
+            if np.isnan(slice_numbers.numbers(column)[present]).any():
                 raise CannotStore(f"The {plan.table} table's column {column.column} holds "
                                   "a code its data dictionary does not list.")

@@ -213,11 +213,45 @@ def reason_index(plan: TablePlan, column: StatColumn, frame: pd.DataFrame,
     column has no reason column."""
     if not column.reason:
         return None
-    source = next(col for col in plan.columns if col.name == column.reason)
+    return np.where(np.isnan(values), _reasons_of(plan, column.reason, frame),
+                    -1).astype(np.int16)
+
+
+def _reasons_of(plan: TablePlan, reason: str, frame: pd.DataFrame) -> np.ndarray:
+    """The reason column named ``reason`` as indices into ``SCORE_REASONS`` (-1: none or a
+    reason without a missing code)."""
+    source = next(col for col in plan.columns if col.name == reason)
     codes = {reason.code: index for index, reason in enumerate(SCORE_REASONS)
              if reason.stata is not None}
-    index = np.nan_to_num(_looked_up(frame[source.column], codes), nan=-1).astype(np.int16)
-    return np.where(np.isnan(values), index, -1).astype(np.int16)
+    return np.nan_to_num(_looked_up(frame[source.column], codes), nan=-1).astype(np.int16)
+
+
+class SliceNumbers:
+    """The numbers of a slice's columns and the indices of its reason columns, each
+    computed once: the checks and the cells of a slice read the same arrays (a reason
+    column serves every score column that names it)."""
+
+    def __init__(self, plan: TablePlan, frame: pd.DataFrame) -> None:
+        self.plan = plan
+        self.frame = frame
+        self._numbers: dict[str, np.ndarray] = {}
+        self._reasons: dict[str, np.ndarray] = {}
+
+    def numbers(self, column: StatColumn) -> np.ndarray:
+        found = self._numbers.get(column.name)
+        if found is None:
+            found = self._numbers[column.name] = numbers(column, self.frame[column.column])
+        return found
+
+    def reasons(self, column: StatColumn) -> np.ndarray | None:
+        """As ``reason_index``."""
+        if not column.reason:
+            return None
+        index = self._reasons.get(column.reason)
+        if index is None:
+            index = self._reasons[column.reason] = _reasons_of(self.plan, column.reason,
+                                                                self.frame)
+        return np.where(np.isnan(self.numbers(column)), index, -1).astype(np.int16)
 
 
 def texts(series: pd.Series) -> np.ndarray:

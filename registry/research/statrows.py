@@ -67,58 +67,74 @@ def _width_of(fmt: str, cells: Cells) -> int:
     return -(-cells.width // 8) * 8 if fmt == "sav" else cells.width
 
 
-def row_bytes(fmt: str, columns: list[Cells]) -> bytes:
-    """The rows of one slice in ``fmt``'s layout: each column's bytes copied into its
-    place in a (rows × row length) byte block."""
+def _field_type(fmt: str, cells: Cells, width: int) -> str:
+    """A column's cell type in the row: text, Stata long, Stata double bits (missing
+    values are NaN-like bit patterns), SPSS double, XPORT IBM bits (big-endian)."""
+    if cells.storage == "string":
+        return f"S{width}"
+    if fmt == "dta":
+        return "<i4" if cells.storage == "long" else "<u8"
+    return "<f8" if fmt == "sav" else ">u8"
+
+
+def row_bytes(fmt: str, columns: list[Cells]) -> memoryview:
+    """The rows of one slice in ``fmt``'s layout, handed on as they are (not copied).
+
+    A record type puts each column's cells at their place in the row: each column is
+    written straight into its field of one (rows × row length) block, so numpy copies a
+    whole cell at a time and no column is copied twice."""
     widths = [_width_of(fmt, cells) for cells in columns]
     count = len(columns[0].values) if columns else 0
-    parts = [_column_bytes(fmt, cells, width) for cells, width in zip(columns, widths,
-                                                                      strict=True)]
-    # A record type with each column's cells at its place in the row: numpy then copies
-    # a whole cell at a time (not byte by byte).
-    names = [f"c{index}" for index in range(len(parts))]
-    layout = np.dtype({"names": names, "formats": [part.dtype for part in parts],
-                       "offsets": list(np.cumsum([0, *widths[:-1]])),
-                       "itemsize": sum(widths)})
+    names = [f"c{index}" for index in range(len(columns))]
+    offsets = [int(offset) for offset in np.cumsum([0, *widths[:-1]])]
+    layout = np.dtype({"names": names,
+                       "formats": [_field_type(fmt, cells, width)
+                                   for cells, width in zip(columns, widths, strict=True)],
+                       "offsets": offsets, "itemsize": sum(widths)})
+    if not layout.itemsize:
+        return memoryview(b"")
     block = np.empty(count, layout)
-    for name, part in zip(names, parts, strict=True):
-        block[name] = part
-    return block.tobytes()
+    as_bytes = block.view(np.uint8).reshape(count, layout.itemsize)
+    for name, cells, width, offset in zip(names, columns, widths, offsets, strict=True):
+        field = block[name]
+        if cells.storage == "string":
+            field[...] = cells.values  # NUL-padded
+            if fmt != "dta" and width:  # SPSS and SAS pad text with spaces, Stata with NULs
+                padded = as_bytes[:, offset:offset + width]
+                padded[padded == 0] = 0x20
+        elif fmt == "dta":
+            _stata(cells, field)
+        elif fmt == "sav":
+            _spss(cells, field)
+        else:
+            field[...] = ibm_bits(cells.values)
+    return block.view(np.uint8).data
 
 
-def _column_bytes(fmt: str, cells: Cells, width: int) -> np.ndarray:
-    if cells.storage == "string":
-        text = np.asarray(cells.values, dtype=f"S{width}")  # NUL-padded
-        if fmt != "dta" and width:  # SPSS and SAS pad text with spaces, Stata with NULs
-            text = text.copy()
-            padded = text.view(np.uint8).reshape(len(text), width)
-            padded[padded == 0] = 0x20
-        return text
-    if fmt == "dta":
-        return _stata(cells)
-    if fmt == "sav":
-        values = np.where(np.isnan(cells.values), SPSS_SYSMIS, cells.values)
-        if cells.codes is not None:
-            values = np.where(np.isnan(cells.codes), values, cells.codes)
-        return values.astype("<f8")
-    return ibm_bits(cells.values).astype(">u8")
-
-
-def _stata(cells: Cells) -> np.ndarray:
+def _spss(cells: Cells, field: np.ndarray) -> None:
+    """Doubles; missing: system-missing, or the reason's user-missing code."""
+    field[...] = cells.values
     missing = np.isnan(cells.values)
+    field[missing] = SPSS_SYSMIS
+    if cells.codes is not None:
+        coded = ~np.isnan(cells.codes)
+        field[coded] = cells.codes[coded]
+
+
+def _stata(cells: Cells, field: np.ndarray) -> None:
+    """Longs or double bits; missing: ``.``, or the reason's letter (.a, .b, …)."""
+    missing = np.isnan(cells.values)
+    tagged = missing & (cells.tags > 0) if cells.tags is not None else None
     if cells.storage == "long":
-        longs = np.where(missing, STATA_LONG_MISSING, np.nan_to_num(cells.values))
-        if cells.tags is not None:  # .a = 2,147,483,622, …
-            tags = cells.tags.astype(np.int64)
-            longs = np.where(missing & (tags > 0), STATA_LONG_MISSING + tags, longs)
-        return longs.astype("<i4")
-    bits = cells.values.view(np.uint64).copy()
-    bits[missing] = STATA_MISSING
-    if cells.tags is not None:
-        tagged = missing & (cells.tags > 0)
-        bits[tagged] = STATA_MISSING + cells.tags[tagged].astype(np.uint64) * np.uint64(
+        field[...] = np.where(missing, STATA_LONG_MISSING, cells.values)
+        if tagged is not None and cells.tags is not None:  # .a = 2,147,483,622, …
+            field[tagged] = STATA_LONG_MISSING + cells.tags[tagged].astype(np.int64)
+        return
+    field[...] = cells.values.view(np.uint64)
+    field[missing] = STATA_MISSING
+    if tagged is not None and cells.tags is not None:
+        field[tagged] = STATA_MISSING + cells.tags[tagged].astype(np.uint64) * np.uint64(
             STATA_TAG_STEP)
-    return bits
 
 
 def ibm_bits(values: np.ndarray) -> np.ndarray:
@@ -168,7 +184,7 @@ class RowWriter:
         self.out = path.open("wb")
         self.out.write(self.head)
 
-    def add(self, block: bytes, rows: int) -> None:
+    def add(self, block: bytes | memoryview, rows: int) -> None:
         self.out.write(block)
         self.rows += rows
         self.written += len(block)

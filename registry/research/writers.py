@@ -24,6 +24,7 @@ from typing import IO, Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from flask_babel import gettext as _
@@ -42,6 +43,7 @@ EXCEL_MAX_CELLS = 1_500_000
 EXCEL_PIECE_ROWS = 2_000  # rows converted to Python values at a time (Excel)
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member times: no export date inside the zip
 STORE_ABOVE = 64 * 1024 * 1024  # bytes of tables above which the zip is not compressed
+COPY_BLOCK = 8 * 1024 * 1024  # bytes read at a time when a written file joins the zip
 Progress = Callable[[int], None]
 
 
@@ -66,13 +68,36 @@ class HashingWriter:
         self.digest = hashlib.sha256()
         self.size = 0
         self.closed = False
+        self.helper: ThreadPoolExecutor | None = None  # see ``hashing_on``
+        self.hashing: Future[None] | None = None
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
-        self.digest.update(view)
+        if self.helper is not None:
+            self._hashed()
+            self.hashing = self.helper.submit(self.digest.update, view)
+        else:
+            self.digest.update(view)
         self.raw.write(view)
         self.size += len(view)
         return len(view)
+
+    def _hashed(self) -> None:
+        if self.hashing is not None:
+            self.hashing.result()
+            self.hashing = None
+
+    @contextmanager
+    def hashing_on(self, helper: ThreadPoolExecutor) -> Iterator[None]:
+        """Hash on ``helper``'s thread while the bytes are passed on (SHA-256 runs at
+        about 1 GB/s and releases the GIL).  Only for bytes nobody changes afterwards
+        (``ZipAssembler.add_file``'s blocks): the hash reads them after ``write`` returns."""
+        self.helper = helper
+        try:
+            yield
+        finally:
+            self._hashed()
+            self.helper = None
 
     def tell(self) -> int:
         return self.size
@@ -148,6 +173,23 @@ def _plain_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([pa.field(f.name, plain(f.type)) for f in schema])
 
 
+def _csv_room(rows: pa.Table) -> int | None:
+    """Bytes the CSV text of ``rows`` takes at most (text: every character a doubled
+    quote, plus the quotes; a number: 26), or None for a column of another type.  The
+    text is then written into one buffer of that size (only the pages written are
+    used) instead of a growing one copied each time it doubles."""
+    per_row = 0
+    for column in rows.columns:
+        kind = column.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            per_row += 2 * int(pc.max(pc.binary_length(column)).as_py() or 0) + 3
+        elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
+            per_row += 26  # "-1.2345678901234567e-308" and a comma
+        else:
+            return None
+    return max(1, per_row * rows.num_rows)
+
+
 def write_csv(table: Table, sink: IO[bytes] | HashingWriter,
               progress: Progress | None = None) -> None:
     """UTF-8 CSV with a byte-order mark and a header row; empty cells for missing values;
@@ -162,9 +204,16 @@ def write_csv(table: Table, sink: IO[bytes] | HashingWriter,
     report = locked(progress)
 
     def to_text(batch: pa.Table) -> tuple[pa.Buffer, int]:
-        out = pa.BufferOutputStream()
-        pa_csv.write_csv(escape_arrow(batch).cast(plain), out, write_options=rows_only)
-        return out.getvalue(), batch.num_rows
+        rows = escape_arrow(batch).cast(plain)
+        room = _csv_room(rows)
+        if room is None:
+            grown = pa.BufferOutputStream()
+            pa_csv.write_csv(rows, grown, write_options=rows_only)
+            return grown.getvalue(), batch.num_rows
+        buffer = pa.allocate_buffer(room)
+        out = pa.FixedSizeBufferWriter(buffer)
+        pa_csv.write_csv(rows, out, write_options=rows_only)
+        return buffer.slice(0, out.tell()), batch.num_rows
 
     def put(text: tuple[pa.Buffer, int]) -> None:
         sink.write(text[0])
@@ -252,8 +301,13 @@ class ZipAssembler:
         self.digests[name] = sink.digest.hexdigest()
 
     def add_file(self, name: str, path: Path) -> None:
-        with path.open("rb") as source, self.member(name) as sink:
-            for block in iter(lambda: source.read(1 << 20), b""):
+        """A written file as member ``name``.  Its SHA-256 and the zip's are taken on two
+        helper threads while this one computes the member's CRC and writes (three passes
+        over a table of a gigabyte or more, otherwise one after the other)."""
+        with ThreadPoolExecutor(2, thread_name_prefix="export-hash") as helpers, \
+                path.open("rb") as source, self.member(name) as sink, \
+                sink.hashing_on(helpers), self.out.hashing_on(helpers):
+            for block in iter(lambda: source.read(COPY_BLOCK), b""):
                 sink.write(block)
 
     def abort(self) -> None:

@@ -8,6 +8,7 @@ same cohort: same pseudonyms, same scores, same answers, nothing identifying.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import traceback
@@ -240,6 +241,8 @@ def test_manifest_and_audit_row_as_for_every_export(runner, db, odm_cohort, tmp_
     assert facts["format"] == "odm"
     assert facts["file"].endswith(".xml")
     assert facts["sha256"] in output
+    # Taken while the file was written: the file as it lies on disk.
+    assert facts["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
 
 
 def test_a_value_odm_cannot_hold_is_refused_naming_its_column():
