@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
@@ -128,6 +128,14 @@ def sqlite_transaction_wrote(connection: Connection) -> bool:
     at_begin = connection.info.get(SQLITE_CHANGES_AT_BEGIN)
     raw = connection.connection.dbapi_connection
     return at_begin is None or raw is None or raw.total_changes != at_begin
+
+
+def postgres_transaction_wrote(connection: Connection) -> bool:
+    """Whether the PostgreSQL transaction on ``connection`` has written anything (a
+    transaction id is assigned at its first write: PostgreSQL, "Transactions and
+    Identifiers")."""
+    return connection.scalar(text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")) \
+        is not False
 
 
 class ReadOnlySession(RuntimeError):

@@ -294,11 +294,13 @@ def load(session: Session, cohort: Select[int], *, items: bool = False,
     scan started for this cohort (``scorestream.start_scan``)."""
     timepoints, timepoint_of = load_timepoints(session)
     score_codes = list(scoring.SCORES)
+    # PostgreSQL: the visits are read on a second connection while the patients load.
+    visits_apart = visitrows.start_read(session, cohort) if scan is None else None
     patients = load_patients(session, cohort, free_text)
     patient_ids = patients["patient_id"].to_numpy(np.int64)
+    visit_rows = scan.visit_rows() if scan is not None else visitrows.rows_read(visits_apart)
     visits = visitrows.load_visits(session, cohort, patient_ids, timepoint_of,
-                                   len(timepoints), score_codes,
-                                   scan.visit_rows() if scan is not None else None)
+                                   len(timepoints), score_codes, visit_rows)
     rows = (load_scores(session, cohort, patient_ids, score_codes, timepoint_of,
                         len(timepoints), progress, visits, scan) if scores else empty_scores())
     return Dataset(

@@ -144,7 +144,12 @@ def make_chunk(visits: Visits, first: int, stop: int, visit: np.ndarray, score: 
     mine = mine[visits.in_grid[mine]]
     which, expected_score = np.nonzero(visits.expected[visits.expected_row[mine]])
     expected_visit = mine[which]
-    absent = ~np.isin(expected_visit * width + expected_score, visit * width + score)
+    # Which expected (visit, score) pairs are stored: a table of the chunk's visits (by
+    # their place in ``order``, consecutive) × scores, marked where stored (no sort).
+    base = int(visits.starts[first])
+    stored = np.zeros((int(visits.starts[stop]) - base) * width + width, bool)
+    stored[(visits.rank[visit] - base) * width + score] = True
+    absent = ~stored[(visits.rank[expected_visit] - base) * width + expected_score]
     extra_visit, extra_score = expected_visit[absent], expected_score[absent]
     visit = np.concatenate([visit, extra_visit])
     score = np.concatenate([score, extra_score]).astype(np.int16)

@@ -217,7 +217,9 @@ def write_options(plan: TablePlan, fmt: str) -> dict[str, Any]:
                        missing_user_values={name: list(letters) for name in reason_coded})
     elif fmt == "sav":
         low, high = SPSS_MISSING_RANGE
-        options.update(variable_value_labels=labels,
+        # Compressed, as SPSS saves by default: the long table's codes and flags take a
+        # byte each instead of eight (``statrows.spss_compressed``).
+        options.update(variable_value_labels=labels, row_compress=True,
                        missing_ranges={name: [{"lo": float(low), "hi": float(high)}]
                                        for name in reason_coded},
                        variable_measure={column.name: "scale" if column.kind == "number"
@@ -286,7 +288,8 @@ def _template(plan: TablePlan, path: Path, fmt: str) -> statrows.RowWriter:
                                  else np.zeros(1))
         cells.append(statrows.Cells(storage, np.zeros(1)))
     WRITERS[fmt](pd.DataFrame(template), str(path), **write_options(plan, fmt))
-    return statrows.RowWriter(fmt, path, bytes(statrows.row_bytes(fmt, cells)))
+    return statrows.RowWriter(fmt, path, bytes(statrows.row_bytes(fmt, cells)),
+                              statrows.spss_text_elements(cells) if fmt == "sav" else None)
 
 
 def _write_bulk(plan: TablePlan, frame: pd.DataFrame, path: Path, fmt: str) -> None:
@@ -370,14 +373,14 @@ def _write_streamed(table: Table, path: Path, fmt: str,
         return plan
     cache: dict[int, np.ndarray] = {}
 
-    def to_rows(piece: pa.Table) -> tuple[memoryview, int]:
+    def to_rows(piece: pa.Table) -> tuple[statrows.Encoded, int]:
         part = _pandas(piece)
         slice_numbers = SliceNumbers(plan, part)
         _check_piece(plan, part, fmt, slice_numbers)
-        return statrows.row_bytes(fmt, [_cells(column, slice_numbers, fmt, cache)
-                                        for column in plan.columns]), len(part)
+        return rows.encode(statrows.row_bytes(fmt, [_cells(column, slice_numbers, fmt, cache)
+                                                    for column in plan.columns])), len(part)
 
-    def put(block: tuple[memoryview, int]) -> None:
+    def put(block: tuple[statrows.Encoded, int]) -> None:
         rows.add(*block)
         if progress:
             progress(block[1])

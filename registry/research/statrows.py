@@ -156,38 +156,121 @@ def ibm_bits(values: np.ndarray) -> np.ndarray:
     return bits
 
 
+def spss_text_elements(columns: list[Cells]) -> list[bool]:
+    """Per 8-byte element of an SPSS row, whether it is a piece of text (else a number)."""
+    return [flag for cells in columns
+            for flag in ([True] * (_width_of("sav", cells) // 8) if cells.storage == "string"
+                         else [False])]
+
+
+SPSS_BIAS = 100  # the compression bias pyreadstat writes in the header (byte 84)
+SPSS_SPACES = np.frombuffer(b" " * 8, "<u8")[0]
+SPSS_SYSMIS_BITS = np.array([SPSS_SYSMIS], "<f8").view("<u8")[0]
+
+
+def spss_compressed(block: bytes | memoryview, text: list[bool]) -> tuple[np.ndarray, int]:
+    """Rows of an SPSS file in its bytecode compression, as ReadStat writes it (each row on
+    its own; PSPP, "System File Format", compressed data): per row, blocks of 8 command
+    bytes, each followed by the elements its commands did not encode.  Commands: 1–251 a
+    whole number from −99 to 151 (plus the bias), 253 an element as it is, 254 eight
+    spaces, 255 system-missing; a row's last block is never full (a row of 8 × k elements
+    ends with an empty one).  Returns the bytes and where the last row's last command
+    block starts (the end-of-data command, 252, goes there: ``RowWriter.close``)."""
+    width = len(text)
+    elements = np.frombuffer(block, "<u8").reshape(-1, width)
+    count = len(elements)
+    values = elements.view("<f8")
+    with np.errstate(invalid="ignore"):
+        small = (values > -SPSS_BIAS) & (values < 252 - SPSS_BIAS) & (np.trunc(values) == values)
+    commands = np.full((count, width), 253, np.uint8)
+    commands[small] = (values[small] + SPSS_BIAS).astype(np.uint8)
+    commands[elements == SPSS_SYSMIS_BITS] = 255
+    is_text = np.array(text, bool)
+    if is_text.any():
+        pieces = elements[:, is_text]
+        commands[:, is_text] = np.where(pieces == SPSS_SPACES, 254, 253)
+    blocks = width // 8 + 1
+    words = np.zeros((count, blocks * 8), np.uint8)
+    words[:, :width] = commands
+    command_words = words.view("<u8")
+    literal = commands == 253
+    # Each row laid out as [commands 0–7, elements 0–7, commands 8–15, elements 8–15, …];
+    # the elements a command encodes are then left out.
+    always = np.ones((count, 1), bool)
+    items = np.concatenate([part for number in range(blocks) for part in (
+        command_words[:, number:number + 1], elements[:, number * 8:number * 8 + 8])], axis=1)
+    keep = np.concatenate([part for number in range(blocks) for part in (
+        always, literal[:, number * 8:number * 8 + 8])], axis=1)
+    out = items[keep]
+    if not count:
+        return out, 0
+    last_row = int(keep[-1].sum())
+    before_last_block = int(keep[-1, :(blocks - 1) * 9].sum())
+    return out, (len(out) - last_row + before_last_block) * 8
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Rows as they go into the file (SPSS: compressed, with where the last row's last
+    command block starts in ``data``), made on any thread by ``RowWriter.encode``."""
+
+    data: bytes | memoryview
+    rows_bytes: int  # the rows' size before compression
+    last_commands: int | None = None
+
+
 class RowWriter:
     """Replaces the one row of a template file (written by pyreadstat) by the rows added,
-    block by block; the row count is patched in once they are all written (``close``)."""
+    block by block; the row count is patched in once they are all written (``close``).
+    SPSS rows are compressed here (``spss_text``: the row's text elements)."""
 
-    def __init__(self, fmt: str, path: Path, template_row: bytes) -> None:
+    def __init__(self, fmt: str, path: Path, template_row: bytes,
+                 spss_text: list[bool] | None = None) -> None:
         self.fmt = fmt
         self.path = path
         self.size = len(template_row)
+        self.spss_text = spss_text or []
+        self.end_of_data: int | None = None  # SPSS: where the last row's last commands are
         template = path.read_bytes()
+        stored_row = template_row
         if fmt == "dta":
             start = _stata_data(template, self.size)
         elif fmt == "sav":
-            if struct.unpack_from("<i", template, 72)[0] != 0:
-                raise LayoutError("an SPSS template must be uncompressed")
-            start = len(template) - self.size
+            if struct.unpack_from("<i", template, 72)[0] != 1 or struct.unpack_from(
+                    "<d", template, 84)[0] != SPSS_BIAS:
+                raise LayoutError("an SPSS template must be compressed with bias 100")
+            compressed, last = spss_compressed(template_row, self.spss_text)
+            row = bytearray(compressed.tobytes())
+            row[last + len(self.spss_text) % 8] = 252
+            stored_row = bytes(row)
+            start = len(template) - len(stored_row)
         elif XPORT_OBS in template:
             start = template.index(XPORT_OBS) + 80
         else:
             raise LayoutError("no OBSV8 record in the XPORT template")
-        if template[start:start + self.size] != template_row:
+        if template[start:start + len(stored_row)] != stored_row:
             raise LayoutError(f"the {fmt} template's row is not where it was expected")
         self.head = bytearray(template[:start])
-        self.tail = template[start + self.size:] if fmt == "dta" else b""
+        self.tail = template[start + len(stored_row):] if fmt == "dta" else b""
         self.rows = 0
         self.written = 0
         self.out = path.open("wb")
         self.out.write(self.head)
 
-    def add(self, block: bytes | memoryview, rows: int) -> None:
-        self.out.write(block)
+    def encode(self, block: bytes | memoryview) -> Encoded:
+        """Rows as they go into the file (thread-safe: reads the writer's settings only)."""
+        if self.fmt != "sav" or not len(block):
+            return Encoded(block, len(block))
+        compressed, last = spss_compressed(block, self.spss_text)
+        return Encoded(compressed.data, len(block), last)
+
+    def add(self, block: bytes | memoryview | Encoded, rows: int) -> None:
+        encoded = block if isinstance(block, Encoded) else self.encode(block)
         self.rows += rows
-        self.written += len(block)
+        self.written += encoded.rows_bytes
+        if encoded.last_commands is not None:
+            self.end_of_data = self.out.tell() + encoded.last_commands
+        self.out.write(encoded.data)
 
     def close(self) -> None:
         """Write what follows the rows, then the header with the row count."""
@@ -197,6 +280,9 @@ class RowWriter:
             if self.fmt == "xpt" and self.written % 80:
                 self.out.write(b" " * (80 - self.written % 80))
             self.out.write(self.tail)
+            if self.end_of_data is not None:  # SPSS: the end-of-data command
+                self.out.seek(self.end_of_data + len(self.spss_text) % 8)
+                self.out.write(bytes([252]))
             self.out.seek(0)
             self.out.write(_counted(self.fmt, self.head, self.rows, self.size))
         finally:
