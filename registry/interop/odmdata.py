@@ -16,9 +16,7 @@ the next chunk is read from the database.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,11 +47,9 @@ from registry.research.dataset import Dataset
 from registry.research.scorestream import ScoreChunk
 from registry.research.tables import Table
 from registry.research.visitrows import NOT_SCORABLE, SCORED
-from registry.research.writers import BinarySink
+from registry.research.writers import BinarySink, in_order
 
 CLOSE_FORM = "</ItemGroupData></FormData>"
-IN_FLIGHT = 4  # chunks read but not yet written: bounds memory
-BUILD_THREADS = 2  # chunks turned into XML at the same time (Arrow releases the GIL)
 Progress = Callable[[int], None]
 
 
@@ -272,9 +268,9 @@ class ScoreText:
 
 def write_clinical(sources: Sources, pids: list[str], sink: BinarySink) -> dict[str, int]:
     """Write every ``SubjectData``; the counts of what was written.  Each chunk of the long
-    table is turned into XML with its patients' and visits' heads on one of two worker
-    threads while the next chunk is read from the database on this one; a third thread
-    writes the pieces in order."""
+    table is turned into XML with its patients' and visits' heads on worker threads while
+    the next chunk is read from the database on this one, and written in order
+    (``writers.in_order``)."""
     visits = sources.data.visits
     if visits is None:
         raise ValueError("the dataset was loaded without its visits")
@@ -310,33 +306,24 @@ def write_clinical(sources: Sources, pids: list[str], sink: BinarySink) -> dict[
             out.append(b"</SubjectData>\n")
         return b"".join(out), found, len(chunk) if chunk is not None else 0
 
-    def write(rendered: Future[tuple[bytes, Counts, int]]) -> None:
-        text, found, rows = rendered.result()
+    def write(rendered: tuple[bytes, Counts, int]) -> None:
+        text, found, rows = rendered
         sink.write(text)
         counts.score_items += found.score_items
         counts.answer_items += found.answer_items
         if sources.progress and rows:
             sources.progress(rows)
 
-    cursor = 0
-    with ThreadPoolExecutor(BUILD_THREADS, thread_name_prefix="odm-build") as builders, \
-            ThreadPoolExecutor(1, thread_name_prefix="odm-write") as writer:
-        pending: deque[Future[None]] = deque()
-        try:
-            for chunk in sources.chunks():
-                stop = max(cursor, chunk.stop)
-                pending.append(writer.submit(write, builders.submit(render, cursor, stop,
-                                                                    chunk)))
-                cursor = stop
-                while pending and (len(pending) > IN_FLIGHT or pending[0].done()):
-                    pending.popleft().result()
-            if cursor < len(pids):
-                pending.append(writer.submit(write, builders.submit(render, cursor,
-                                                                    len(pids), None)))
-            while pending:
-                pending.popleft().result()
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+    def pieces() -> Iterator[tuple[int, int, ScoreChunk | None]]:
+        """(first patient, stop, chunk): the chunks read here, then any patients after
+        the last chunk (without scores)."""
+        cursor = 0
+        for chunk in sources.chunks():
+            stop = max(cursor, chunk.stop)
+            yield cursor, stop, chunk
+            cursor = stop
+        if cursor < len(pids):
+            yield cursor, len(pids), None
+
+    in_order(pieces(), lambda piece: render(*piece), write)
     return counts.as_dict()

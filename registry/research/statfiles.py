@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,9 +40,7 @@ from registry.research.statplan import (
     StatColumn,
     TablePlan,
     encoded,
-    numbers,
     plan_table,
-    reason_index,
     streamed,
     texts,
     width_of,
@@ -180,13 +178,14 @@ def pyreadstat_frame(plan: TablePlan, frame: pd.DataFrame, fmt: str) -> pd.DataF
     """The rows as pyreadstat takes them: names from the plan; reason-coded missing scores
     as their Stata letter or SPSS code."""
     out: dict[str, Any] = {}
+    slice_numbers = SliceNumbers(plan, frame)
     for column in plan.columns:
         series = frame[column.column]
         if column.kind == "string":
             out[column.name] = texts(series)
             continue
-        values = numbers(column, series)
-        reasons = reason_index(plan, column, frame, values) if fmt != "xpt" else None
+        values = slice_numbers.numbers(column)
+        reasons = slice_numbers.reasons(column) if fmt != "xpt" else None
         if reasons is not None and (reasons >= 0).any():
             tagged = reasons >= 0
             if fmt == "dta":  # numbers (whole ones stay int), None, and the letters
@@ -337,22 +336,11 @@ def _pandas(piece: pa.Table) -> pd.DataFrame:
     return piece.to_pandas(types_mapper=ARROW_TO_PANDAS.get)
 
 
-class _Replay:
-    """A streamed table's pieces again, the first one (already read) included."""
-
-    def __init__(self, table: Table, first: Any, rest: Iterator[Any]) -> None:
-        self.build = table.build
-        self.pieces = itertools.chain([first], rest)
-
-    def chunks(self) -> Iterator[Any]:
-        return self.pieces
-
-
 def _write_streamed(table: Table, path: Path, fmt: str,
                     progress: Progress | None) -> TablePlan:
     """The long table, written while it is read: the plan (text widths, codes) is made
     from its first piece, every piece is checked against it, built and turned into rows
-    on worker threads (``writers.pipeline``) while the next is read; the row count goes
+    on worker threads (``writers.in_order``) while the next is read; the row count goes
     into the header at the end."""
     pieces = iter(table.chunks())
     first = next(pieces, None)
@@ -387,7 +375,8 @@ def _write_streamed(table: Table, path: Path, fmt: str,
 
     try:
         if first is not None:
-            writers.pipeline(cast(Table, _Replay(table, first, pieces)), to_rows, put)
+            writers.in_order(itertools.chain([first], pieces),
+                             lambda piece: to_rows(table.build(piece)), put)
     except BaseException:
         rows.abort()
         raise

@@ -206,17 +206,6 @@ def _looked_up(series: pd.Series, numbers_of: dict[str, int]) -> np.ndarray:
     return mapped.to_numpy(np.float64)
 
 
-def reason_index(plan: TablePlan, column: StatColumn, frame: pd.DataFrame,
-                 values: np.ndarray) -> np.ndarray | None:
-    """Per row, the index in ``SCORE_REASONS`` of why ``column`` (its ``values``) is
-    missing, -1 where it is not missing or its reason has no missing code; None when the
-    column has no reason column."""
-    if not column.reason:
-        return None
-    return np.where(np.isnan(values), _reasons_of(plan, column.reason, frame),
-                    -1).astype(np.int16)
-
-
 def _reasons_of(plan: TablePlan, reason: str, frame: pd.DataFrame) -> np.ndarray:
     """The reason column named ``reason`` as indices into ``SCORE_REASONS`` (-1: none or a
     reason without a missing code)."""
@@ -244,7 +233,9 @@ class SliceNumbers:
         return found
 
     def reasons(self, column: StatColumn) -> np.ndarray | None:
-        """As ``reason_index``."""
+        """Per row, the index in ``SCORE_REASONS`` of why ``column`` is missing, -1 where
+        it is not missing or its reason has no missing code; None when the column has no
+        reason column."""
         if not column.reason:
             return None
         index = self._reasons.get(column.reason)

@@ -16,11 +16,11 @@ import shutil
 import threading
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -45,6 +45,8 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member times: no export date inside t
 STORE_ABOVE = 64 * 1024 * 1024  # bytes of tables above which the zip is not compressed
 COPY_BLOCK = 8 * 1024 * 1024  # bytes read at a time when a written file joins the zip
 Progress = Callable[[int], None]
+Piece = TypeVar("Piece")
+Done = TypeVar("Done")
 
 
 class ExportTooLarge(ValueError):
@@ -130,25 +132,21 @@ def locked(progress: Progress | None) -> Progress | None:
     return report
 
 
-def pipeline(table: Table, transform: Callable[[pa.Table], Any],
-             consume: Callable[[Any], None]) -> None:
-    """``consume(transform(table.build(piece)))`` for every piece, in order: pieces are read
-    here, built and transformed on worker threads, consumed on one writer thread."""
+def in_order(pieces: Iterable[Piece], work: Callable[[Piece], Done],
+             consume: Callable[[Done], None]) -> None:
+    """``consume(work(piece))`` for every piece, in order: pieces are read here (they may
+    read the database: the session's thread), worked on by ``BUILD_THREADS`` worker
+    threads and consumed on one writer thread; at most ``IN_FLIGHT`` wait."""
 
-    def consume_when_built(built: Future[Any]) -> None:
-        consume(built.result())
+    def consume_when_done(done: Future[Done]) -> None:
+        consume(done.result())
 
     with ThreadPoolExecutor(BUILD_THREADS, thread_name_prefix="export-build") as builders, \
             ThreadPoolExecutor(1, thread_name_prefix="export-write") as writer:
         pending: deque[Future[None]] = deque()
-
-        def build(piece: Any) -> Any:
-            return transform(table.build(piece))
-
         try:
-            for piece in table.chunks():
-                built = builders.submit(build, piece)
-                pending.append(writer.submit(consume_when_built, built))
+            for piece in pieces:
+                pending.append(writer.submit(consume_when_done, builders.submit(work, piece)))
                 while pending and (len(pending) > IN_FLIGHT or pending[0].done()):
                     pending.popleft().result()
             while pending:
@@ -157,6 +155,13 @@ def pipeline(table: Table, transform: Callable[[pa.Table], Any],
             for future in pending:
                 future.cancel()
             raise
+
+
+def pipeline(table: Table, transform: Callable[[pa.Table], Any],
+             consume: Callable[[Any], None]) -> None:
+    """``consume(transform(table.build(piece)))`` for every piece of the table, in order
+    (``in_order``)."""
+    in_order(table.chunks(), lambda piece: transform(table.build(piece)), consume)
 
 
 BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark: Excel then reads the file as UTF-8

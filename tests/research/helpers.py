@@ -109,3 +109,19 @@ def _is_json(value: str) -> bool:
 def export(client, key: str = "all", **form: Any):
     data = {"format": "csv", "shape": "long", **form}
     return client.post(f"/research/cohorts/{key}/export", data=data)
+
+
+def app_export_members(app: Any, target: Path, fmt: str) -> dict[str, bytes]:
+    """The long export of every patient of ``app`` (a committed registry) in ``fmt``,
+    written to ``target``: its members but the manifest (which holds the export's time)."""
+    from registry.db import get_session
+    from registry.research.export import ExportOptions, export_cohort
+
+    with app.app_context():
+        export_cohort(get_session(), cohort_name="All", definition={},
+                      options=ExportOptions(format=fmt, shape="long", project="Same"),
+                      pseudonym_key="test-key", free_text_allowed=False, target=target)
+        get_session().rollback()
+    with zipfile.ZipFile(target) as archive:
+        return {member: archive.read(member) for member in archive.namelist()
+                if member != "manifest.json"}

@@ -4,9 +4,6 @@ and the scan must never be used where it would not see what the export's session
 
 from __future__ import annotations
 
-import zipfile
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -15,21 +12,8 @@ from sqlalchemy import select
 from registry.db import get_session
 from registry.models import Visit
 from registry.research import cohorts, dataset, scorestream, sqlitescan
-from registry.research.export import ExportOptions, export_cohort
 from registry.research.statplan import fixed_width
-
-
-def _tables(app, tmp_path: Path, fmt: str, name: str, definition=None) -> dict[str, bytes]:
-    """The export's members (the manifest left out: it holds the export's time)."""
-    target = tmp_path / name
-    with app.app_context():
-        export_cohort(get_session(), cohort_name="All", definition=definition or {},
-                      options=ExportOptions(format=fmt, shape="long", project="Same"),
-                      pseudonym_key="test-key", free_text_allowed=False, target=target)
-        get_session().rollback()
-    with zipfile.ZipFile(target) as archive:
-        return {member: archive.read(member) for member in archive.namelist()
-                if member != "manifest.json"}
+from tests.research.helpers import app_export_members
 
 
 @pytest.fixture
@@ -60,10 +44,10 @@ def test_the_scan_gives_the_export_the_indexed_query_gives(committed_registry, t
                                                            monkeypatch, fmt):
     app = committed_registry
     assert _scans(app)
-    scanned = _tables(app, tmp_path, fmt, "scanned.zip")
+    scanned = app_export_members(app, tmp_path / "scanned.zip", fmt)
     monkeypatch.setattr(sqlitescan, "SCAN_SHARE", 2.0)  # never worth it: the indexed query
     assert not _scans(app)
-    indexed = _tables(app, tmp_path, fmt, "indexed.zip")
+    indexed = app_export_members(app, tmp_path / "indexed.zip", fmt)
     assert scanned == indexed
     assert len(scanned[f"outcomes_long.{fmt}"]) > 10_000
 
@@ -133,10 +117,10 @@ def test_a_failed_scan_falls_back_to_the_indexed_query(committed_registry, tmp_p
                                                       monkeypatch):
     app = committed_registry
     monkeypatch.setattr(sqlitescan, "CHILD", tmp_path / "missing-child.py")
-    fallen_back = _tables(app, tmp_path, "csv", "fallback.zip")
+    fallen_back = app_export_members(app, tmp_path / "fallback.zip", "csv")
     monkeypatch.undo()
     monkeypatch.setattr(sqlitescan, "SCAN_SHARE", 2.0)
-    indexed = _tables(app, tmp_path, "csv", "indexed.zip")
+    indexed = app_export_members(app, tmp_path / "indexed.zip", "csv")
     assert fallen_back == indexed
 
 

@@ -5,16 +5,13 @@ would not see what the session sees."""
 
 from __future__ import annotations
 
-import zipfile
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sqlalchemy import text
 
 from registry.db import get_session
 from registry.research import cohorts, visitrows
-from registry.research.export import ExportOptions, export_cohort
+from tests.research.helpers import app_export_members
 
 
 @pytest.fixture
@@ -26,18 +23,6 @@ def committed_registry(app_factory, migrated_database_url, tmp_path, backend):
     result = application.test_cli_runner().invoke(args=["demo", "--patients", "30"])
     assert result.exit_code == 0, result.output
     return application
-
-
-def _members(app, target: Path, fmt: str) -> dict[str, bytes]:
-    """The export's members (the manifest left out: it holds the export's time)."""
-    with app.app_context():
-        export_cohort(get_session(), cohort_name="All", definition={},
-                      options=ExportOptions(format=fmt, shape="long", project="Same"),
-                      pseudonym_key="test-key", free_text_allowed=False, target=target)
-        get_session().rollback()
-    with zipfile.ZipFile(target) as archive:
-        return {member: archive.read(member) for member in archive.namelist()
-                if member != "manifest.json"}
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])  # no time stamp inside
@@ -52,11 +37,11 @@ def test_visits_read_apart_give_the_export_the_session_gives(committed_registry,
         return pending
 
     monkeypatch.setattr(visitrows, "start_read", recording_start)
-    apart = _members(committed_registry, tmp_path / "apart.zip", fmt)
+    apart = app_export_members(committed_registry, tmp_path / "apart.zip", fmt)
     assert len(started) == 1
     assert started[0] is not None  # the second connection was used
     monkeypatch.setattr(visitrows, "start_read", lambda session, cohort: None)
-    on_session = _members(committed_registry, tmp_path / "session.zip", fmt)
+    on_session = app_export_members(committed_registry, tmp_path / "session.zip", fmt)
     assert apart == on_session
     assert len(apart[f"visits.{fmt}"]) > 1_000
 
@@ -92,6 +77,6 @@ def test_a_failed_read_apart_falls_back_to_the_session(committed_registry, monke
         raise RuntimeError("the second connection broke")
 
     monkeypatch.setattr(visitrows, "_read_apart", broken)
-    members = _members(committed_registry, tmp_path / "fallback.zip", "csv")
+    members = app_export_members(committed_registry, tmp_path / "fallback.zip", "csv")
     assert members["visits.csv"].count(b"\n") > 100
     assert "second connection failed" in caplog.text
