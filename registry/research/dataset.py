@@ -301,6 +301,8 @@ def load(session: Session, cohort: Select[int], *, items: bool = False,
     visit_rows = scan.visit_rows() if scan is not None else visitrows.rows_read(visits_apart)
     visits = visitrows.load_visits(session, cohort, patient_ids, timepoint_of,
                                    len(timepoints), score_codes, visit_rows)
+    if scan is not None and not scores:  # ordered while the patients' table is made
+        scan.order(visits, scorestream.key_width(score_codes))
     rows = (load_scores(session, cohort, patient_ids, score_codes, timepoint_of,
                         len(timepoints), progress, visits, scan) if scores else empty_scores())
     return Dataset(

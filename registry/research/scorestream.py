@@ -262,8 +262,8 @@ def chunks(session: Session, cohort: Select[int], patient_ids: np.ndarray,
         return
     if is_postgresql(session):
         blocks = _postgres_blocks(session, cohort, score_codes)
-    elif scan is not None and (scanned := scan.read()) is not None:
-        blocks = scan.blocks(scanned, visits, width)
+    elif scan is not None and (scanned := scan.blocks(visits, width)) is not None:
+        blocks = scanned
     else:
         blocks = _sqlite_blocks(session, cohort, score_codes)
     at, first = 0, 0  # the chunk being filled, and its first patient

@@ -271,9 +271,11 @@ def _storage(column: StatColumn) -> str:
     return "string" if column.kind == "string" else "long" if column.integer else "double"
 
 
-def _template(plan: TablePlan, path: Path, fmt: str) -> statrows.RowWriter:
+def _template(plan: TablePlan, path: Path, fmt: str,
+              short: frozenset[str]) -> statrows.RowWriter:
     """pyreadstat writes a one-row template (header, labels, missing declarations, text
-    as wide as the table's widest); the returned writer puts the rows in its place."""
+    as wide as the table's widest); the returned writer puts the rows in its place (XPORT:
+    the ``short`` columns in 3 bytes)."""
     template: dict[str, Any] = {}
     cells: list[statrows.Cells] = []
     for column in plan.columns:
@@ -287,19 +289,36 @@ def _template(plan: TablePlan, path: Path, fmt: str) -> statrows.RowWriter:
                                  else np.zeros(1))
         cells.append(statrows.Cells(storage, np.zeros(1)))
     WRITERS[fmt](pd.DataFrame(template), str(path), **write_options(plan, fmt))
+    lengths = [column.width if column.kind == "string" else
+               statrows.XPORT_SHORT if column.name in short else 8 for column in plan.columns]
     return statrows.RowWriter(fmt, path, bytes(statrows.row_bytes(fmt, cells)),
-                              statrows.spss_text_elements(cells) if fmt == "sav" else None)
+                              statrows.spss_text_elements(cells) if fmt == "sav" else None,
+                              lengths if fmt == "xpt" else None)
+
+
+def _short(plan: TablePlan, fmt: str, slice_numbers: SliceNumbers) -> frozenset[str]:
+    """XPORT: the coded columns stored in 3 bytes, exactly (``statrows.XPORT_SHORT``):
+    those whose listed codes and values in ``slice_numbers`` (the table, or a streamed
+    table's first piece) are whole numbers up to 65,535."""
+    if fmt != "xpt":
+        return frozenset()
+    return frozenset(
+        column.name for column in plan.columns if column.kind == "coded"
+        and statrows.fits_short(np.array([number for number, _label in column.values],
+                                         np.float64))
+        and statrows.fits_short(slice_numbers.numbers(column)))
 
 
 def _write_bulk(plan: TablePlan, frame: pd.DataFrame, path: Path, fmt: str) -> None:
     """A table held whole: its rows slice by slice into the template."""
     cache: dict[int, np.ndarray] = {}  # categories encoded once for all slices
-    rows = _template(plan, path, fmt)
+    short = _short(plan, fmt, SliceNumbers(plan, frame))
+    rows = _template(plan, path, fmt, short)
     try:
         for start in range(0, len(frame), statrows.ROWS_PER_SLICE):
             part = frame.iloc[start:start + statrows.ROWS_PER_SLICE]
             slice_numbers = SliceNumbers(plan, part)
-            rows.add(statrows.row_bytes(fmt, [_cells(column, slice_numbers, fmt, cache)
+            rows.add(statrows.row_bytes(fmt, [_cells(column, slice_numbers, fmt, cache, short)
                                               for column in plan.columns]), len(part))
     except BaseException:
         rows.abort()
@@ -308,7 +327,7 @@ def _write_bulk(plan: TablePlan, frame: pd.DataFrame, path: Path, fmt: str) -> N
 
 
 def _cells(column: StatColumn, slice_numbers: SliceNumbers, fmt: str,
-           cache: dict[int, np.ndarray]) -> statrows.Cells:
+           cache: dict[int, np.ndarray], short: frozenset[str]) -> statrows.Cells:
     storage = _storage(column)
     if storage == "string":
         return statrows.Cells(storage, encoded(slice_numbers.frame[column.column], cache),
@@ -316,7 +335,8 @@ def _cells(column: StatColumn, slice_numbers: SliceNumbers, fmt: str,
     values = slice_numbers.numbers(column)
     reasons = slice_numbers.reasons(column) if fmt != "xpt" else None
     if reasons is None:
-        return statrows.Cells(storage, values)
+        return statrows.Cells(storage, values, length=(statrows.XPORT_SHORT
+                                                       if column.name in short else 8))
     if fmt == "dta":
         return statrows.Cells(storage, values, tags=np.where(
             reasons >= 0, STATA_TAG_NUMBERS[np.maximum(reasons, 0)], 0))
@@ -350,7 +370,8 @@ def _write_streamed(table: Table, path: Path, fmt: str,
     try:
         if not statrows.covers(fmt, [c.width for c in plan.columns if c.kind == "string"]):
             raise statrows.LayoutError("not covered by the bulk layout")
-        rows = _template(plan, path, fmt)
+        short = _short(plan, fmt, SliceNumbers(plan, sample))
+        rows = _template(plan, path, fmt, short)
     except statrows.LayoutError:  # pyreadstat writes the rows (the table held whole)
         rest = [_pandas(table.build(piece)) for piece in pieces]
         frame = pd.concat([sample, *rest], ignore_index=True) if rest else sample
@@ -364,9 +385,10 @@ def _write_streamed(table: Table, path: Path, fmt: str,
     def to_rows(piece: pa.Table) -> tuple[statrows.Encoded, int]:
         part = _pandas(piece)
         slice_numbers = SliceNumbers(plan, part)
-        _check_piece(plan, part, fmt, slice_numbers)
-        return rows.encode(statrows.row_bytes(fmt, [_cells(column, slice_numbers, fmt, cache)
-                                                    for column in plan.columns])), len(part)
+        _check_piece(plan, part, fmt, slice_numbers, short)
+        return rows.encode(statrows.row_bytes(
+            fmt, [_cells(column, slice_numbers, fmt, cache, short)
+                  for column in plan.columns])), len(part)
 
     def put(block: tuple[statrows.Encoded, int]) -> None:
         rows.add(*block)
@@ -385,10 +407,15 @@ def _write_streamed(table: Table, path: Path, fmt: str,
 
 
 def _check_piece(plan: TablePlan, part: pd.DataFrame, fmt: str,
-                 slice_numbers: SliceNumbers) -> None:
+                 slice_numbers: SliceNumbers, short: frozenset[str]) -> None:
     """A piece of a streamed table fits the plan made from its first piece."""
     check_values(plan, part, fmt, slice_numbers)
     for column in plan.columns:
+        if column.name in short and not column.text_codes and not statrows.fits_short(
+                slice_numbers.numbers(column)):  # text codes: numbered 1, 2, … (below)
+            raise CannotStore(f"The {plan.table} table's column {column.column} holds a "
+                              "code that is not a whole number up to 65,535, which its "
+                              "3-byte SAS variable (set by the first rows) cannot hold.")
         if column.kind == "string" and width_of(part[column.column]) > column.width:
             raise CannotStore(f"The {plan.table} table's column {column.column} holds a "
                               "text longer than its first rows' (the variable's width).")

@@ -7,6 +7,9 @@ the export's tables hold; ``test_statfiles_export`` checks the real export.
 
 from __future__ import annotations
 
+import math
+import struct
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -261,6 +264,8 @@ def _numbers_frame(rows: int) -> pd.DataFrame:
 @pytest.mark.parametrize("fmt", ["dta", "sav", "xpt"])
 @pytest.mark.parametrize("rows", [1, 3, 10, 401])
 def test_bulk_rows_are_byte_for_byte_pyreadstats(tmp_path, monkeypatch, fmt, rows):
+    """Stata and SPSS: byte for byte pyreadstat's file.  XPORT: pyreadstat's file with the
+    coded variables cut to 3 bytes, every byte cut a zero (so no value changes)."""
     from registry.research import statrows
 
     monkeypatch.setattr(statrows, "ROWS_PER_SLICE", 7)  # several slices
@@ -269,8 +274,112 @@ def test_bulk_rows_are_byte_for_byte_pyreadstats(tmp_path, monkeypatch, fmt, row
     statfiles.write_table(table, tmp_path / f"plain.{fmt}", fmt, bulk=False)
     bulk = (tmp_path / f"bulk.{fmt}").read_bytes()
     plain = (tmp_path / f"plain.{fmt}").read_bytes()
+    if fmt == "xpt":
+        lengths = _xport_lengths(bulk)
+        assert [name for name, length in lengths.items() if length == 3] == [
+            "sex", "kl_grade", "timepoint", "vas_pain_w2_6_reason", "mcii"]
+        plain = _xport_cut(plain, list(lengths.values()))
+        pd.testing.assert_frame_equal(pyreadstat.read_xport(str(tmp_path / "bulk.xpt"))[0],
+                                      pyreadstat.read_xport(str(tmp_path / "plain.xpt"))[0])
     assert len(bulk) == len(plain)
     assert _without_timestamps(bulk) == _without_timestamps(plain)
+
+
+XPORT_NAMESTRS = b"HEADER RECORD*******NAMSTV8 HEADER RECORD!!!!!!!"
+XPORT_OBS = b"HEADER RECORD*******OBSV8   HEADER RECORD!!!!!!!"
+
+
+def _xport_namestrs(content: bytes) -> tuple[int, int]:
+    """Where an XPORT file's NAMESTR records start, and how many there are (SAS TS-140)."""
+    record = content.index(XPORT_NAMESTRS)
+    return record + 80, int(content[record + 54:record + 58])
+
+
+def _xport_lengths(content: bytes) -> dict[str, int]:
+    start, count = _xport_namestrs(content)
+    return {content[start + 140 * index + 88:start + 140 * index + 120].decode().strip():
+            struct.unpack_from(">h", content, start + 140 * index + 4)[0]
+            for index in range(count)}
+
+
+def _xport_cut(content: bytes, lengths: list[int]) -> bytes:
+    """An XPORT file of 8-byte numbers with each variable cut to ``lengths`` bytes: the
+    NAMESTRs' lengths and positions, and every row (asserting the bytes cut are zeros)."""
+    start, count = _xport_namestrs(content)
+    head = bytearray(content[:content.index(XPORT_OBS) + 80])
+    rows = int(head[-80 + 48:-80 + 63])
+    old = [struct.unpack_from(">h", content, start + 140 * index + 4)[0]
+           for index in range(count)]
+    for index, position in enumerate(np.cumsum([0, *lengths[:-1]])):
+        struct.pack_into(">h", head, start + 140 * index + 4, lengths[index])
+        struct.pack_into(">i", head, start + 140 * index + 84, int(position))
+    block = np.frombuffer(content, np.uint8, rows * sum(old), len(head)).reshape(rows, -1)
+    kept = []
+    for offset, length, was in zip(np.cumsum([0, *old[:-1]]), lengths, old, strict=True):
+        kept.append(block[:, offset:offset + length])
+        assert not block[:, offset + length:offset + was].any()
+    body = np.concatenate(kept, axis=1).tobytes()
+    return bytes(head) + body + b" " * (-len(body) % 80)
+
+
+@pytest.mark.parametrize("number", [0, 1, -1, 15, 16, 255, 256, 4095, 4096, 65535, -65535])
+def test_a_3_byte_xport_number_holds_whole_numbers_to_65535_exactly(number):
+    from registry.research import statrows
+
+    assert statrows.fits_short(np.array([float(number), np.nan]))
+    bits = statrows.ibm_bits(np.array([float(number)])).astype(">u8").view(np.uint8)
+    assert not bits[3:].any()  # nothing is cut
+
+
+def _ibm_reference(number: float) -> int:
+    """IBM hexadecimal floating point by its definition (SAS TS-140), one number at a
+    time: sign, characteristic p + 64 and a 56-bit fraction g with |x| = g / 2**56 × 16**p,
+    1/16 <= g / 2**56 < 1; missing is ".", too small a number is 0."""
+    if math.isnan(number):
+        return 0x2E << 56
+    magnitude = Fraction(abs(number))
+    if magnitude == 0:
+        return 0
+    power = 0
+    while magnitude >= 16 ** power:
+        power += 1
+    while magnitude < Fraction(16) ** (power - 1):
+        power -= 1
+    if power + 64 < 0:
+        return 0
+    fraction = magnitude / Fraction(16) ** power * 2 ** 56
+    assert fraction.denominator == 1  # exact: a double's 53 bits fit in 56
+    return (number < 0) << 63 | (power + 64) << 56 | int(fraction)
+
+
+def test_ibm_bits_are_the_definitions_across_exponents_and_edges():
+    from registry.research import statrows
+
+    generator = np.random.default_rng(140)
+    numbers = np.concatenate([
+        generator.normal(size=400) * 10.0 ** generator.integers(-75, 75, 400),
+        [0.0, -0.0, 1.0, -1.0, 0.5, 1 / 16, 15 / 16, 16.0, 5e-324, 2.0 ** -1022, 1e-80,
+         16.0 ** -65, 16.0 ** -64, -(16.0 ** -64), 16.0 ** 62, np.nan]])
+    expected = [_ibm_reference(float(number)) for number in numbers]
+    assert statrows.ibm_bits(numbers).tolist() == expected
+
+
+@pytest.mark.parametrize("number", [65536, 70000, 0.5, -65536, 1e9])
+def test_a_number_beyond_3_bytes_is_not_short(number):
+    from registry.research import statrows
+
+    assert not statrows.fits_short(np.array([float(number)]))
+
+
+def test_a_coded_value_beyond_3_bytes_keeps_its_8_bytes(tmp_path):
+    table_specs = specs()
+    table_specs[2] = ColumnSpec("t", "kl_grade", "KL grade", "integer",
+                                codes=((2, "2"), (3, "3")))
+    data = frame()
+    data["kl_grade"] = pd.array([2, 70_000, None], dtype="Int32")  # not a listed code
+    read, _meta = write(tmp_path, "xpt", data, table_specs)
+    assert read["kl_grade"].tolist()[:2] == [2, 70_000]
+    assert _xport_lengths((tmp_path / "t.xpt").read_bytes())["kl_grade"] == 8
 
 
 def test_tables_beyond_the_bulk_layout_are_written_by_pyreadstat(tmp_path):
@@ -330,6 +439,10 @@ def test_a_streamed_piece_that_breaks_the_plan_is_refused(tmp_path):
     data["sex"] = pd.Categorical(["female"] * 8 + ["intersex"] * 4)
     with pytest.raises(statfiles.CannotStore, match="column sex holds a code its data"):
         statfiles.write_table(StreamedTable("t", data, specs()), tmp_path / "s.sav", "sav")
+    data = _numbers_frame(12)
+    data["kl_grade"] = pd.array([2] * 8 + [70_000] * 4, dtype="Int32")
+    with pytest.raises(statfiles.CannotStore, match="column kl_grade holds a code that is not"):
+        statfiles.write_table(StreamedTable("t", data, specs()), tmp_path / "s.xpt", "xpt")
 
 
 @pytest.mark.parametrize("streamed", [False, True])
