@@ -305,7 +305,9 @@ ENCODINGS: dict[str, dict[str, str]] = {
     "xpt": {"booleans": "0 / 1",
             "missing": "plain missing (.); the SAS program sets .A, .B, … from the reason "
                        "columns and applies the formats",
-            "coded": "numeric codes; formats in the SAS program",
+            "coded": "numeric codes of length 3 (exact for whole numbers up to 65,535 and "
+                     "every missing value); formats in the SAS program",
+            "numbers": "IBM floating point of length 8",
             "text": "ASCII / Latin-1 as XPORT allows (see the SAS program)"},
 }
 

@@ -321,7 +321,10 @@ class RowWriter:
         self.tail = template[start + len(stored_row):] if fmt == "dta" else b""
         self.rows = 0
         self.written = 0
-        self.out = path.open("wb")
+        # A new file, not the template truncated: ext4 flushes a file truncated and
+        # rewritten when it is closed ("auto_da_alloc"), a stall of a second per GB.
+        path.unlink()
+        self.out = path.open("xb")
         self.out.write(self.head)
 
     def encode(self, block: bytes | memoryview) -> Encoded:

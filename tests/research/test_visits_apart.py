@@ -80,3 +80,55 @@ def test_a_failed_read_apart_falls_back_to_the_session(committed_registry, monke
     members = app_export_members(committed_registry, tmp_path / "fallback.zip", "csv")
     assert members["visits.csv"].count(b"\n") > 100
     assert "second connection failed" in caplog.text
+
+
+WORKERS = "SELECT current_setting('max_parallel_workers_per_gather')"
+
+
+def test_an_export_reads_without_parallel_workers_then_puts_the_setting_back(
+        committed_registry, monkeypatch, tmp_path):
+    """Both connections plan the export's reads serially (``db.serial_plans``), and the
+    session's setting is what it was once the export is done."""
+    from registry.research import export, scorestream
+
+    seen: dict[str, str] = {}
+    real_read, real_blocks = visitrows.read_rows, scorestream._postgres_blocks
+
+    def recording_read(session, query):
+        seen["visits"] = session.scalar(text(WORKERS))
+        return real_read(session, query)
+
+    def recording_blocks(session, cohort, codes):
+        seen["scores"] = session.scalar(text(WORKERS))
+        return real_blocks(session, cohort, codes)
+
+    monkeypatch.setattr(visitrows, "read_rows", recording_read)
+    monkeypatch.setattr(scorestream, "_postgres_blocks", recording_blocks)
+    with committed_registry.app_context():
+        session = get_session()
+        before = session.scalar(text(WORKERS))
+        assert before != "0"
+        export.export_cohort(session, cohort_name="All", definition={},
+                             options=export.ExportOptions(format="csv", shape="long"),
+                             pseudonym_key="k", free_text_allowed=False,
+                             target=tmp_path / "serial.zip")
+        assert session.scalar(text(WORKERS)) == before
+        session.rollback()
+    assert seen == {"visits": "0", "scores": "0"}
+
+
+def test_serial_plans_end_quietly_in_a_failed_transaction(committed_registry):
+    from sqlalchemy.exc import DBAPIError
+
+    from registry.db import serial_plans
+
+    with committed_registry.app_context():
+        session = get_session()
+        connection = session.connection()
+        with serial_plans(connection):
+            assert connection.scalar(text(WORKERS)) == "0"
+            with pytest.raises(DBAPIError, match="division by zero"):
+                connection.execute(text("SELECT 1 / 0"))
+        session.rollback()
+        assert session.scalar(text(WORKERS)) != "0"  # SET LOCAL ended with the transaction
+        session.rollback()

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from flask_babel import gettext as _
 
 from registry.research.language import words
-from registry.research.statfiles import fit_bytes
+from registry.research.statformats import fit_bytes
 from registry.research.statplan import StatColumn, TablePlan
 from registry.research.syntax.common import (
     Source,

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from registry.research.language import words
 from registry.research.missing import SCORE_REASONS
-from registry.research.statfiles import fit_bytes
+from registry.research.statformats import fit_bytes
 from registry.research.statplan import StatColumn, TablePlan
 from registry.research.syntax.common import (
     Source,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from flask_babel import gettext as _
 
 from registry.research.language import words
-from registry.research.statfiles import variable_labels
+from registry.research.statformats import variable_labels
 from registry.research.statplan import StatColumn, TablePlan
 from registry.research.syntax.common import (
     Source,
