@@ -143,8 +143,8 @@ def _write_bulk(plan: TablePlan, frame: pd.DataFrame, path: Path, fmt: str) -> N
         for start in range(0, len(frame), statrows.ROWS_PER_SLICE):
             part = frame.iloc[start:start + statrows.ROWS_PER_SLICE]
             slice_numbers = SliceNumbers(plan, part)
-            rows.add(statrows.row_bytes(fmt, [_cells(column, slice_numbers, fmt, cache, short)
-                                              for column in plan.columns]), len(part))
+            rows.add(rows.encode_rows([_cells(column, slice_numbers, fmt, cache, short)
+                                       for column in plan.columns]), len(part))
     except BaseException:
         rows.abort()
         raise
@@ -207,15 +207,14 @@ def _write_streamed(table: Table, path: Path, fmt: str,
         return plan
     cache: dict[int, np.ndarray] = {}
 
-    def to_rows(piece: pa.Table) -> tuple[statrows.Encoded, int]:
+    def to_rows(piece: pa.Table) -> tuple[list[statrows.Encoded], int]:
         part = _pandas(piece)
         slice_numbers = SliceNumbers(plan, part)
         _check_piece(plan, part, fmt, slice_numbers, short)
-        return rows.encode(statrows.row_bytes(
-            fmt, [_cells(column, slice_numbers, fmt, cache, short)
-                  for column in plan.columns])), len(part)
+        return rows.encode_rows([_cells(column, slice_numbers, fmt, cache, short)
+                                 for column in plan.columns]), len(part)
 
-    def put(block: tuple[statrows.Encoded, int]) -> None:
+    def put(block: tuple[list[statrows.Encoded], int]) -> None:
         rows.add(*block)
         if progress:
             progress(block[1])

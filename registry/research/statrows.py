@@ -26,12 +26,16 @@ strings, XPORT texts over 200 bytes) are left to pyreadstat whole: ``covers`` sa
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 ROWS_PER_SLICE = 200_000
+# Rows turned into bytes at a time: every array of a slice stays under glibc's largest
+# threshold for a fresh memory map (32 MB), so freed memory is reused rather than mapped
+# (and faulted in) anew; page faults cost about 9 µs each on the machines measured.
+ROWS_PER_BLOCK = 65_536
 STATA_MISSING = np.uint64(0x7FE0000000000000)
 STATA_TAG_STEP = 1 << 40
 STATA_LONG_MISSING = 2_147_483_621
@@ -65,6 +69,11 @@ class Cells:
     tags: np.ndarray | None = None  # Stata: 0, or the letter's number (a = 1) when missing
     codes: np.ndarray | None = None  # SPSS: the user-missing code where missing, else NaN
     length: int = 8  # XPORT: the bytes of a number (``XPORT_SHORT`` for coded columns)
+
+    def rows(self, start: int, stop: int) -> Cells:
+        return replace(self, values=self.values[start:stop],
+                       tags=None if self.tags is None else self.tags[start:stop],
+                       codes=None if self.codes is None else self.codes[start:stop])
 
 
 def fits_short(values: np.ndarray) -> bool:
@@ -334,13 +343,21 @@ class RowWriter:
         compressed, last = spss_compressed(block, self.spss_text)
         return Encoded(compressed.data, len(block), last)
 
-    def add(self, block: bytes | memoryview | Encoded, rows: int) -> None:
-        encoded = block if isinstance(block, Encoded) else self.encode(block)
+    def encode_rows(self, columns: list[Cells]) -> list[Encoded]:
+        """The rows of ``columns`` as they go into the file, ``ROWS_PER_BLOCK`` at a
+        time (thread-safe)."""
+        count = len(columns[0].values) if columns else 0
+        return [self.encode(row_bytes(self.fmt, [cells.rows(start, start + ROWS_PER_BLOCK)
+                                                 for cells in columns]))
+                for start in range(0, count, ROWS_PER_BLOCK)]
+
+    def add(self, blocks: list[Encoded], rows: int) -> None:
         self.rows += rows
-        self.written += encoded.rows_bytes
-        if encoded.last_commands is not None:
-            self.end_of_data = self.out.tell() + encoded.last_commands
-        self.out.write(encoded.data)
+        for encoded in blocks:
+            self.written += encoded.rows_bytes
+            if encoded.last_commands is not None:
+                self.end_of_data = self.out.tell() + encoded.last_commands
+            self.out.write(encoded.data)
 
     def close(self) -> None:
         """Write what follows the rows, then the header with the row count."""

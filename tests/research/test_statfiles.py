@@ -269,6 +269,7 @@ def test_bulk_rows_are_byte_for_byte_pyreadstats(tmp_path, monkeypatch, fmt, row
     from registry.research import statrows
 
     monkeypatch.setattr(statrows, "ROWS_PER_SLICE", 7)  # several slices
+    monkeypatch.setattr(statrows, "ROWS_PER_BLOCK", 3)  # of several blocks
     table = Table("t", _numbers_frame(rows), specs())
     statfiles.write_table(table, tmp_path / f"bulk.{fmt}", fmt)
     statfiles.write_table(table, tmp_path / f"plain.{fmt}", fmt, bulk=False)
@@ -418,7 +419,11 @@ class StreamedTable(Table):
 
 @pytest.mark.parametrize("fmt", ["dta", "sav", "xpt"])
 @pytest.mark.parametrize("rows", [0, 1, 4, 37])
-def test_a_streamed_table_gives_the_same_file_as_a_held_one(tmp_path, fmt, rows):
+def test_a_streamed_table_gives_the_same_file_as_a_held_one(tmp_path, monkeypatch, fmt,
+                                                             rows):
+    from registry.research import statrows
+
+    monkeypatch.setattr(statrows, "ROWS_PER_BLOCK", 3)  # pieces of 4: blocks of 3 and 1
     data = _numbers_frame(rows)
     data["product"] = pd.array(["Cellgenix ™"] * rows, dtype="string")  # one width
     progress: list[int] = []
