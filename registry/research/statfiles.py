@@ -13,7 +13,7 @@ numbers, reason-coded missing scores).  What the formats hold:
 pyreadstat writes every file's header, labels and missing declarations (asked as
 ``statformats`` says); ``statrows`` writes the rows in bulk in pyreadstat's layout
 (pyreadstat alone takes about 1 µs a cell), XPORT's coded variables in 3 bytes instead
-of 8 (exact for their whole numbers; ``statrows.XPORT_SHORT``).  A value a format cannot
+of 8 (exact for their whole numbers: ``xportnumbers``).  A value a format cannot
 hold (inf, a number or text too large) raises ``CannotStore`` naming the table and
 column, never a failure deep inside a writer.
 """
@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyreadstat
 from flask_babel import gettext as _
 
-from registry.research import statrows, writers
+from registry.research import statrows, writers, xportnumbers
 from registry.research.statformats import (
     SPSS_CODES,
     STAT_FORMATS,
@@ -115,23 +115,23 @@ def _template(plan: TablePlan, path: Path, fmt: str,
         cells.append(statrows.Cells(storage, np.zeros(1)))
     WRITERS[fmt](pd.DataFrame(template), str(path), **write_options(plan, fmt))
     lengths = [column.width if column.kind == "string" else
-               statrows.XPORT_SHORT if column.name in short else 8 for column in plan.columns]
+               xportnumbers.XPORT_SHORT if column.name in short else 8 for column in plan.columns]
     return statrows.RowWriter(fmt, path, bytes(statrows.row_bytes(fmt, cells)),
                               statrows.spss_text_elements(cells) if fmt == "sav" else None,
                               lengths if fmt == "xpt" else None)
 
 
 def _short(plan: TablePlan, fmt: str, slice_numbers: SliceNumbers) -> frozenset[str]:
-    """XPORT: the coded columns stored in 3 bytes, exactly (``statrows.XPORT_SHORT``):
+    """XPORT: the coded columns stored in 3 bytes, exactly (``xportnumbers.XPORT_SHORT``):
     those whose listed codes and values in ``slice_numbers`` (the table, or a streamed
     table's first piece) are whole numbers up to 65,535."""
     if fmt != "xpt":
         return frozenset()
     return frozenset(
         column.name for column in plan.columns if column.kind == "coded"
-        and statrows.fits_short(np.array([number for number, _label in column.values],
+        and xportnumbers.fits_short(np.array([number for number, _label in column.values],
                                          np.float64))
-        and statrows.fits_short(slice_numbers.numbers(column)))
+        and xportnumbers.fits_short(slice_numbers.numbers(column)))
 
 
 def _write_bulk(plan: TablePlan, frame: pd.DataFrame, path: Path, fmt: str) -> None:
@@ -160,7 +160,7 @@ def _cells(column: StatColumn, slice_numbers: SliceNumbers, fmt: str,
     values = slice_numbers.numbers(column)
     reasons = slice_numbers.reasons(column) if fmt != "xpt" else None
     if reasons is None:
-        return statrows.Cells(storage, values, length=(statrows.XPORT_SHORT
+        return statrows.Cells(storage, values, length=(xportnumbers.XPORT_SHORT
                                                        if column.name in short else 8))
     if fmt == "dta":
         return statrows.Cells(storage, values, tags=np.where(
@@ -235,7 +235,7 @@ def _check_piece(plan: TablePlan, part: pd.DataFrame, fmt: str,
     """A piece of a streamed table fits the plan made from its first piece."""
     check_values(plan, part, fmt, slice_numbers)
     for column in plan.columns:
-        if column.name in short and not column.text_codes and not statrows.fits_short(
+        if column.name in short and not column.text_codes and not xportnumbers.fits_short(
                 slice_numbers.numbers(column)):  # text codes: numbered 1, 2, … (below)
             raise CannotStore(f"The {plan.table} table's column {column.column} holds a "
                               "code that is not a whole number up to 65,535, which its "

@@ -16,7 +16,7 @@ template's row (the tests compare both ways byte for byte):
 - SAS XPORT 8: rows after the OBSV8 record (which holds the row count), IBM
   floating-point numbers (missing ``.`` = 0x2E), strings space-padded; the last 80-byte
   record padded with spaces.  Coded columns are stored in 3 bytes instead of 8
-  (``XPORT_SHORT``), as SAS stores a variable of ``LENGTH 3``: the NAMESTR records'
+  (``xportnumbers``), as SAS stores a variable of ``LENGTH 3``: the NAMESTR records'
   length and position are patched.
 
 Tables this layout does not cover (Stata strL texts of 2,045 bytes or more, SPSS very long
@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from registry.research.xportnumbers import xport_cells
+
 ROWS_PER_SLICE = 200_000
 # Rows turned into bytes at a time: every array of a slice stays under glibc's largest
 # threshold for a fresh memory map (32 MB), so freed memory is reused rather than mapped
@@ -41,16 +43,9 @@ STATA_TAG_STEP = 1 << 40
 STATA_LONG_MISSING = 2_147_483_621
 SPSS_SYSMIS = -np.finfo(np.float64).max
 SPSS_CASES_RECORD = struct.pack("<4i", 7, 16, 8, 2)  # type 7, subtype 16: 2 × 8 bytes
-XPORT_MISSING = np.uint64(0x2E00000000000000)
 XPORT_OBS = b"HEADER RECORD*******OBSV8   HEADER RECORD!!!!!!!"
 XPORT_NAMESTRS = b"HEADER RECORD*******NAMSTV8 HEADER RECORD!!!!!!!"
 XPORT_NAMESTR_SIZE = 140
-# A number of 3 bytes is an IBM float cut after 16 bits of fraction: exact for whole numbers
-# up to 65,535 in magnitude (four hex digits) and for every missing value (".", ".A" …,
-# one byte).  SAS Institute, TS-140 "The record layout of a data set in SAS transport
-# (XPORT) format" (numeric lengths 3 to 8; truncated numbers are padded with zeros).
-XPORT_SHORT = 3
-XPORT_SHORT_MAX = 0xFFFF
 STRING_LIMIT = {"dta": 2044, "sav": 255, "xpt": 200}  # widest text written here, bytes
 
 
@@ -68,19 +63,12 @@ class Cells:
     width: int = 0  # strings: the variable's width in bytes
     tags: np.ndarray | None = None  # Stata: 0, or the letter's number (a = 1) when missing
     codes: np.ndarray | None = None  # SPSS: the user-missing code where missing, else NaN
-    length: int = 8  # XPORT: the bytes of a number (``XPORT_SHORT`` for coded columns)
+    length: int = 8  # XPORT: the bytes of a number (3 for coded columns: ``xportnumbers``)
 
     def rows(self, start: int, stop: int) -> Cells:
         return replace(self, values=self.values[start:stop],
                        tags=None if self.tags is None else self.tags[start:stop],
                        codes=None if self.codes is None else self.codes[start:stop])
-
-
-def fits_short(values: np.ndarray) -> bool:
-    """Whether every value is held exactly by a 3-byte XPORT number (missing, or a whole
-    number up to ``XPORT_SHORT_MAX`` in magnitude)."""
-    present = values[~np.isnan(values)]
-    return bool(np.all((np.abs(present) <= XPORT_SHORT_MAX) & (present == np.round(present))))
 
 
 def covers(fmt: str, widths: list[int]) -> bool:
@@ -149,7 +137,7 @@ def _stored(fmt: str, cells: Cells, width: int) -> np.ndarray:
         return _stata(cells)
     if fmt == "sav":
         return _spss(cells)
-    return _xport(cells, width)
+    return xport_cells(cells.values, cells.storage == "long", width)
 
 
 def _spss(cells: Cells) -> np.ndarray:
@@ -175,58 +163,6 @@ def _stata(cells: Cells) -> np.ndarray:
         bits[tagged] = STATA_MISSING + cells.tags[tagged].astype(np.uint64) * np.uint64(
             STATA_TAG_STEP)
     return bits
-
-
-CODE_SPAN = 4096  # whole numbers within this span are converted through a table
-
-
-def _xport(cells: Cells, width: int = 8) -> np.ndarray:
-    """IBM bits of a column as stored: big-endian, or for a short number its first
-    ``width`` bytes as one opaque cell.  Whole-number columns (codes, flags, days) go
-    through a table of their range's bits (one lookup instead of a dozen passes)."""
-    values = cells.values
-    table: np.ndarray | None = None
-    if cells.storage == "long" and len(values):
-        present = values[~np.isnan(values)]
-        low, high = (float(present.min()), float(present.max())) if len(present) else (0, 0)
-        if high - low < CODE_SPAN:
-            table = np.append(np.arange(low, high + 1), np.nan)  # the last: missing
-            where = np.where(np.isnan(values), len(table) - 1, values - low).astype(np.intp)
-    stored = ibm_bits(values if table is None else table).astype(">u8")
-    if width < 8:  # the first bytes, as one opaque cell each
-        stored = np.ascontiguousarray(
-            stored.view(np.uint8).reshape(-1, 8)[:, :width]).view(f"V{width}").ravel()
-    return stored if table is None else np.take(stored, where)
-
-
-IEEE_FRACTION = np.uint64((1 << 52) - 1)
-IEEE_HIDDEN_BIT = np.uint64(1 << 52)
-SIGN_BIT = np.uint64(1 << 63)
-
-
-def ibm_bits(values: np.ndarray) -> np.ndarray:
-    """IEEE doubles as IBM hexadecimal floating point (XPORT's numbers), exactly, in
-    integer steps on the doubles' bits: a double is 0.f × 2**E (E = exponent − 1022,
-    f of 53 bits); IBM's is 0.g × 16**p with p = ceil(E / 4), so g is f shifted left by
-    3 − (4p − E) bits into its 56 and the characteristic is p + 64 (SAS TS-140).
-    Missing -> "."; zero, subnormals and magnitudes below 16**-65 -> 0 (the caller
-    refuses those of 16**63 and above)."""
-    bits = np.ascontiguousarray(values, np.float64).view(np.uint64)
-    exponent = (bits >> np.uint64(52)).astype(np.int64)
-    exponent &= 0x7FF
-    power = exponent - 1019  # E + 3
-    power >>= 2  # ceil(E / 4)
-    shift = exponent - 1019
-    shift -= power << 2  # 3 - (4p - E)
-    ibm = bits & IEEE_FRACTION
-    ibm |= IEEE_HIDDEN_BIT
-    ibm <<= shift.astype(np.uint64)
-    power += 64  # the characteristic
-    ibm |= power.astype(np.uint64) << np.uint64(56)
-    ibm |= bits & SIGN_BIT
-    ibm[(exponent == 0) | (power < 0)] = 0
-    ibm[np.isnan(values)] = XPORT_MISSING
-    return ibm
 
 
 def spss_text_elements(columns: list[Cells]) -> list[bool]:

@@ -17,7 +17,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from registry.research import statfiles
+from registry.research import statfiles, xportnumbers
 from registry.research.dictionary import ColumnSpec, stata_label, stata_names
 from registry.research.missing import REASONS_BY_CODE, SCORE_REASONS, SPSS_MISSING_RANGE
 from registry.research.tables import Table
@@ -325,10 +325,9 @@ def _xport_cut(content: bytes, lengths: list[int]) -> bytes:
 
 @pytest.mark.parametrize("number", [0, 1, -1, 15, 16, 255, 256, 4095, 4096, 65535, -65535])
 def test_a_3_byte_xport_number_holds_whole_numbers_to_65535_exactly(number):
-    from registry.research import statrows
 
-    assert statrows.fits_short(np.array([float(number), np.nan]))
-    bits = statrows.ibm_bits(np.array([float(number)])).astype(">u8").view(np.uint8)
+    assert xportnumbers.fits_short(np.array([float(number), np.nan]))
+    bits = xportnumbers.ibm_bits(np.array([float(number)])).astype(">u8").view(np.uint8)
     assert not bits[3:].any()  # nothing is cut
 
 
@@ -354,7 +353,6 @@ def _ibm_reference(number: float) -> int:
 
 
 def test_ibm_bits_are_the_definitions_across_exponents_and_edges():
-    from registry.research import statrows
 
     generator = np.random.default_rng(140)
     numbers = np.concatenate([
@@ -362,14 +360,13 @@ def test_ibm_bits_are_the_definitions_across_exponents_and_edges():
         [0.0, -0.0, 1.0, -1.0, 0.5, 1 / 16, 15 / 16, 16.0, 5e-324, 2.0 ** -1022, 1e-80,
          16.0 ** -65, 16.0 ** -64, -(16.0 ** -64), 16.0 ** 62, np.nan]])
     expected = [_ibm_reference(float(number)) for number in numbers]
-    assert statrows.ibm_bits(numbers).tolist() == expected
+    assert xportnumbers.ibm_bits(numbers).tolist() == expected
 
 
 @pytest.mark.parametrize("number", [65536, 70000, 0.5, -65536, 1e9])
 def test_a_number_beyond_3_bytes_is_not_short(number):
-    from registry.research import statrows
 
-    assert not statrows.fits_short(np.array([float(number)]))
+    assert not xportnumbers.fits_short(np.array([float(number)]))
 
 
 def test_a_coded_value_beyond_3_bytes_keeps_its_8_bytes(tmp_path):
