@@ -9,7 +9,6 @@ PostgreSQL is used through psycopg 3 with the same models and migrations.
 from __future__ import annotations
 
 import contextvars
-import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +24,6 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 # transactions with BEGIN IMMEDIATE (https://www.sqlite.org/lang_transaction.html).
 write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
 READ_ONLY = "registry_read_only"  # session.info key: the session must not write
-logger = logging.getLogger(__name__)
 
 
 # Read the database file through a memory map (https://www.sqlite.org/mmap.html): every
@@ -140,27 +138,15 @@ def postgres_transaction_wrote(connection: Connection) -> bool:
         is not False
 
 
-@contextmanager
-def serial_plans(connection: Connection) -> Iterator[None]:
-    """PostgreSQL: the statements run inside are planned without parallel workers (a
-    transaction-local setting, put back afterwards).  For a reader that consumes rows only
-    as fast as its own threads build from them (a large export): workers would not give
-    it the rows sooner, only take CPU from those threads (measured on 2 cores, the score
-    stream of 100,000 patients: 6.5-7.1 s of CPU with 2 workers, 4.5-4.9 s without, in
-    the same or less time).  Other databases: nothing changes."""
-    if connection.dialect.name != "postgresql":
-        yield
-        return
-    workers = connection.scalar(text("SELECT current_setting('max_parallel_workers_per_gather')"))
-    connection.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-    try:
-        yield
-    finally:
-        try:
-            connection.execute(text("SELECT set_config('max_parallel_workers_per_gather', "
-                                    ":workers, true)"), {"workers": workers})
-        except Exception:  # noqa: BLE001 - a failed transaction: the setting ends with it
-            logger.debug("max_parallel_workers_per_gather left to the transaction's end")
+def plan_serially(connection: Connection) -> None:
+    """PostgreSQL: the rest of ``connection``'s transaction is planned without parallel
+    workers (``SET LOCAL``: it ends with the transaction).  For a reader that consumes
+    rows only as fast as its own threads build from them (a large export): workers would
+    not give it the rows sooner, only take CPU from those threads (measured on 2 cores,
+    the score stream of 100,000 patients: 6.5-7.1 s of server CPU with 2 workers,
+    4.5-4.9 s without, in no more time).  Other databases: nothing changes."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
 class ReadOnlySession(RuntimeError):

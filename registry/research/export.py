@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 import registry
 import scoring
 from registry import audit_capture as capture
-from registry.db import serial_plans
+from registry.db import plan_serially
 from registry.files import sha256_file
 from registry.models import utcnow
 from registry.research import (
@@ -248,8 +248,8 @@ def export_cohort(session: Session, *, cohort_name: str, definition: Mapping[str
     options.check(free_text_allowed=free_text_allowed)
     if options.format == "odm":  # ODM declares its texts English (xml:lang="en")
         options = replace(options, language=DEFAULT_LANGUAGE)
-    # PostgreSQL plans the export's reads without parallel workers (``serial_plans``).
-    with in_language(options.language), serial_plans(session.connection()):
+    plan_serially(session.connection())  # PostgreSQL: no parallel workers for its reads
+    with in_language(options.language):
         return _export(session, cohort_name=cohort_name, definition=definition,
                        options=options, pseudonym_key=pseudonym_key, target=target,
                        progress=progress)

@@ -30,7 +30,7 @@ from sqlalchemy import BigInteger, Engine, Select, case, cast, func, literal, se
 from sqlalchemy.orm import Session
 
 import scoring
-from registry.db import postgres_transaction_wrote, serial_plans
+from registry.db import plan_serially, postgres_transaction_wrote
 from registry.followup.status import STATUS_LABELS, site_todays, status_expression
 from registry.models import Patient, Timepoint, Treatment, Visit
 from registry.research import missing
@@ -121,8 +121,8 @@ def start_read(session: Session, cohort: Select[int]) -> Future[np.ndarray] | No
 def _read_apart(engine: Engine, query: AnySelect) -> np.ndarray:
     with Session(engine) as apart:
         try:
-            with serial_plans(apart.connection()):
-                return read_rows(apart, query)
+            plan_serially(apart.connection())
+            return read_rows(apart, query)
         finally:
             apart.rollback()
 

@@ -85,10 +85,10 @@ def test_a_failed_read_apart_falls_back_to_the_session(committed_registry, monke
 WORKERS = "SELECT current_setting('max_parallel_workers_per_gather')"
 
 
-def test_an_export_reads_without_parallel_workers_then_puts_the_setting_back(
+def test_an_export_reads_without_parallel_workers_until_its_transaction_ends(
         committed_registry, monkeypatch, tmp_path):
-    """Both connections plan the export's reads serially (``db.serial_plans``), and the
-    session's setting is what it was once the export is done."""
+    """Both connections plan the export's reads serially (``db.plan_serially``); the
+    setting is transaction-local."""
     from registry.research import export, scorestream
 
     seen: dict[str, str] = {}
@@ -112,23 +112,7 @@ def test_an_export_reads_without_parallel_workers_then_puts_the_setting_back(
                              options=export.ExportOptions(format="csv", shape="long"),
                              pseudonym_key="k", free_text_allowed=False,
                              target=tmp_path / "serial.zip")
+        session.rollback()
         assert session.scalar(text(WORKERS)) == before
         session.rollback()
     assert seen == {"visits": "0", "scores": "0"}
-
-
-def test_serial_plans_end_quietly_in_a_failed_transaction(committed_registry):
-    from sqlalchemy.exc import DBAPIError
-
-    from registry.db import serial_plans
-
-    with committed_registry.app_context():
-        session = get_session()
-        connection = session.connection()
-        with serial_plans(connection):
-            assert connection.scalar(text(WORKERS)) == "0"
-            with pytest.raises(DBAPIError, match="division by zero"):
-                connection.execute(text("SELECT 1 / 0"))
-        session.rollback()
-        assert session.scalar(text(WORKERS)) != "0"  # SET LOCAL ended with the transaction
-        session.rollback()
