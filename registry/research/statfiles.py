@@ -112,13 +112,14 @@ def _template(plan: TablePlan, path: Path, fmt: str,
             continue
         template[column.name] = (pd.array([0], dtype="Int32") if storage == "long"
                                  else np.zeros(1))
-        cells.append(statrows.Cells(storage, np.zeros(1)))
+        cells.append(statrows.Cells(storage, np.zeros(1), length=_length(column, short)))
     WRITERS[fmt](pd.DataFrame(template), str(path), **write_options(plan, fmt))
-    lengths = [column.width if column.kind == "string" else
-               xportnumbers.XPORT_SHORT if column.name in short else 8 for column in plan.columns]
-    return statrows.RowWriter(fmt, path, bytes(statrows.row_bytes(fmt, cells)),
-                              statrows.spss_text_elements(cells) if fmt == "sav" else None,
-                              lengths if fmt == "xpt" else None)
+    return statrows.RowWriter(fmt, path, cells)
+
+
+def _length(column: StatColumn, short: frozenset[str]) -> int:
+    """XPORT: the bytes of the column's numbers."""
+    return xportnumbers.XPORT_SHORT if column.name in short else 8
 
 
 def _short(plan: TablePlan, fmt: str, slice_numbers: SliceNumbers) -> frozenset[str]:
@@ -160,8 +161,7 @@ def _cells(column: StatColumn, slice_numbers: SliceNumbers, fmt: str,
     values = slice_numbers.numbers(column)
     reasons = slice_numbers.reasons(column) if fmt != "xpt" else None
     if reasons is None:
-        return statrows.Cells(storage, values, length=(xportnumbers.XPORT_SHORT
-                                                       if column.name in short else 8))
+        return statrows.Cells(storage, values, length=_length(column, short))
     if fmt == "dta":
         return statrows.Cells(storage, values, tags=np.where(
             reasons >= 0, STATA_TAG_NUMBERS[np.maximum(reasons, 0)], 0))

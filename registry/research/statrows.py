@@ -233,37 +233,38 @@ class RowWriter:
     block by block; the row count is patched in once they are all written (``close``).
     SPSS rows are compressed here (``spss_text``: the row's text elements)."""
 
-    def __init__(self, fmt: str, path: Path, template_row: bytes,
-                 spss_text: list[bool] | None = None,
-                 xport_lengths: list[int] | None = None) -> None:
+    def __init__(self, fmt: str, path: Path, template: list[Cells]) -> None:
+        """``template``: the template's one row, each column with the length its rows
+        will have (pyreadstat writes every XPORT number in 8 bytes)."""
         self.fmt = fmt
         self.path = path
+        template_row = bytes(row_bytes(fmt, [replace(cells, length=8) for cells in template]))
         self.size = len(template_row)
-        self.spss_text = spss_text or []
+        self.spss_text = spss_text_elements(template) if fmt == "sav" else []
         self.end_of_data: int | None = None  # SPSS: where the last row's last commands are
-        template = path.read_bytes()
+        written = path.read_bytes()
         stored_row = template_row
         if fmt == "dta":
-            start = _stata_data(template, self.size)
+            start = _stata_data(written, self.size)
         elif fmt == "sav":
-            if struct.unpack_from("<i", template, 72)[0] != 1 or struct.unpack_from(
-                    "<d", template, 84)[0] != SPSS_BIAS:
+            if struct.unpack_from("<i", written, 72)[0] != 1 or struct.unpack_from(
+                    "<d", written, 84)[0] != SPSS_BIAS:
                 raise LayoutError("an SPSS template must be compressed with bias 100")
             compressed, last = spss_compressed(template_row, self.spss_text)
             row = bytearray(compressed.tobytes())
             row[last + len(self.spss_text) % 8] = 252
             stored_row = bytes(row)
-            start = len(template) - len(stored_row)
-        elif XPORT_OBS in template:
-            start = template.index(XPORT_OBS) + 80
+            start = len(written) - len(stored_row)
+        elif XPORT_OBS in written:
+            start = written.index(XPORT_OBS) + 80
         else:
             raise LayoutError("no OBSV8 record in the XPORT template")
-        if template[start:start + len(stored_row)] != stored_row:
+        if written[start:start + len(stored_row)] != stored_row:
             raise LayoutError(f"the {fmt} template's row is not where it was expected")
-        self.head = bytearray(template[:start])
-        if fmt == "xpt" and xport_lengths is not None:
-            self.size = _narrowed(self.head, xport_lengths)
-        self.tail = template[start + len(stored_row):] if fmt == "dta" else b""
+        self.head = bytearray(written[:start])
+        if fmt == "xpt":
+            self.size = _narrowed(self.head, [_width_of(fmt, cells) for cells in template])
+        self.tail = written[start + len(stored_row):] if fmt == "dta" else b""
         self.rows = 0
         self.written = 0
         # A new file, not the template truncated: ext4 flushes a file truncated and
